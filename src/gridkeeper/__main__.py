@@ -1,0 +1,3 @@
+from gridkeeper.cli.main import run
+
+run()

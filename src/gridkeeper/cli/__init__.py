@@ -1,0 +1,1 @@
+"""Command-line interface: a thin client; each command group lives in its own module."""

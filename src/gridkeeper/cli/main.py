@@ -1,0 +1,76 @@
+"""`gridkeeper` entry point.
+
+Command modules are imported only when their command runs, so `gridkeeper status` does not pay
+for the exchange or the bot's imports. Each entry maps a command name to `module:attribute`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+import click
+
+from gridkeeper import __version__
+from gridkeeper.errors import GridkeeperError
+
+# name -> (module, attribute, one-line help). Modules own their commands; this file only routes.
+COMMANDS: dict[str, tuple[str, str, str]] = {}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module_name, attr, _ = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module_name), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the table so listing commands imports nothing heavy.
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        rows += [
+            (name, cmd.get_short_help_str())
+            for name, cmd in sorted(self.commands.items())
+            if name not in COMMANDS
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gridkeeper")
+def cli() -> None:
+    """Keep grid-trading bots running and know the moment something goes wrong."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except GridkeeperError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
