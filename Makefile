@@ -19,9 +19,11 @@ run: $(STAMP)
 ## make test: ruff, mypy --strict on src/, pytest
 test: lint typecheck pytest
 
+LINT := src tests benchmarks core
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(LINT)
+	$(BIN)/ruff format --check $(LINT)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

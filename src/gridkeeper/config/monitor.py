@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
+
+from gridkeeper.config.base import StrictModel
 
 Level = Literal["info", "warning", "error", "critical"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class NetworkTarget(_Section):
+class NetworkTarget(StrictModel):
     """A reachability check: TCP connect to host:port, or HTTP GET of url."""
 
-    name: str = Field(description="Label used in alerts and metrics.")
+    name: str = Field(min_length=1, description="Label used in alerts and metrics.")
     kind: Literal["tcp", "http"] = Field("http", description="How to check.")
     url: str | None = Field(None, description="For kind=http: the URL to GET.")
     host: str | None = Field(None, description="For kind=tcp: the host to connect to.")
@@ -28,26 +26,143 @@ class NetworkTarget(_Section):
     timeout: float = Field(3.0, gt=0, le=60, description="Seconds before one try fails.")
     retries: int = Field(2, ge=0, le=10, description="Failed tries before the target is down.")
 
+    @model_validator(mode="after")
+    def _target_complete(self) -> NetworkTarget:
+        if self.kind == "http" and not self.url:
+            raise ValueError(f"network target {self.name!r}: kind 'http' needs 'url'")
+        if self.kind == "tcp" and (not self.host or self.port is None):
+            raise ValueError(f"network target {self.name!r}: kind 'tcp' needs 'host' and 'port'")
+        return self
 
-class MonitorSettings(_Section):
+
+class ThresholdRule(StrictModel):
+    """A host measurement above a percentage for a duration."""
+
+    enabled: bool = Field(True, description="Evaluate this rule.")
+    threshold: float = Field(90.0, gt=0, le=100, description="Percent above which it holds.")
+    for_seconds: float = Field(
+        300.0, ge=0, description="Seconds the condition must hold before the alert fires."
+    )
+    level: Level = Field("warning", description="Level of the alert.")
+
+
+class DurationRule(StrictModel):
+    """A condition (instance not running, target down, ...) that must hold for a while."""
+
+    enabled: bool = Field(True, description="Evaluate this rule.")
+    for_seconds: float = Field(
+        0.0, ge=0, description="Seconds the condition must hold before the alert fires."
+    )
+    level: Level = Field("error", description="Level of the alert.")
+
+
+class EventRule(StrictModel):
+    """An alert raised by a keeper event and cleared when the instance runs again."""
+
+    enabled: bool = Field(True, description="Evaluate this rule.")
+    level: Level = Field("error", description="Level of the alert.")
+
+
+class AlertRules(StrictModel):
+    """Which conditions raise alerts, at what level, and how alerts live and repeat."""
+
+    host_cpu: ThresholdRule = Field(
+        default_factory=lambda: ThresholdRule(threshold=90, for_seconds=300, level="warning"),
+        description="Host CPU percent above threshold.",
+    )
+    host_memory: ThresholdRule = Field(
+        default_factory=lambda: ThresholdRule(threshold=90, for_seconds=300, level="warning"),
+        description="Host memory used percent above threshold.",
+    )
+    host_disk: ThresholdRule = Field(
+        default_factory=lambda: ThresholdRule(threshold=90, for_seconds=60, level="error"),
+        description="Used percent of the filesystem holding the home or the log dir.",
+    )
+    instance_down: DurationRule = Field(
+        default_factory=lambda: DurationRule(for_seconds=60, level="error"),
+        description="An instance in state backoff, exited or fatal (not stopped on purpose).",
+    )
+    instance_crashed: EventRule = Field(
+        default_factory=lambda: EventRule(level="error"),
+        description="The keeper reported a crash; resolves when the instance runs again.",
+    )
+    instance_restarted: EventRule = Field(
+        default_factory=lambda: EventRule(level="info"),
+        description="The instance's restart count grew; notified once, no resolved message.",
+    )
+    instance_fatal: EventRule = Field(
+        default_factory=lambda: EventRule(level="critical"),
+        description="The keeper gave up restarting the instance.",
+    )
+    instance_health: EventRule = Field(
+        default_factory=lambda: EventRule(level="warning"),
+        description="The instance's health probe is failing.",
+    )
+    instance_memory_limit: EventRule = Field(
+        default_factory=lambda: EventRule(level="warning"),
+        description="The instance exceeded its memory limit.",
+    )
+    instance_cpu_limit: EventRule = Field(
+        default_factory=lambda: EventRule(level="warning"),
+        description="The instance exceeded its CPU limit.",
+    )
+    network_down: DurationRule = Field(
+        default_factory=lambda: DurationRule(for_seconds=0, level="error"),
+        description="A network target failed all its tries.",
+    )
+    keeper_down: DurationRule = Field(
+        default_factory=lambda: DurationRule(for_seconds=20, level="critical"),
+        description="The keeper's socket does not answer.",
+    )
+    custom_level: Level = Field(
+        "warning", description="Level of a custom alert raised without --level."
+    )
+    repeat_interval: float = Field(
+        14400.0,
+        ge=0,
+        description="Seconds between reminders while an unacknowledged alert fires; 0 for none.",
+    )
+    resolve_after: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a condition must stay clear before its alert resolves.",
+    )
+    flap_window: float = Field(
+        600.0, gt=0, description="Window (seconds) in which repeated firings count as flapping."
+    )
+    flap_threshold: int = Field(
+        3,
+        ge=1,
+        description=(
+            "Firings of one alert within flap_window after which it resolves only once clear for"
+            " a whole flap_window; bounds the notifications of a flapping condition."
+        ),
+    )
+
+
+class MonitorSettings(StrictModel):
     """What the monitor samples, how long it keeps history, and where it exports metrics."""
 
     enabled: bool = Field(True, description="Run the monitor as a built-in keeper instance.")
-    interval: float = Field(10.0, ge=1, le=3600, description="Seconds between samples.")
+    interval: float = Field(10.0, ge=0.1, le=3600, description="Seconds between samples.")
     network_targets: list[NetworkTarget] = Field(
         default_factory=list, description="Reachability checks run every interval."
     )
     raw_retention_days: float = Field(7, gt=0, description="Days raw samples are kept.")
     rollup_retention_days: float = Field(90, gt=0, description="Days one-minute rollups are kept.")
+    max_db_mb: float = Field(
+        512, gt=0, description="Size cap of monitor.db; the oldest raw samples go first."
+    )
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Prometheus /metrics port on 127.0.0.1; 0 turns it off."
     )
+    rules: AlertRules = Field(default_factory=AlertRules, description="Alert rules and policy.")
 
 
-class EmailChannel(_Section):
+class EmailChannel(StrictModel):
     """SMTP notifications (the seed's `email` block)."""
 
-    enabled: bool = False
+    enabled: bool = Field(False, description="Send alerts by email.")
     smtp_server: str = Field("", description="SMTP host.")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
     security: Literal["starttls", "ssl", "none"] = Field("starttls", description="Transport.")
@@ -58,22 +173,39 @@ class EmailChannel(_Section):
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds per SMTP operation.")
     min_level: Level = Field("warning", description="Lowest alert level sent here.")
 
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> EmailChannel:
+        if self.enabled:
+            if not self.smtp_server:
+                raise ValueError("email is enabled but 'smtp_server' is empty")
+            if not self.to_emails:
+                raise ValueError("email is enabled but 'to_emails' is empty")
+            if not (self.from_email or self.username):
+                raise ValueError("email is enabled but neither 'from_email' nor 'username' is set")
+        return self
 
-class TelegramChannel(_Section):
+
+class TelegramChannel(StrictModel):
     """Telegram Bot API notifications (the seed's `telegram` block)."""
 
-    enabled: bool = False
+    enabled: bool = Field(False, description="Send alerts to Telegram.")
     bot_token: SecretStr = Field(SecretStr(""), description="Bot token (a secret).")
     chat_id: str = Field("", description="Chat to send to.")
     api_base: str = Field("https://api.telegram.org", description="Bot API base URL.")
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds per request.")
     min_level: Level = Field("warning", description="Lowest alert level sent here.")
 
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> TelegramChannel:
+        if self.enabled and not (self.bot_token.get_secret_value() and self.chat_id):
+            raise ValueError("telegram is enabled but 'bot_token' or 'chat_id' is empty")
+        return self
 
-class WebhookChannel(_Section):
+
+class WebhookChannel(StrictModel):
     """JSON POST notifications (the seed's `webhook` block)."""
 
-    enabled: bool = False
+    enabled: bool = Field(False, description="POST alerts to a URL.")
     url: str = Field("", description="Where alerts are POSTed.")
     secret: SecretStr = Field(
         SecretStr(""), description="HMAC-SHA256 key for the signature header; empty for none."
@@ -81,10 +213,27 @@ class WebhookChannel(_Section):
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds per request.")
     min_level: Level = Field("warning", description="Lowest alert level sent here.")
 
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> WebhookChannel:
+        if self.enabled and not self.url.startswith(("http://", "https://")):
+            raise ValueError("webhook is enabled but 'url' is not an http(s) URL")
+        return self
 
-class NotificationSettings(_Section):
-    """Where alerts are sent."""
 
-    email: EmailChannel = Field(default_factory=EmailChannel)
-    telegram: TelegramChannel = Field(default_factory=TelegramChannel)
-    webhook: WebhookChannel = Field(default_factory=WebhookChannel)
+class NotificationSettings(StrictModel):
+    """Where alerts are sent, and how undelivered ones are retried."""
+
+    email: EmailChannel = Field(default_factory=EmailChannel, description="SMTP channel.")
+    telegram: TelegramChannel = Field(
+        default_factory=TelegramChannel, description="Telegram channel."
+    )
+    webhook: WebhookChannel = Field(default_factory=WebhookChannel, description="Webhook channel.")
+    retry_initial: float = Field(
+        2.0, gt=0, le=3600, description="Seconds before the first retry of a failed delivery."
+    )
+    retry_max: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between retries (exponential backoff)."
+    )
+    max_age_days: float = Field(
+        7, gt=0, description="Undelivered notifications older than this are given up (logged)."
+    )

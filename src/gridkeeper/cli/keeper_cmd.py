@@ -1,0 +1,487 @@
+"""Commands that drive the keeper: start, stop, restart, status, list, logs, reload, shutdown,
+and `keeper` (the daemon itself). A thin client of the socket API."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+import orjson
+
+from gridkeeper.cli.common import home_option, settings_option, warn
+from gridkeeper.config import (
+    InstanceConfig,
+    Settings,
+    find_settings,
+    instances_dir,
+    legacy_instance,
+    load_instance,
+    load_settings,
+)
+from gridkeeper.config.loader import check_unique
+from gridkeeper.errors import ConfigError, OperationFailed, UsageError
+from gridkeeper.keeper.client import KeeperClient, KeeperError, ensure_keeper
+from gridkeeper.paths import resolve_home
+
+NOT_RUNNING_EXIT = 3  # LSB: program is not running
+
+
+def _context(home: Path | None, settings_path: Path | None) -> tuple[Path, Path | None, Settings]:
+    spath = find_settings(settings_path)
+    return resolve_home(home), spath, load_settings(spath)
+
+
+def _default_configs(spath: Path | None, settings: Settings) -> list[InstanceConfig]:
+    if spath is not None and settings.has_legacy_program:
+        return [legacy_instance(spath, settings)]
+    folder = instances_dir(spath, settings)
+    configs = (
+        [load_instance(p, settings) for p in sorted(folder.glob("*.json"))]
+        if folder.is_dir()
+        else []
+    )
+    if not configs:
+        raise UsageError(f"nothing to start: no --config given and no *.json in {folder}")
+    return configs
+
+
+def _print_results(results: list[dict[str, Any]]) -> int:
+    failed = 0
+    for result in results:
+        outcome = result.get("outcome")
+        colour = {
+            "running": "green",
+            "started": "green",
+            "stopped": "green",
+            "already_running": "cyan",
+            "not_running": "cyan",
+        }.get(str(outcome), "red")
+        if outcome in ("failed",):
+            failed += 1
+        click.secho(f"{result['name']}: {result.get('message', outcome)}", fg=colour)
+        for line in result.get("stderr") or []:
+            click.echo(f"    | {line}", err=True)
+    return 1 if failed else 0
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Instance config file (repeatable).",
+)
+@click.option("--all", "all_", is_flag=True, help="Every config in the instances directory.")
+@click.option(
+    "-d",
+    "--daemon",
+    is_flag=True,
+    help="Run in the background; return once each instance runs or failed.",
+)
+@home_option
+@settings_option
+def start(
+    names: tuple[str, ...],
+    configs: tuple[Path, ...],
+    all_: bool,
+    daemon: bool,
+    home: Path | None,
+    settings_path: Path | None,
+) -> None:
+    """Start instances (and the keeper if needed).
+
+    \b
+    Examples:
+      gridkeeper start -d                                   # every config/active/*.json
+      gridkeeper start -d --config config/active/bot.json
+      gridkeeper start                                      # foreground; Ctrl-C stops all
+    """
+    home_dir, spath, settings = _context(home, settings_path)
+    if configs:
+        loaded = [load_instance(p, settings) for p in configs]
+    elif names:
+        loaded = []
+    else:
+        loaded = _default_configs(spath, settings)
+    check_unique(loaded)
+    for cfg in loaded:
+        warn(cfg.warnings)
+    request: dict[str, Any] = {"configs": [str(c.path) for c in loaded], "wait": True}
+    if names:
+        request["names"] = list(names)
+    if loaded and loaded[0].name == "daemon_config" and not configs:
+        request = {"wait": True}  # the keeper resolves the legacy program from its settings
+    if not daemon:
+        client = KeeperClient(home_dir)
+        info = client.ping()
+        if info is None:
+            from gridkeeper.keeper import daemon as keeper_daemon
+
+            click.echo(f"keeper running in the foreground on {home_dir} (Ctrl-C stops everything)")
+            code = keeper_daemon.run(
+                home_dir, spath, background=False, initial=request, echo=sys.stdout
+            )
+            raise click.exceptions.Exit(code)
+        click.echo(f"a keeper already runs on {home_dir} (pid {info['pid']}); asking it")
+    client = ensure_keeper(home_dir, spath)
+    with _spinner("starting"):
+        results = client.request("start", **request)
+    raise click.exceptions.Exit(_print_results(results))
+
+
+class _spinner:
+    """A rich spinner on a terminal; nothing when output is piped."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.status: Any = None
+
+    def __enter__(self) -> None:
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            self.status = Console(stderr=True).status(f"{self.what}…")
+            self.status.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+
+def _targets(names: tuple[str, ...], configs: tuple[Path, ...], all_: bool) -> dict[str, Any]:
+    if names == ("-",):
+        return {"all": True}  # the seed's `stop -`
+    args: dict[str, Any] = {}
+    if all_:
+        args["all"] = True
+    if names:
+        args["names"] = list(names)
+    if configs:
+        args["configs"] = [str(p.resolve()) for p in configs]
+    return args
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--config", "configs", multiple=True, type=click.Path(path_type=Path))
+@click.option("--all", "all_", is_flag=True, help="Every instance.")
+@click.option("-d", "--daemon", is_flag=True, hidden=True)  # accepted for the seed's commands
+@home_option
+def stop(
+    names: tuple[str, ...], configs: tuple[Path, ...], all_: bool, daemon: bool, home: Path | None
+) -> None:
+    """Stop instances gracefully (SIGTERM, then SIGKILL after stop_timeout).
+
+    \b
+    Examples:
+      gridkeeper stop paper-sol-spot
+      gridkeeper stop --config config/active/bot.json
+      gridkeeper stop --all          (or: gridkeeper stop -)
+    """
+    args = _targets(names, configs, all_)
+    if not args:
+        raise UsageError("name an instance, give --config FILE, or --all")
+    client = KeeperClient(resolve_home(home))
+    if client.ping() is None:
+        click.echo("no keeper is running: nothing to stop")
+        return
+    with _spinner("stopping"):
+        results = client.request("stop", **args)
+    raise click.exceptions.Exit(_print_results(results))
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--config", "configs", multiple=True, type=click.Path(path_type=Path))
+@click.option("--all", "all_", is_flag=True, help="Every instance (the default).")
+@home_option
+@settings_option
+def restart(
+    names: tuple[str, ...],
+    configs: tuple[Path, ...],
+    all_: bool,
+    home: Path | None,
+    settings_path: Path | None,
+) -> None:
+    """Restart instances (no target: all).
+
+    Example: gridkeeper restart paper-sol-spot
+    """
+    home_dir, spath, settings = _context(home, settings_path)
+    for path in configs:
+        load_instance(path, settings)
+    client = ensure_keeper(home_dir, spath)
+    args = _targets(names, configs, all_)
+    with _spinner("restarting"):
+        try:
+            results = client.request("restart", **args)
+        except KeeperError as exc:
+            if exc.code != "not_found" or not configs:
+                raise
+            results = client.request("start", configs=args["configs"], wait=True)
+    raise click.exceptions.Exit(_print_results(results))
+
+
+def _fmt_uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for col in (
+        "NAME",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "LAST EXIT",
+        "CPU%",
+        "RSS MB",
+        "HEALTH",
+        "PORT",
+    ):
+        table.add_column(col, no_wrap=(col != "HEALTH"))
+    colours = {
+        "running": "green",
+        "starting": "yellow",
+        "backoff": "yellow",
+        "stopping": "yellow",
+        "fatal": "red",
+        "exited": "cyan",
+        "stopped": "dim",
+    }
+    for r in rows:
+        state = r["state"]
+        table.add_row(
+            r["name"],
+            f"[{colours.get(state, 'white')}]{state}[/]",
+            str(r["pid"] or "-"),
+            _fmt_uptime(r.get("uptime_s")),
+            str(r.get("restarts", 0)),
+            r.get("last_exit") or "-",
+            f"{r.get('cpu_percent') or 0:.1f}",
+            f"{r.get('rss_mb') or 0:.1f}",
+            str(r.get("health") or "-")[:40],
+            str(r.get("port") or "-"),
+        )
+    tty = sys.stdout.isatty()
+    Console(soft_wrap=True, width=None if tty else 250).print(table)
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--config", "config", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="JSON objects instead of a table.")
+@home_option
+@settings_option
+def status(
+    name: str | None,
+    config: Path | None,
+    as_json: bool,
+    home: Path | None,
+    settings_path: Path | None,
+) -> None:
+    """Show instance status. Exit 3 when a named instance is not running.
+
+    \b
+    Examples:
+      gridkeeper status
+      gridkeeper status paper-sol-spot --json
+    """
+    home_dir, spath, settings = _context(home, settings_path)
+    client = ensure_keeper(home_dir, spath)
+    targeted = name is not None or config is not None
+    if config is not None:
+        name = load_instance(config, settings).name
+    try:
+        rows = client.request("status", names=[name] if name else None)
+    except KeeperError as exc:
+        if exc.code == "not_found" and targeted:
+            click.echo(f"{name}: not known to the keeper (not running)", err=True)
+            raise click.exceptions.Exit(NOT_RUNNING_EXIT) from None
+        raise
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    elif rows:
+        _table(rows)
+    else:
+        click.echo("no instances")
+    if targeted and any(r["state"] not in ("running", "starting") for r in rows):
+        raise click.exceptions.Exit(NOT_RUNNING_EXIT)
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+@settings_option
+def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
+    """List instances: those the keeper knows, and active configs it has not loaded yet.
+
+    Example: gridkeeper list --json
+    """
+    home_dir, spath, settings = _context(home, settings_path)
+    client = ensure_keeper(home_dir, spath)
+    rows: list[dict[str, Any]] = client.request("status")
+    known = {r["config"] for r in rows}
+    folder = instances_dir(spath, settings)
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.json")):
+            if str(path.resolve()) not in known:
+                try:
+                    cfg = load_instance(path, settings)
+                except ConfigError:
+                    continue
+                rows.append(
+                    {
+                        "name": cfg.name,
+                        "state": "not loaded",
+                        "pid": None,
+                        "started_at": None,
+                        "uptime_s": None,
+                        "restarts": 0,
+                        "last_exit_code": None,
+                        "last_exit": None,
+                        "cpu_percent": 0.0,
+                        "rss_mb": 0.0,
+                        "health": None,
+                        "port": cfg.web_port,
+                        "config": str(cfg.path),
+                        "log_dir": str(cfg.log_dir(home_dir)),
+                    }
+                )
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    elif rows:
+        _table(rows)
+    else:
+        click.echo("no instances")
+
+
+@click.command()
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("-n", "lines", type=click.IntRange(0), default=50, show_default=True)
+@click.option("--errors", is_flag=True, help="Only the errors file.")
+@click.option("--json", "as_json", is_flag=True, help="The structured JSON file.")
+@home_option
+@settings_option
+def logs(
+    name: str,
+    follow: bool,
+    lines: int,
+    errors: bool,
+    as_json: bool,
+    home: Path | None,
+    settings_path: Path | None,
+) -> None:
+    """Show or follow an instance's logs (`keeper` for the keeper's own).
+
+    \b
+    Examples:
+      gridkeeper logs paper-sol-spot -n 100
+      gridkeeper logs paper-sol-spot -f --errors
+    """
+    from gridkeeper.logs.reader import follow as follow_file
+    from gridkeeper.logs.reader import log_path, tail
+
+    home_dir, _, settings = _context(home, settings_path)
+    log_dir = Path(settings.log_dir).expanduser()
+    if not log_dir.is_absolute():
+        log_dir = home_dir / log_dir
+    kind: Literal["log", "errors", "structured"] = (
+        "errors" if errors else "structured" if as_json else "log"
+    )
+    path = log_path(log_dir, name, kind)
+    if not path.exists() and not follow:
+        raise UsageError(f"no log for {name!r}: {path} does not exist")
+    if path.exists():
+        for line in tail(path, lines):
+            click.echo(line)
+    if follow:
+        try:
+            for line in follow_file(path):
+                click.echo(line)
+        except KeyboardInterrupt:
+            return
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@home_option
+@settings_option
+def reload(dry_run: bool, home: Path | None, settings_path: Path | None) -> None:
+    """Re-read the settings and configs; restart only instances whose config changed.
+
+    Example: gridkeeper reload --dry-run
+    """
+    home_dir, spath, _ = _context(home, settings_path)
+    client = ensure_keeper(home_dir, spath)
+    report = client.request("reload", dry_run=dry_run)
+    for key in ("added", "removed", "changed", "unchanged"):
+        click.echo(f"{key:10} {', '.join(report[key]) or '-'}")
+
+
+@click.command()
+@home_option
+def shutdown(home: Path | None) -> None:
+    """Stop every instance, then the keeper.
+
+    Example: gridkeeper shutdown
+    """
+    home_dir = resolve_home(home)
+    client = KeeperClient(home_dir)
+    info = client.ping()
+    if info is None:
+        click.echo("no keeper is running")
+        return
+    result = client.request("shutdown")
+    click.echo(f"stopping: {', '.join(result['stopping']) or 'no instances'}")
+    deadline = time.monotonic() + 600
+    while _pid_alive(info["pid"]):
+        if time.monotonic() > deadline:
+            raise OperationFailed(f"the keeper (pid {info['pid']}) is still running")
+        time.sleep(0.05)
+    click.echo(f"keeper (pid {info['pid']}) stopped")
+
+
+def _pid_alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+@click.command()
+@home_option
+@settings_option
+@click.option("--daemonize", is_flag=True, help="Detach (what `start -d` runs).")
+def keeper(home: Path | None, settings_path: Path | None, daemonize: bool) -> None:
+    """Run the keeper daemon itself (normally started for you by the other commands).
+
+    Example: gridkeeper keeper --home /srv/gridkeeper   # foreground, e.g. under systemd
+    """
+    from gridkeeper.keeper import daemon as keeper_daemon
+
+    spath = find_settings(settings_path)
+    load_settings(spath)
+    code = keeper_daemon.run(resolve_home(home), spath, background=daemonize)
+    raise click.exceptions.Exit(code)

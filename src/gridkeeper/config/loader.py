@@ -1,0 +1,273 @@
+"""Reading config files: JSON with positions in errors, `${VAR}` substitution, validation,
+cross-file checks and secret handling. Everything raises ConfigError naming file, path, reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from gridkeeper.config.env import format_loc, substitute
+from gridkeeper.config.errors import config_error
+from gridkeeper.config.instance import (
+    InstanceConfig,
+    InstanceFile,
+    effective_health,
+    fingerprint,
+    resolve_program,
+)
+from gridkeeper.config.settings import Settings
+from gridkeeper.errors import ConfigError
+
+SETTINGS_ENV = "GRIDKEEPER_SETTINGS"
+DEFAULT_SETTINGS = Path("config/daemon_config.json")
+LEGACY_INSTANCE = "daemon_config"
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key '{key}'")
+        out[key] = value
+    return out
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Parse a JSON object file; syntax errors name the line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, expected a JSON file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=str(path)
+        ) from None
+    except ValueError as exc:  # a duplicate key
+        raise ConfigError(f"invalid JSON: {exc}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a JSON object", file=str(path))
+    return data
+
+
+def find_settings(explicit: str | Path | None = None) -> Path | None:
+    """The settings file: the option, else $GRIDKEEPER_SETTINGS, else ./config/daemon_config.json
+    when present, else None (built-in defaults)."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get(SETTINGS_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    if DEFAULT_SETTINGS.is_file():
+        return DEFAULT_SETTINGS.resolve()
+    return None
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(exc, model, str(path)) from None
+
+
+def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load the settings file (None: built-in defaults)."""
+    if path is None:
+        return Settings()
+    file = Path(path)
+    raw = read_json(file)
+    data = substitute(raw, os.environ if env is None else env, file=str(file))
+    settings: Settings = _validate(Settings, data, file)
+    return settings
+
+
+def instances_dir(settings_path: Path | None, settings: Settings) -> Path:
+    """Where instance files live: `instances_dir` relative to the settings file's directory."""
+    base = settings_path.parent if settings_path else Path("config").resolve()
+    target = Path(settings.instances_dir).expanduser()
+    return target if target.is_absolute() else base / target
+
+
+def load_instance(
+    path: str | Path, settings: Settings, env: Mapping[str, str] | None = None
+) -> InstanceConfig:
+    """Load one instance file and resolve it over the settings defaults."""
+    file = Path(path).expanduser().resolve()
+    raw = read_json(file)
+    substituted: set[tuple[str | int, ...]] = set()
+    data = substitute(
+        raw, os.environ if env is None else env, file=str(file), substituted=substituted
+    )
+    overrides = data.get("daemon_config", {})
+    if isinstance(overrides, dict):
+        if "log_dir" in overrides:
+            raise ConfigError(
+                "log_dir is keeper-wide: set it in the settings file, not per instance",
+                file=str(file),
+                loc="daemon_config.log_dir",
+            )
+        merged = settings.defaults_dump()
+        if isinstance(overrides.get("environment"), dict):
+            merged["environment"] = {**merged["environment"], **overrides["environment"]}
+            overrides = {k: v for k, v in overrides.items() if k != "environment"}
+        merged.update(overrides)
+        data = {**data, "daemon_config": merged}
+    parsed: InstanceFile = _validate(InstanceFile, data, file)
+    name = parsed.metadata.instance_id or file.stem
+    if not _valid_name(name):
+        raise ConfigError(
+            f"instance name {name!r} (the file stem) may hold only letters, digits, '.', '_', "
+            "'-'; set metadata.instance_id",
+            file=str(file),
+            loc="metadata.instance_id",
+        )
+    return _resolved(name, file, parsed, data, raw, substituted)
+
+
+def _resolved(
+    name: str,
+    file: Path,
+    parsed: InstanceFile,
+    data: dict[str, Any],
+    raw: dict[str, Any],
+    substituted: set[tuple[str | int, ...]],
+) -> InstanceConfig:
+    argv, cwd = resolve_program(parsed.daemon_config, file, grid_bot=parsed.is_grid_bot)
+    warnings = _permission_warnings(file, parsed, raw, substituted)
+    return InstanceConfig(
+        name=name,
+        path=file,
+        metadata=parsed.metadata,
+        daemon=parsed.daemon_config,
+        exchange=parsed.exchange_config,
+        strategy=parsed.strategy_config,
+        argv=argv,
+        cwd=cwd,
+        env=dict(parsed.daemon_config.environment),
+        health=effective_health(parsed.daemon_config),
+        fingerprint=fingerprint({"name": name, "data": data}),
+        warnings=tuple(warnings),
+    )
+
+
+def legacy_instance(settings_path: Path, settings: Settings) -> InstanceConfig:
+    """The seed's single-bot format: the settings file itself describes one program."""
+    data = settings.model_dump(mode="json")
+    fields = set(InstanceFile.model_fields["daemon_config"].annotation.model_fields)  # type: ignore[union-attr]
+    daemon = {k: v for k, v in data.items() if k in fields}
+    parsed: InstanceFile = _validate(InstanceFile, {"daemon_config": daemon}, settings_path)
+    raw = read_json(settings_path)
+    return _resolved(LEGACY_INSTANCE, settings_path, parsed, daemon, raw, set())
+
+
+def _valid_name(name: str) -> bool:
+    import re
+
+    from gridkeeper.config.instance import NAME_PATTERN
+
+    return re.match(NAME_PATTERN, name) is not None
+
+
+def load_active(
+    directory: str | Path, settings: Settings, env: Mapping[str, str] | None = None
+) -> list[InstanceConfig]:
+    """Every `*.json` in the directory, checked together for duplicate names and ports."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise ConfigError("instances directory not found", file=str(folder))
+    configs = [load_instance(p, settings, env) for p in sorted(folder.glob("*.json"))]
+    check_unique(configs)
+    return configs
+
+
+def check_unique(configs: Iterable[InstanceConfig]) -> None:
+    """Two instances may not share a name or a web_port."""
+    names: dict[str, InstanceConfig] = {}
+    ports: dict[int, InstanceConfig] = {}
+    for cfg in configs:
+        if cfg.name in names:
+            raise ConfigError(
+                f"duplicate instance_id {cfg.name!r}: also used by {names[cfg.name].path}",
+                file=str(cfg.path),
+                loc="metadata.instance_id",
+            )
+        names[cfg.name] = cfg
+        port = cfg.web_port
+        if port is not None:
+            if port in ports:
+                raise ConfigError(
+                    f"duplicate web_port {port}: also used by {ports[port].path} "
+                    f"({ports[port].name})",
+                    file=str(cfg.path),
+                    loc="daemon_config.web_port",
+                )
+            ports[port] = cfg
+
+
+def secret_values(model: BaseModel | InstanceConfig | None) -> set[str]:
+    """Every non-empty secret value in a loaded config, for redaction."""
+    return {value for _, value in _secrets(model, ())}
+
+
+def _secrets(obj: Any, loc: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if isinstance(obj, SecretStr):
+        value = obj.get_secret_value()
+        if value:
+            found.append((loc, value))
+    elif isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            found += _secrets(getattr(obj, name), (*loc, name))
+    elif isinstance(obj, InstanceConfig):
+        found += _secrets(obj.exchange, ("exchange_config",))
+        found += _secrets(obj.strategy, ("strategy_config",))
+    elif isinstance(obj, list | tuple):
+        for i, item in enumerate(obj):
+            found += _secrets(item, (*loc, i))
+    elif isinstance(obj, dict):
+        for key, item in obj.items():
+            found += _secrets(item, (*loc, key))
+    return found
+
+
+def _permission_warnings(
+    file: Path,
+    parsed: BaseModel,
+    raw: dict[str, Any],
+    substituted: set[tuple[str | int, ...]],
+) -> list[str]:
+    """Warn when a file that holds a secret literally can be read by group or others."""
+    literal = [loc for loc, _ in _secrets(parsed, ()) if loc not in substituted]
+    if not literal:
+        return []
+    try:
+        mode = file.stat().st_mode
+    except OSError:
+        return []
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return [
+            f"{file}: holds a secret ({format_loc(literal[0])}) and is readable by group or "
+            f"others (mode {stat.S_IMODE(mode):04o}); run: chmod 600 {file}"
+        ]
+    return []
+
+
+def settings_warnings(path: Path | None, settings: Settings) -> list[str]:
+    """Permission warnings for the settings file itself."""
+    if path is None:
+        return []
+    raw = read_json(path)
+    substituted: set[tuple[str | int, ...]] = set()
+    substitute(raw, os.environ, file=str(path), substituted=substituted)
+    return _permission_warnings(path, settings, raw, substituted)

@@ -1,0 +1,107 @@
+"""Model of `config/paper_exchange.json`: markets, price source and accounts of the paper exchange."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from gridkeeper.config.base import StrictModel
+
+
+class PaperMarket(StrictModel):
+    """One market, with Backpack's filters and this exchange's fees."""
+
+    symbol: str = Field(description="Backpack symbol, e.g. SOL_USDC or SOL_USDC_PERP.")
+    base_symbol: str = Field(description="Base asset, e.g. SOL.")
+    quote_symbol: str = Field("USDC", description="Quote asset; perps settle in it.")
+    market_type: Literal["SPOT", "PERP"] = Field(description="SPOT or PERP (one-way netting).")
+    tick_size: Decimal = Field(Decimal("0.01"), gt=0, description="Price increment.")
+    step_size: Decimal = Field(Decimal("0.01"), gt=0, description="Quantity increment.")
+    min_quantity: Decimal = Field(Decimal("0.01"), gt=0, description="Smallest order quantity.")
+    max_quantity: Decimal | None = Field(None, gt=0, description="Largest order quantity.")
+    maker_fee_bps: Decimal = Field(Decimal("2"), description="Maker fee in basis points.")
+    taker_fee_bps: Decimal = Field(Decimal("5"), ge=0, description="Taker fee in basis points.")
+    min_multiplier: Decimal = Field(
+        Decimal("0.5"), gt=0, description="Lowest limit price allowed, as a multiple of the last."
+    )
+    max_multiplier: Decimal = Field(
+        Decimal("1.5"), gt=0, description="Highest limit price allowed, as a multiple of the last."
+    )
+    initial_margin: Decimal = Field(
+        Decimal("0.1"), gt=0, le=1, description="Perps: margin per unit of notional (0.1 = 10x)."
+    )
+    initial_price: Decimal = Field(gt=0, description="Price at first start (later: persisted).")
+
+
+class PriceSource(StrictModel):
+    """Where prices come from. Every source moves each market's price once per interval."""
+
+    kind: Literal["random_walk", "csv", "live", "manual"] = Field(
+        "random_walk",
+        description="random_walk (seeded, reproducible), csv (replay a file), live (Backpack's "
+        "public ticker), manual (only POST /_paper/price moves it).",
+    )
+    interval_s: float = Field(1.0, gt=0, le=3600, description="Seconds between price updates.")
+    seed: int = Field(42, description="random_walk: the seed; the same seed gives the same path.")
+    volatility: float = Field(
+        0.0005, ge=0, le=0.2, description="random_walk: standard deviation of one step's return."
+    )
+    csv_path: str | None = Field(
+        None,
+        description="csv: file with a header; a column per symbol, or one `price` column for all.",
+    )
+    loop: bool = Field(True, description="csv: start again at the end of the file.")
+    live_url: str = Field(
+        "https://api.backpack.exchange", description="live: base URL whose /api/v1/ticker is read."
+    )
+
+    @model_validator(mode="after")
+    def _csv_needs_path(self) -> PriceSource:
+        if self.kind == "csv" and not self.csv_path:
+            raise ValueError("price_source.kind 'csv' needs csv_path")
+        return self
+
+
+class PaperAccount(StrictModel):
+    """An API key pair with starting balances (applied once, when the account is first seen)."""
+
+    name: str = Field(
+        description="Label; an account without keys stores them in "
+        "<home>/paper/<name>-account.json."
+    )
+    api_key: str | None = Field(
+        None, description="Base64 public key. Derived from api_secret when absent."
+    )
+    api_secret: SecretStr | None = Field(
+        None,
+        description="Base64 seed; empty or absent: generated at first start into the home.",
+    )
+    balances: dict[str, Decimal] = Field(
+        default_factory=dict, description='Starting balances by asset, e.g. {"USDC": "10000"}.'
+    )
+
+
+class PaperExchangeConfig(StrictModel):
+    """The whole `config/paper_exchange.json`."""
+
+    markets: list[PaperMarket] = Field(min_length=1, description="Markets served.")
+    price_source: PriceSource = Field(default_factory=PriceSource, description="How prices move.")
+    market_slippage_bps: Decimal = Field(
+        Decimal("5"), ge=0, description="Market orders fill this far past the current price."
+    )
+    accounts: list[PaperAccount] = Field(min_length=1, description="API accounts.")
+    ws_ping_interval_s: float = Field(
+        60.0, gt=0, description="Seconds between websocket pings (Backpack: 60)."
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> PaperExchangeConfig:
+        symbols = [m.symbol for m in self.markets]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("markets: duplicate symbol")
+        names = [a.name for a in self.accounts]
+        if len(set(names)) != len(names):
+            raise ValueError("accounts: duplicate name")
+        return self

@@ -1,0 +1,476 @@
+"""One supervised instance: its state machine, its process, its probes and its limits.
+
+Deaths arrive from the supervisor (SIGCHLD for our children, a pidfd for adopted processes);
+nothing here polls for a death. Timers are real timers: start seconds, backoff, probe interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import httpx
+
+from gridkeeper.config import InstanceConfig
+from gridkeeper.keeper import policy, process
+from gridkeeper.keeper.health import probe
+from gridkeeper.keeper.policy import Exit
+
+State = Literal["starting", "running", "backoff", "stopping", "stopped", "exited", "fatal"]
+ACTIVE: frozenset[str] = frozenset({"starting", "running", "stopping"})
+TAIL_LINES = 20
+CONTAIN_TIMEOUT = 5.0
+
+
+class Host(Protocol):
+    """What an instance needs from the supervisor that owns it."""
+
+    home: Path
+    run_dir: Path
+    http: httpx.AsyncClient
+
+    def emit(
+        self, instance: str, kind: str, message: str, data: dict[str, Any] | None = None
+    ) -> None: ...
+    def persist(self, inst: Instance) -> None: ...
+    def watch_output(self, inst: Instance) -> None: ...
+    def watch_death(self, inst: Instance) -> None: ...
+
+
+class Instance:
+    def __init__(self, cfg: InstanceConfig, host: Host) -> None:
+        self.cfg = cfg
+        self.host = host
+        self.state: State = "stopped"
+        self.desired: Literal["running", "stopped"] = "stopped"
+        self.pid: int | None = None
+        self.create_time: float | None = None
+        self.popen: Any = None
+        self.adopted = False
+        self.started_at: float | None = None
+        self.restarts = 0
+        self.history: list[float] = []
+        self.last_exit_code: int | None = None
+        self.last_exit: str | None = None
+        self.health = "unknown"
+        self.health_failures = 0
+        self.mem_over = 0
+        self.cpu_over = 0
+        self.cpu_percent = 0.0
+        self.rss_mb = 0.0
+        self.stderr_tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.exit_future: asyncio.Future[Exit] | None = None
+        self.pending_cause: policy.Exit | None = None
+        self._restart_handle: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._generation = 0
+        self._stopping = False
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        running = self.state in ("starting", "running", "stopping") and self.started_at
+        return {
+            "name": self.name,
+            "state": self.state,
+            "pid": self.pid,
+            "started_at": self.started_at,
+            "uptime_s": round(now - self.started_at, 1) if running and self.started_at else None,
+            "restarts": self.restarts,
+            "last_exit_code": self.last_exit_code,
+            "last_exit": self.last_exit,
+            "cpu_percent": round(self.cpu_percent, 1) if self.pid else 0.0,
+            "rss_mb": round(self.rss_mb, 1) if self.pid else 0.0,
+            "health": self.health if self.cfg.health is not None else None,
+            "port": self.cfg.web_port,
+            "config": str(self.cfg.path),
+            "log_dir": str(self.cfg.log_dir(self.host.home)),
+            "adopted": self.adopted,
+        }
+
+    def _set(self, state: State, kind: str | None = None, message: str = "", **data: Any) -> None:
+        self.state = state
+        self.host.persist(self)
+        if kind:
+            self.host.emit(self.name, kind, message, {"state": state, "pid": self.pid, **data})
+
+    def _spawn_task(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ start
+    def start(self, *, operator: bool = True) -> tuple[str, str]:
+        """Ask for the instance to run; (outcome, message)."""
+        self.desired = "running"
+        if self.state in ("starting", "running"):
+            return "already_running", f"{self.name} is already {self.state} (pid {self.pid})"
+        if self.state == "stopping":
+            return "failed", f"{self.name} is stopping; try again when it has stopped"
+        if operator:
+            self.history.clear()
+        self._cancel_restart()
+        self._launch()
+        return "starting", f"{self.name} starting (pid {self.pid})"
+
+    def wait_settled(self) -> asyncio.Future[dict[str, Any]]:
+        """A future resolved when this start attempt is running or has failed."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if self.state == "running":
+            fut.set_result(self._outcome("running", f"{self.name} running (pid {self.pid})"))
+        elif self.state in ("fatal", "exited", "stopped") and not self._waiters:
+            fut.set_result(self._outcome("failed", f"{self.name} {self.state}: {self.last_exit}"))
+        else:
+            self._waiters.append(fut)
+        return fut
+
+    def _outcome(self, outcome: str, message: str) -> dict[str, Any]:
+        result: dict[str, Any] = {"name": self.name, "outcome": outcome, "message": message}
+        if outcome == "failed":
+            result["stderr"] = list(self.stderr_tail)
+        return result
+
+    def _settle(self, outcome: str, message: str) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(self._outcome(outcome, message))
+
+    def _launch(self) -> None:
+        cfg = self.cfg
+        env = dict(os.environ)
+        env.update(cfg.env)
+        env.update(
+            {
+                process.HOME_ENV: str(self.host.home),
+                process.TAG_ENV: self.name,
+                "GRIDKEEPER_CONFIG": str(cfg.path),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        fifos = process.fifo_paths(self.host.run_dir, self.name)
+        for path in fifos.values():
+            process.ensure_fifo(path)
+        self.host.watch_output(self)
+        self.stderr_tail.clear()
+        self._generation += 1
+        self.health = "unknown"
+        self.health_failures = self.mem_over = self.cpu_over = 0
+        try:
+            spawned = process.spawn(self.name, cfg.argv, cfg.cwd, env, fifos)
+        except OSError as exc:
+            self.pid = None
+            self.last_exit_code = None
+            self.last_exit = f"failed to start: {exc}"
+            self.stderr_tail.append(str(exc))
+            self._set("fatal", "fatal", f"cannot execute {cfg.argv[0]}: {exc}")
+            self._settle("failed", self.last_exit)
+            return
+        self.pid, self.create_time, self.popen = spawned.pid, spawned.create_time, spawned.popen
+        self.adopted = False
+        self.started_at = time.time()
+        self.exit_future = asyncio.get_running_loop().create_future()
+        self._set(
+            "starting", "starting", f"{self.name} started as pid {self.pid}", argv=list(cfg.argv)
+        )
+        self.host.watch_death(self)
+        self._spawn_task(self._confirm_start(self._generation))
+
+    def adopt(self, pid: int, create_time: float, started_at: float | None) -> None:
+        """Take back a process a previous keeper started (same pid and start time)."""
+        self.desired = "running"
+        self.pid, self.create_time, self.popen = pid, create_time, None
+        self.adopted = True
+        self.started_at = started_at
+        self._generation += 1
+        self.exit_future = asyncio.get_running_loop().create_future()
+        self.host.watch_output(self)
+        self.state = "running"
+        self.host.persist(self)
+        self.host.emit(self.name, "adopted", f"{self.name} re-adopted (pid {pid})", {"pid": pid})
+        self.host.watch_death(self)
+
+    async def _confirm_start(self, generation: int) -> None:
+        await asyncio.sleep(self.cfg.daemon.startsecs)
+        if generation != self._generation or self.state != "starting":
+            return
+        check = self.cfg.health
+        if check is not None:
+            deadline = time.monotonic() + check.start_grace_s
+            while True:
+                ok, reason = await probe(check, self.cfg.cwd, self.host.http)
+                if generation != self._generation or self.state != "starting":
+                    return
+                if ok:
+                    self.health = "healthy"
+                    break
+                if time.monotonic() >= deadline:
+                    self.health = f"unhealthy: {reason}"
+                    self._restart_for("start_failed", f"health probe never passed: {reason}")
+                    return
+                await asyncio.sleep(min(0.5, check.timeout_s))
+        self._set("running", "running", f"{self.name} running (pid {self.pid})")
+        self._settle("running", f"{self.name} running (pid {self.pid})")
+
+    # ------------------------------------------------------------------ death
+    def on_exit(self, exit: Exit) -> None:
+        """The main process died (reaped by the supervisor or seen through a pidfd)."""
+        if self.popen is not None:
+            self.popen.returncode = exit.code if exit.code is not None else -(exit.signal or 0)
+            self.popen = None
+        if self.exit_future is not None and not self.exit_future.done():
+            self.exit_future.set_result(exit)
+        if self._stopping:
+            return  # stop() owns what follows
+        cause = self.pending_cause
+        self.pending_cause = None
+        if cause is not None:
+            exit = Exit(exit.code, exit.signal, cause.cause)
+        self._spawn_task(self._after_death(exit))
+
+    async def _after_death(self, exit: Exit) -> None:
+        dead_pid = self.pid
+        await self._contain(signal.SIGKILL)
+        self.pid = None
+        self.last_exit_code = exit.code
+        self.last_exit = policy.describe(exit)
+        self.host.emit(
+            self.name,
+            "exited" if exit.success else "crashed",
+            f"{self.name} (pid {dead_pid}) {self.last_exit}",
+            {"pid": dead_pid, "code": exit.code, "signal": exit.signal, "cause": exit.cause},
+        )
+        now = time.time()
+        decision = policy.decide(self.cfg.daemon, exit, self.history, now)
+        if self.desired == "stopped":
+            decision = policy.Decision("stopped", reason="stop requested")
+        if decision.action == "restart":
+            self.history.append(now)
+            self.restarts += 1
+            self._set(
+                "backoff",
+                "backoff",
+                f"{self.name} restarts in {decision.delay:.2f}s",
+                delay=decision.delay,
+                attempt=len(policy.recent(self.history, now, self.cfg.daemon.restart_window_s)),
+            )
+            self._settle("failed", f"{self.name} {self.last_exit}")
+            loop = asyncio.get_running_loop()
+            self._restart_handle = loop.call_later(decision.delay, self._restart_due)
+        elif decision.action == "fatal":
+            self._set(
+                "fatal", "fatal", f"{self.name} gave up: {decision.reason}", reason=decision.reason
+            )
+            self._settle("failed", f"{self.name} fatal: {decision.reason}")
+        elif decision.action == "exited":
+            self._set("exited", None)
+            self._settle("failed", f"{self.name} {self.last_exit}")
+        else:
+            self._set("stopped", "stopped", f"{self.name} stopped")
+            self._settle("failed", f"{self.name} stopped")
+
+    def _restart_due(self) -> None:
+        self._restart_handle = None
+        if self.state == "backoff" and self.desired == "running":
+            self._launch()
+
+    def _cancel_restart(self) -> None:
+        if self._restart_handle is not None:
+            self._restart_handle.cancel()
+            self._restart_handle = None
+
+    def _restart_for(
+        self, cause: Literal["health", "memory", "cpu", "start_failed"], why: str
+    ) -> None:
+        """Kill the current process tree; its death then follows the restart policy."""
+        if self.pid is None or self.state not in ("starting", "running"):
+            return
+        self.pending_cause = Exit(None, None, cause)
+        self.host.emit(self.name, "restarting", f"{self.name}: {why}", {"cause": cause})
+        self._spawn_task(self._terminate_for_restart())
+
+    async def _terminate_for_restart(self) -> None:
+        fut = self.exit_future
+        self._signal_all(signal.SIGTERM)
+        if fut is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), self.cfg.daemon.stop_timeout)
+        except TimeoutError:
+            self._signal_all(signal.SIGKILL)
+
+    # ------------------------------------------------------------------ stop
+    async def stop(self, *, reason: str = "operator") -> tuple[str, str]:
+        self.desired = "stopped"
+        self._cancel_restart()
+        if self.state == "backoff":
+            self._set("stopped", "stopped", f"{self.name} stopped (pending restart cancelled)")
+            return "stopped", f"{self.name} stopped (pending restart cancelled)"
+        if self.pid is None or self.state not in ACTIVE:
+            if self.state not in ("fatal", "exited"):
+                self.state = "stopped"
+            self.host.persist(self)
+            return "not_running", f"{self.name} is not running ({self.state})"
+        if self._stopping:
+            assert self.exit_future is not None
+            await asyncio.shield(self.exit_future)
+            return "stopped", f"{self.name} stopped"
+        self._stopping = True
+        pid = self.pid
+        self._set("stopping", "stopping", f"{self.name} stopping (pid {pid})")
+        killed = False
+        try:
+            self._signal_all(signal.SIGTERM)
+            deadline = time.monotonic() + self.cfg.daemon.stop_timeout
+            fut = self.exit_future
+            assert fut is not None
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), self.cfg.daemon.stop_timeout)
+                while self._survivors() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+            except TimeoutError:
+                pass
+            if not fut.done() or self._survivors():
+                killed = True
+                self._signal_all(signal.SIGKILL)
+            # The keeper never forgets a process it has not seen die.
+            while not fut.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(fut), 5)
+                except TimeoutError:
+                    self._signal_all(signal.SIGKILL)
+            exit = fut.result()
+            await self._contain(signal.SIGKILL)
+        finally:
+            self._stopping = False
+        self.pid = None
+        self.last_exit_code = exit.code
+        how = f" (killed after {self.cfg.daemon.stop_timeout:g}s stop timeout)" if killed else ""
+        self.last_exit = f"stopped by {reason}{how}"
+        self._set("stopped", "stopped", f"{self.name} (pid {pid}) {self.last_exit}", killed=killed)
+        self._settle("failed", f"{self.name} stopped")
+        return "stopped", f"{self.name} stopped{how}"
+
+    def _signal_all(self, sig: int) -> None:
+        process.signal_tree(
+            self.name, str(self.host.home), self._pgid(), sig, everywhere=self.adopted
+        )
+
+    def _pgid(self) -> int | None:
+        return self.pid  # the leader of its own session: pgid == pid
+
+    def _survivors(self) -> list[int]:
+        return process.survivors(
+            self.name, str(self.host.home), self._pgid(), everywhere=self.adopted
+        )
+
+    async def _contain(self, sig: int) -> None:
+        """Kill everything the dead process left behind, and see it gone."""
+        deadline = time.monotonic() + CONTAIN_TIMEOUT
+        while True:
+            left = self._survivors()
+            if not left:
+                return
+            self._signal_all(sig)
+            for pid in left:
+                process.kill_now(pid, sig)
+            if time.monotonic() >= deadline:
+                self.host.emit(
+                    self.name,
+                    "contain_failed",
+                    f"{self.name}: processes survive: {left}",
+                    {"pids": left},
+                )
+                return
+            await asyncio.sleep(0.02)
+
+    # ------------------------------------------------------------------ probes and limits
+    async def watch(self) -> None:
+        """Probe health and sample resources while the instance lives (one task per instance)."""
+        daemon = self.cfg.daemon
+        sample_every = min(5.0, daemon.health_check_interval)
+        next_probe = time.monotonic() + daemon.health_check_interval
+        while True:
+            await asyncio.sleep(sample_every)
+            if self.pid is None or self.state not in ("starting", "running"):
+                continue
+            self._sample()
+            if self.state == "running" and self.cfg.health and time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + daemon.health_check_interval
+                await self._probe_once()
+
+    async def _probe_once(self) -> None:
+        check = self.cfg.health
+        assert check is not None
+        generation = self._generation
+        ok, reason = await probe(check, self.cfg.cwd, self.host.http)
+        if generation != self._generation or self.state != "running":
+            return
+        if ok:
+            if self.health_failures:
+                self.host.emit(self.name, "health_recovered", f"{self.name} healthy again")
+            self.health_failures = 0
+            self.health = "healthy"
+            return
+        self.health_failures += 1
+        self.health = f"failing ({self.health_failures}/{check.failures}): {reason}"
+        if self.health_failures == 1:
+            self.host.emit(
+                self.name, "health_failing", f"{self.name}: {reason}", {"reason": reason}
+            )
+        if self.health_failures >= check.failures:
+            self._restart_for("health", f"{check.failures} failed health probes: {reason}")
+
+    def _sample(self) -> None:
+        assert self.pid is not None
+        self.rss_mb, self.cpu_percent = process.tree_usage(self.pid)
+        daemon = self.cfg.daemon
+        if daemon.memory_limit_mb is not None and self.rss_mb > daemon.memory_limit_mb:
+            self.mem_over += 1
+            if self.mem_over >= daemon.limit_samples:
+                self.host.emit(
+                    self.name,
+                    "memory_limit",
+                    f"{self.name}: RSS {self.rss_mb:.0f} MiB > {daemon.memory_limit_mb:g} MiB",
+                    {"rss_mb": self.rss_mb, "limit_mb": daemon.memory_limit_mb},
+                )
+                self.mem_over = 0
+                self._restart_for("memory", "memory limit exceeded")
+        else:
+            self.mem_over = 0
+        if daemon.cpu_limit_percent is not None and self.cpu_percent > daemon.cpu_limit_percent:
+            self.cpu_over += 1
+            if self.cpu_over >= daemon.limit_samples:
+                self.cpu_over = 0
+                self.host.emit(
+                    self.name,
+                    "cpu_limit",
+                    f"{self.name}: CPU {self.cpu_percent:.0f}% > {daemon.cpu_limit_percent:g}%",
+                    {"cpu_percent": self.cpu_percent, "limit": daemon.cpu_limit_percent},
+                )
+                if daemon.cpu_limit_action == "restart":
+                    self._restart_for("cpu", "CPU limit exceeded")
+        else:
+            self.cpu_over = 0
+
+    def cancel_tasks(self) -> None:
+        self._cancel_restart()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def exit_from_status(status: int) -> Exit:
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return Exit(None, -code)
+    return Exit(code)

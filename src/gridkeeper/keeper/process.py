@@ -1,0 +1,232 @@
+"""Starting an instance's process and finding and killing everything it leaves behind.
+
+Output goes through named pipes in `<home>/run/`, not anonymous pipes: the child also holds a
+read end of its own pipes, so if the keeper dies the child never gets SIGPIPE (its writes just
+wait once the pipe buffer fills), and the next keeper reopens the same pipes and reads on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import signal
+import stat
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import psutil
+
+Stream = Literal["stdout", "stderr"]
+TAG_ENV = "GRIDKEEPER_INSTANCE"
+HOME_ENV = "GRIDKEEPER_HOME"
+F_SETPIPE_SZ = 1031  # Linux: a larger pipe lets a bot write 1 MiB while no keeper reads
+PIPE_SIZE = 1 << 20
+
+
+@dataclass
+class Spawned:
+    pid: int
+    create_time: float
+    popen: subprocess.Popen[bytes] | None
+
+
+def fifo_paths(run_dir: Path, name: str) -> dict[Stream, Path]:
+    return {"stdout": run_dir / f"{name}.stdout", "stderr": run_dir / f"{name}.stderr"}
+
+
+def ensure_fifo(path: Path) -> None:
+    try:
+        if stat.S_ISFIFO(path.stat().st_mode):
+            return
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    os.mkfifo(path, 0o600)
+
+
+def open_reader(path: Path) -> int:
+    """Open a FIFO's read end without blocking (it succeeds with no writer yet)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+    return fd
+
+
+def spawn(
+    name: str,
+    argv: tuple[str, ...],
+    cwd: Path,
+    env: Mapping[str, str],
+    fifos: Mapping[Stream, Path],
+) -> Spawned:
+    """Start `argv` as the leader of a new session and process group, output into the FIFOs.
+
+    The caller must already hold the FIFOs' read ends open (or the writer open would block).
+    """
+    out_w = os.open(fifos["stdout"], os.O_WRONLY | os.O_CLOEXEC)
+    err_w = os.open(fifos["stderr"], os.O_WRONLY | os.O_CLOEXEC)
+    # Read ends the child keeps so a keeper death never breaks its pipes.
+    keep = [os.open(p, os.O_RDONLY | os.O_NONBLOCK) for p in fifos.values()]
+    try:
+        popen = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=err_w,
+            start_new_session=True,
+            pass_fds=keep,
+            close_fds=True,
+        )
+    finally:
+        for fd in (out_w, err_w, *keep):
+            os.close(fd)
+    try:
+        created = psutil.Process(popen.pid).create_time()
+    except psutil.Error:
+        created = 0.0
+    return Spawned(popen.pid, created, popen)
+
+
+def same_process(pid: int | None, create_time: float | None) -> bool:
+    """True when `pid` is still the process that started at `create_time` (pids get reused)."""
+    if not pid or create_time is None:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return abs(proc.create_time() - create_time) < 0.01
+    except psutil.Error:
+        return False
+
+
+def tagged(name: str, home: str, *, everywhere: bool) -> list[psutil.Process]:
+    """Processes carrying this instance's tag: the keeper's descendants, or (after adoption,
+    when orphans were re-parented elsewhere) every process of this user."""
+    found: list[psutil.Process] = []
+    me = psutil.Process()
+    if everywhere:
+        uid = os.getuid()
+        candidates: Iterable[psutil.Process] = (
+            p
+            for p in psutil.process_iter(["uids"])
+            if p.info["uids"] and p.info["uids"].real == uid
+        )
+    else:
+        candidates = me.children(recursive=True)
+    for proc in candidates:
+        if proc.pid == me.pid:
+            continue
+        try:
+            environ = proc.environ()
+        except (psutil.Error, OSError):
+            continue
+        if environ.get(TAG_ENV) == name and environ.get(HOME_ENV) == home:
+            found.append(proc)
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    out = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                out.append(proc.pid)
+        except OSError:
+            continue
+    return out
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Signal a process group; False when it no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+def signal_tree(name: str, home: str, pgid: int | None, sig: int, *, everywhere: bool) -> int:
+    """Signal the group and every tagged process; the number of processes signalled."""
+    count = 0
+    if pgid:
+        members = group_members(pgid)
+        if members and signal_group(pgid, sig):
+            count += len(members)
+    for proc in tagged(name, home, everywhere=everywhere):
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+            count += 1
+    return count
+
+
+def survivors(name: str, home: str, pgid: int | None, *, everywhere: bool) -> list[int]:
+    """Processes still alive (zombies excluded) in the group or carrying the tag."""
+    pids = set(group_members(pgid)) if pgid else set()
+    pids |= {p.pid for p in tagged(name, home, everywhere=everywhere)}
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.Error:
+            continue
+    return sorted(alive)
+
+
+def pidfd(pid: int) -> int | None:
+    """A pidfd for a process that is not our child (adopted): readable when it dies."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError as exc:
+        if exc.errno in (errno.ESRCH, errno.ENOSYS, errno.EPERM):
+            return None
+        raise
+
+
+def tree_usage(pid: int) -> tuple[float, float]:
+    """(RSS in MiB, CPU% since the last call) of a process and its descendants."""
+    rss = 0
+    cpu = 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0, 0.0
+    for proc in procs:
+        try:
+            rss += proc.memory_info().rss
+            cpu += _cpu(proc)
+        except psutil.Error:
+            continue
+    return rss / (1024 * 1024), cpu
+
+
+_CPU_CACHE: dict[tuple[int, float], psutil.Process] = {}
+
+
+def _cpu(proc: psutil.Process) -> float:
+    # cpu_percent needs the same Process object across calls to measure an interval.
+    key = (proc.pid, proc.create_time())
+    cached = _CPU_CACHE.get(key)
+    if cached is None:
+        if len(_CPU_CACHE) > 4096:
+            _CPU_CACHE.clear()
+        _CPU_CACHE[key] = proc
+        proc.cpu_percent(None)
+        return 0.0
+    return cached.cpu_percent(None)
+
+
+def kill_now(pid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)

@@ -1,0 +1,492 @@
+"""The supervisor: owns every instance, reaps children, routes output to the log sink, records
+events, and answers the socket API's operations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import httpx
+
+from gridkeeper import __version__
+from gridkeeper.config import (
+    InstanceConfig,
+    Settings,
+    instances_dir,
+    legacy_instance,
+    load_instance,
+    load_settings,
+    secret_values,
+)
+from gridkeeper.config.loader import check_unique
+from gridkeeper.errors import ConfigError, GridkeeperError
+from gridkeeper.keeper import process
+from gridkeeper.keeper.instance import Instance, exit_from_status
+from gridkeeper.keeper.policy import Exit
+from gridkeeper.keeper.state import StateStore
+
+SUBSCRIBER_QUEUE = 10_000
+
+
+class Sink(Protocol):
+    def submit(
+        self, instance: str, stream: Literal["stdout", "stderr"], line: bytes | str
+    ) -> None: ...
+
+
+class ApiError(GridkeeperError):
+    """An operation the socket API refuses; `code` goes into the error reply."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Supervisor:
+    def __init__(self, home: Path, settings_path: Path | None, sink: Sink, log: Any) -> None:
+        self.home = home
+        self.run_dir = home / "run"
+        self.run_dir.mkdir(mode=0o700, exist_ok=True)
+        self.settings_path = settings_path
+        self.settings: Settings = load_settings(settings_path)
+        self.sink = sink
+        self.log = log
+        self.store = StateStore(home / "state.db")
+        self.instances: dict[str, Instance] = {}
+        self.started_at = time.time()
+        self.http = httpx.AsyncClient(trust_env=False)
+        self.done = asyncio.Event()
+        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._by_pid: dict[int, Instance] = {}
+        self._readers: dict[tuple[str, process.Stream], int] = {}
+        self._partial: dict[tuple[str, process.Stream], bytes] = {}
+        self._pidfds: dict[str, int] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._shutting_down = False
+
+    # ------------------------------------------------------------------ Host protocol
+    def emit(
+        self, instance: str, kind: str, message: str, data: dict[str, Any] | None = None
+    ) -> None:
+        event = self.store.add_event(instance, kind, message, data)
+        level = "error" if kind in ("crashed", "fatal", "contain_failed") else "info"
+        getattr(self.log, level)(message, instance=instance, kind=kind, **(data or {}))
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # A subscriber that cannot keep up is cut off; it reconnects with since_seq.
+                self._subscribers.discard(queue)
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(None)
+
+    def persist(self, inst: Instance) -> None:
+        self.store.save(
+            inst.name,
+            config=str(inst.cfg.path),
+            desired=inst.desired,
+            pid=inst.pid,
+            create_time=inst.create_time if inst.pid else None,
+            started_at=inst.started_at,
+            restarts=inst.restarts,
+            last_exit_code=inst.last_exit_code,
+            last_exit=inst.last_exit,
+        )
+
+    def watch_output(self, inst: Instance) -> None:
+        loop = asyncio.get_running_loop()
+        for stream, path in process.fifo_paths(self.run_dir, inst.name).items():
+            key = (inst.name, stream)
+            if key in self._readers:
+                continue
+            process.ensure_fifo(path)
+            fd = process.open_reader(path)
+            self._readers[key] = fd
+            loop.add_reader(fd, self._on_output, inst, stream, fd)
+
+    def watch_death(self, inst: Instance) -> None:
+        assert inst.pid is not None
+        if inst.popen is not None:
+            self._by_pid[inst.pid] = inst
+            return
+        fd = process.pidfd(inst.pid)
+        if fd is None:
+            inst.on_exit(Exit(None))
+            return
+        self._pidfds[inst.name] = fd
+        asyncio.get_running_loop().add_reader(fd, self._on_pidfd, inst, fd, inst.pid)
+
+    # ------------------------------------------------------------------ I/O callbacks
+    def _on_output(self, inst: Instance, stream: process.Stream, fd: int) -> None:
+        key = (inst.name, stream)
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            rest = self._partial.pop(key, b"")
+            if rest:
+                self._line(inst, stream, rest)
+            asyncio.get_running_loop().remove_reader(fd)
+            os.close(fd)
+            self._readers.pop(key, None)
+            return
+        data = self._partial.pop(key, b"") + chunk
+        *lines, rest = data.split(b"\n")
+        for line in lines:
+            self._line(inst, stream, line)
+        if rest:
+            self._partial[key] = rest
+
+    def _line(self, inst: Instance, stream: process.Stream, line: bytes) -> None:
+        self.sink.submit(inst.name, stream, line)
+        if stream == "stderr":
+            inst.stderr_tail.append(line.decode("utf-8", "replace")[:500])
+
+    def _on_pidfd(self, inst: Instance, fd: int, pid: int) -> None:
+        asyncio.get_running_loop().remove_reader(fd)
+        os.close(fd)
+        self._pidfds.pop(inst.name, None)
+        if inst.pid == pid:
+            inst.on_exit(Exit(None))
+
+    def reap(self) -> None:
+        """SIGCHLD: collect every dead child (we are a subreaper: orphans land here too)."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            inst = self._by_pid.pop(pid, None)
+            if inst is not None and inst.pid == pid:
+                inst.on_exit(exit_from_status(status))
+
+    # ------------------------------------------------------------------ registry
+    def register(self, cfg: InstanceConfig) -> Instance:
+        inst = self.instances.get(cfg.name)
+        if inst is None:
+            inst = Instance(cfg, self)
+            self.instances[cfg.name] = inst
+            self._watchers[cfg.name] = asyncio.get_running_loop().create_task(inst.watch())
+        elif inst.pid is None:
+            inst.cfg = cfg
+        self._add_redactions(cfg)
+        return inst
+
+    def _add_redactions(self, cfg: InstanceConfig) -> None:
+        add = getattr(self.sink, "add_redactions", None)
+        if add is not None:
+            add(secret_values(cfg))
+
+    def _forget(self, name: str) -> None:
+        inst = self.instances.pop(name, None)
+        if inst is not None:
+            inst.cancel_tasks()
+        task = self._watchers.pop(name, None)
+        if task is not None:
+            task.cancel()
+        self.store.forget(name)
+
+    def default_configs(self) -> list[InstanceConfig]:
+        """No target: the settings file's legacy program, else every active instance file."""
+        if self.settings_path is not None and self.settings.has_legacy_program:
+            return [legacy_instance(self.settings_path, self.settings)]
+        folder = instances_dir(self.settings_path, self.settings)
+        if not folder.is_dir():
+            raise ApiError("config", f"no instances to start: {folder} does not exist")
+        configs = [load_instance(p, self.settings) for p in sorted(folder.glob("*.json"))]
+        if not configs:
+            raise ApiError("config", f"no instances to start: no *.json in {folder}")
+        return configs
+
+    def _load(self, paths: Iterable[str]) -> list[InstanceConfig]:
+        """Load every config first: one bad file starts nothing."""
+        configs = [load_instance(p, self.settings) for p in paths]
+        check_unique(configs)
+        others = [i.cfg for i in self.instances.values() if i.name not in {c.name for c in configs}]
+        for cfg in configs:
+            inst = self.instances.get(cfg.name)
+            if inst is not None and inst.cfg.path != cfg.path:
+                raise ConfigError(
+                    f"instance {cfg.name!r} already exists from {inst.cfg.path}",
+                    file=str(cfg.path),
+                    loc="metadata.instance_id",
+                )
+            check_unique([*others, cfg])
+        return configs
+
+    def _named(self, names: Iterable[str]) -> list[Instance]:
+        found = []
+        for name in names:
+            inst = self.instances.get(name)
+            if inst is None:
+                raise ApiError("not_found", f"no instance named {name!r}")
+            found.append(inst)
+        return found
+
+    def _by_config(self, paths: Iterable[str]) -> list[Instance]:
+        found = []
+        for path in paths:
+            resolved = str(Path(path).resolve())
+            match = [i for i in self.instances.values() if str(i.cfg.path) == resolved]
+            if not match:
+                raise ApiError("not_found", f"no instance runs from {resolved}")
+            found += match
+        return found
+
+    # ------------------------------------------------------------------ restore
+    def restore(self) -> None:
+        """Re-adopt what a previous keeper left running; restart what died meanwhile."""
+        for saved in self.store.instances():
+            try:
+                if saved.name == "daemon_config" and self.settings_path is not None:
+                    cfg = legacy_instance(Path(saved.config), load_settings(Path(saved.config)))
+                else:
+                    cfg = load_instance(saved.config, self.settings)
+            except ConfigError as exc:
+                self.emit(saved.name, "config_error", f"cannot restore {saved.name}: {exc}")
+                continue
+            if cfg.name != saved.name:
+                continue
+            inst = self.register(cfg)
+            inst.restarts = saved.restarts
+            inst.last_exit_code, inst.last_exit = saved.last_exit_code, saved.last_exit
+            if process.same_process(saved.pid, saved.create_time):
+                assert saved.pid is not None and saved.create_time is not None
+                inst.adopt(saved.pid, saved.create_time, saved.started_at)
+            elif saved.desired == "running":
+                inst.last_exit = "ended while the keeper was down"
+                inst.start(operator=False)
+            else:
+                inst.state = "stopped"
+
+    # ------------------------------------------------------------------ operations
+    async def handle(self, op: str, args: dict[str, Any]) -> Any:
+        handler = getattr(self, f"op_{op}", None)
+        if handler is None or op in ("subscribe",):
+            raise ApiError("bad_request", f"unknown op {op!r}")
+        return await handler(**args)
+
+    async def op_ping(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "home": str(self.home),
+            "version": __version__,
+            "started_at": self.started_at,
+            "settings": str(self.settings_path) if self.settings_path else None,
+        }
+
+    async def op_status(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        insts = (
+            self._named(names) if names else sorted(self.instances.values(), key=lambda i: i.name)
+        )
+        return [i.status() for i in insts]
+
+    async def op_start(
+        self,
+        configs: list[str] | None = None,
+        names: list[str] | None = None,
+        wait: bool = False,
+        all: bool = False,
+    ) -> list[dict[str, Any]]:
+        targets: list[Instance] = []
+        if configs:
+            for cfg in self._load(configs):
+                inst = self.register(cfg)
+                targets.append(inst)
+        if names:
+            targets += self._named(names)
+        if not configs and not names:
+            targets += [self.register(c) for c in self._loaded_defaults()]
+        results: list[dict[str, Any]] = []
+        waits: list[asyncio.Future[dict[str, Any]]] = []
+        for inst in targets:
+            outcome, message = inst.start()
+            if outcome == "starting" and wait:
+                waits.append(inst.wait_settled())
+            elif outcome == "starting" and inst.state == "fatal":
+                results.append({"name": inst.name, "outcome": "failed", "message": inst.last_exit})
+            else:
+                results.append({"name": inst.name, "outcome": outcome, "message": message})
+        if waits:
+            results += await asyncio.gather(*waits)
+        return results
+
+    def _loaded_defaults(self) -> list[InstanceConfig]:
+        configs = self.default_configs()
+        check_unique(configs)
+        return configs
+
+    async def op_stop(
+        self,
+        names: list[str] | None = None,
+        all: bool = False,
+        configs: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        targets = self._targets(names, configs, all)
+        outcomes = await asyncio.gather(*(i.stop() for i in targets))
+        return [
+            {"name": i.name, "outcome": o, "message": m}
+            for i, (o, m) in zip(targets, outcomes, strict=True)
+        ]
+
+    async def op_restart(
+        self,
+        names: list[str] | None = None,
+        all: bool = False,
+        configs: list[str] | None = None,
+        wait: bool = True,
+    ) -> list[dict[str, Any]]:
+        targets = self._targets(names, configs, True if not (names or configs) else all)
+        await asyncio.gather(*(i.stop() for i in targets))
+        results = []
+        waits = []
+        for inst in targets:
+            outcome, message = inst.start()
+            if outcome == "starting" and wait:
+                waits.append(inst.wait_settled())
+            else:
+                results.append({"name": inst.name, "outcome": outcome, "message": message})
+        return results + list(await asyncio.gather(*waits))
+
+    def _targets(
+        self, names: list[str] | None, configs: list[str] | None, all_: bool
+    ) -> list[Instance]:
+        if all_:
+            return sorted(self.instances.values(), key=lambda i: i.name)
+        targets = []
+        if names:
+            targets += self._named(names)
+        if configs:
+            targets += self._by_config(configs)
+        if not targets:
+            raise ApiError("bad_request", "name an instance, a --config file, or --all")
+        return targets
+
+    async def op_events(
+        self, since_seq: int | None = None, limit: int = 100, names: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self.store.events(since_seq, limit, names)
+
+    async def op_reload(self, dry_run: bool = False) -> dict[str, list[str]]:
+        settings = load_settings(self.settings_path)
+        old_settings = self.settings
+        self.settings = settings
+        try:
+            wanted: dict[str, InstanceConfig] = {}
+            for inst in self.instances.values():
+                if inst.name == "daemon_config":
+                    continue
+                if Path(inst.cfg.path).exists():
+                    cfg = load_instance(inst.cfg.path, settings)
+                    wanted[cfg.name] = cfg
+            folder = instances_dir(self.settings_path, settings)
+            if folder.is_dir():
+                for path in sorted(folder.glob("*.json")):
+                    cfg = load_instance(path, settings)
+                    wanted.setdefault(cfg.name, cfg)
+            if self.settings_path is not None and settings.has_legacy_program:
+                cfg = legacy_instance(self.settings_path, settings)
+                wanted[cfg.name] = cfg
+            check_unique(wanted.values())
+        except Exception:
+            self.settings = old_settings
+            raise
+        report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [], "unchanged": []}
+        for name, cfg in wanted.items():
+            known = self.instances.get(name)
+            if known is None:
+                report["added"].append(name)
+            elif known.cfg.fingerprint != cfg.fingerprint:
+                report["changed"].append(name)
+            else:
+                report["unchanged"].append(name)
+        report["removed"] = sorted(set(self.instances) - set(wanted))
+        if dry_run:
+            self.settings = old_settings
+            return report
+        for name in report["removed"]:
+            await self.instances[name].stop(reason="reload (config removed)")
+            self._forget(name)
+        for name in report["changed"]:
+            inst = self.instances[name]
+            was_running = inst.desired == "running"
+            await inst.stop(reason="reload (config changed)")
+            inst.cfg = wanted[name]
+            self._add_redactions(inst.cfg)
+            if was_running:
+                inst.start()
+        for name in report["added"]:
+            self.register(wanted[name]).start()
+        return report
+
+    async def op_shutdown(self) -> dict[str, list[str]]:
+        names = [i.name for i in self.instances.values() if i.pid is not None]
+        asyncio.get_running_loop().create_task(self.shutdown(stop_instances=True))
+        return {"stopping": names}
+
+    # ------------------------------------------------------------------ subscriptions
+    def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        self._subscribers.discard(queue)
+
+    # ------------------------------------------------------------------ life
+    async def shutdown(self, *, stop_instances: bool) -> None:
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        self.emit(
+            "keeper",
+            "keeper_stopping",
+            "keeper stopping"
+            + (" with its instances" if stop_instances else "; instances keep running"),
+        )
+        if stop_instances:
+            await asyncio.gather(
+                *(i.stop(reason="keeper shutdown") for i in self.instances.values())
+            )
+            # Keep the operator's intent: a keeper restarted later starts them again only when
+            # asked, so record them as stopped.
+        for inst in self.instances.values():
+            inst.cancel_tasks()
+        for task in self._watchers.values():
+            task.cancel()
+        for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        await self.http.aclose()
+        self.done.set()
+
+    def install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGCHLD, self.reap)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(
+                sig, lambda: loop.create_task(self.shutdown(stop_instances=True))
+            )
+        # SIGUSR2: leave the instances running (an upgrade); the next keeper re-adopts them.
+        loop.add_signal_handler(
+            signal.SIGUSR2, lambda: loop.create_task(self.shutdown(stop_instances=False))
+        )
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload_logged()))
+
+    async def _reload_logged(self) -> None:
+        try:
+            report = await self.op_reload()
+            self.emit("keeper", "reloaded", f"reload: {report}")
+        except GridkeeperError as exc:
+            self.emit("keeper", "reload_failed", f"reload failed: {exc}")

@@ -1,0 +1,305 @@
+"""Turning captured output lines into records: levels, JSON lines, traceback grouping.
+
+Pure logic: no I/O, no clock. The sink's writer thread feeds lines in order and gets records out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+DEBUG: Final = 10
+INFO: Final = 20
+WARNING: Final = 30
+ERROR: Final = 40
+CRITICAL: Final = 50
+
+LEVEL_NAMES: Final[dict[int, str]] = {
+    DEBUG: "debug",
+    INFO: "info",
+    WARNING: "warning",
+    ERROR: "error",
+    CRITICAL: "critical",
+}
+
+# Every spelling a program might use for a level, lower-cased.
+_LEVEL_WORDS: Final[dict[str, int]] = {
+    "trace": DEBUG,
+    "debug": DEBUG,
+    "dbg": DEBUG,
+    "info": INFO,
+    "information": INFO,
+    "notice": INFO,
+    "warn": WARNING,
+    "warning": WARNING,
+    "err": ERROR,
+    "error": ERROR,
+    "exception": ERROR,
+    "crit": CRITICAL,
+    "critical": CRITICAL,
+    "fatal": CRITICAL,
+    "panic": CRITICAL,
+    "alert": CRITICAL,
+    "emerg": CRITICAL,
+    "emergency": CRITICAL,
+}
+
+# Where a level hides in a plain line: Python's default "ERROR:name:msg", "[error]", "<warn>",
+# "level=error", or an upper-case word near the start after a timestamp or logger name. Only the
+# first 80 characters are searched so that words inside a message do not count.
+_PREFIX_SCAN: Final = 80
+_LEVEL_RE: Final = re.compile(
+    r"\[(?P<b>[A-Za-z]+)\]"
+    r"|<(?P<a>[A-Za-z]+)>"
+    r"|\blevel(?:name)?[=:]\s*\"?(?P<kv>[A-Za-z]+)"
+    r"|(?<![A-Za-z])(?P<w>TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|ERR|CRITICAL|CRIT|FATAL|PANIC)"
+    r"(?![A-Za-z])"
+)
+
+_TB_HEADER: Final = re.compile(
+    r"^[ \t]*(?:\+[ \t]*)?(Exception Group )?Traceback \(most recent call last\):"
+)
+_TB_CHAIN: Final = frozenset(
+    {
+        "During handling of the above exception, another exception occurred:",
+        "The above exception was the direct cause of the following exception:",
+    }
+)
+# The last line of a traceback: a (dotted) exception name, optionally ": message".
+_TB_FINAL: Final = re.compile(r"^[A-Za-z_][\w.]*(?::.*)?$")
+
+_JSON_LEVEL_KEYS: Final = ("level", "levelname", "severity", "lvl", "log.level")
+_JSON_TS_KEYS: Final = ("ts", "timestamp", "time", "@timestamp")
+MESSAGE_KEYS: Final = ("event", "msg", "message")
+
+# A traceback longer than this is cut into several records rather than held without bound.
+MAX_GROUP_LINES: Final = 2000
+
+
+def level_from_word(word: str) -> int | None:
+    """The numeric level of a level name in any common spelling, or None."""
+    return _LEVEL_WORDS.get(word.lower())
+
+
+def level_from_value(value: Any) -> int | None:
+    """The level of a JSON `level` field: a name or a stdlib number."""
+    if isinstance(value, str):
+        return level_from_word(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value >= CRITICAL:
+            return CRITICAL
+        for number in (ERROR, WARNING, INFO):
+            if value >= number:
+                return number
+        return DEBUG
+    return None
+
+
+def parse_plain_level(text: str) -> int | None:
+    """The level a plain text line announces near its start, or None when it names none."""
+    match = _LEVEL_RE.search(text, 0, _PREFIX_SCAN)
+    while match is not None:
+        word = match.group("b") or match.group("a") or match.group("kv") or match.group("w")
+        level = level_from_word(word)
+        if level is not None:
+            return level
+        match = _LEVEL_RE.search(text, match.end(), _PREFIX_SCAN)
+    return None
+
+
+def plain_level(text: str, stream: str) -> int:
+    """A plain line's level: the one it names, else INFO on stdout and WARNING on stderr."""
+    level = parse_plain_level(text)
+    if level is not None:
+        return level
+    return INFO if stream == "stdout" else WARNING
+
+
+def looks_severe(text: str, stream: str) -> bool:
+    """Quick check used when the queue is full: could this line become an ERROR+ record?
+
+    On stderr every line that may belong to a traceback counts, so that a traceback is never
+    cut in half by dropping.
+    """
+    if text[:1] == "{":
+        fields = parse_json_object(text)
+        if fields is not None:
+            return json_level(fields, stream) >= ERROR
+    if stream == "stderr":
+        first = text[:1]
+        if first in (" ", "\t", "") or _TB_HEADER.match(text) or text.rstrip() in _TB_CHAIN:
+            return True
+        if _TB_FINAL.match(text.rstrip()) and ("Error" in text or "Exception" in text):
+            return True
+    level = parse_plain_level(text)
+    return level is not None and level >= ERROR
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    """The line as a JSON object, or None when it is anything else."""
+    if not text.startswith("{"):
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def json_level(fields: dict[str, Any], stream: str) -> int:
+    """The level of a JSON record: its own level field, else the stream's default."""
+    for key in _JSON_LEVEL_KEYS:
+        if key in fields:
+            level = level_from_value(fields[key])
+            if level is not None:
+                return level
+    return INFO if stream == "stdout" else WARNING
+
+
+def json_timestamp(fields: dict[str, Any]) -> str | None:
+    """The record's own timestamp when it carries one as a string."""
+    for key in _JSON_TS_KEYS:
+        value = fields.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def json_message(fields: dict[str, Any]) -> str:
+    """The record's message text."""
+    for key in MESSAGE_KEYS:
+        value = fields.get(key)
+        if value is not None:
+            return value if isinstance(value, str) else str(value)
+    return ""
+
+
+@dataclass(slots=True)
+class Record:
+    """One log record of one instance, ready to render.
+
+    `fields` is set for JSON lines (the child's own fields); `text` is the whole plain text, which
+    for a traceback spans several lines. `lines` counts the input lines it stands for.
+    """
+
+    ts: float
+    level: int
+    stream: str
+    text: str
+    fields: dict[str, Any] | None = None
+    lines: int = 1
+    traceback: bool = False
+
+
+@dataclass(slots=True)
+class _Group:
+    ts: float
+    lines: list[str] = field(default_factory=list)
+    exception_group: bool = False
+    after_final: bool = False
+
+
+class StreamParser:
+    """Turns the lines of one stream of one instance into records, grouping tracebacks.
+
+    A traceback is held until a line that cannot belong to it arrives, or until the owner calls
+    `flush()` (the sink does so once a stream has been quiet for a moment), because a chained
+    exception only shows after the first one's last line.
+    """
+
+    __slots__ = ("_group", "stream")
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+        self._group: _Group | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True while a traceback is held back waiting for its end."""
+        return self._group is not None
+
+    def feed(self, text: str, ts: float) -> list[Record]:
+        """Records completed by this line (usually exactly one; none while a traceback grows)."""
+        group = self._group
+        if group is not None:
+            if self._absorb(group, text):
+                if len(group.lines) >= MAX_GROUP_LINES:
+                    return self.flush()
+                return []
+            done = self.flush()
+            done.extend(self.feed(text, ts))
+            return done
+        if self.stream == "stderr" and _TB_HEADER.match(text):
+            header = _TB_HEADER.match(text)
+            self._group = _Group(ts, [text], exception_group=bool(header and header.group(1)))
+            return []
+        fields = parse_json_object(text)
+        if fields is not None:
+            return [Record(ts, json_level(fields, self.stream), self.stream, text, fields)]
+        return [Record(ts, plain_level(text, self.stream), self.stream, text)]
+
+    def _absorb(self, group: _Group, text: str) -> bool:
+        """Add the line to the traceback if it belongs there; say whether it did."""
+        header = _TB_HEADER.match(text)
+        if header is not None:
+            # A header continues the record only after a chain separator ("", "During handling
+            # ...", ""); otherwise it starts a new traceback.
+            if not group.after_final or group.lines[-1].strip() != "":
+                return False
+            group.lines.append(text)
+            group.exception_group = bool(header.group(1))
+            group.after_final = False
+            return True
+        if text[:1] in (" ", "\t"):
+            if group.after_final:
+                return False
+            group.lines.append(text)
+            return True
+        stripped = text.strip()
+        if stripped == "" or stripped in _TB_CHAIN:
+            if not (group.after_final or group.exception_group):
+                return False
+            group.lines.append(text)
+            group.after_final = True
+            return True
+        if group.after_final or group.exception_group:
+            return False
+        if _TB_FINAL.match(stripped):
+            group.lines.append(text)
+            group.after_final = True
+            return True
+        return False
+
+    def flush(self) -> list[Record]:
+        """Emit the held traceback, if any, as one ERROR record."""
+        group = self._group
+        if group is None:
+            return []
+        self._group = None
+        lines = group.lines
+        count = len(lines)
+        # Trailing blank lines and chain markers with nothing after them are noise.
+        while len(lines) > 1 and (lines[-1].strip() == "" or lines[-1] in _TB_CHAIN):
+            lines.pop()
+        return [
+            Record(
+                group.ts,
+                ERROR,
+                self.stream,
+                "\n".join(lines),
+                lines=count,
+                traceback=True,
+            )
+        ]
+
+
+def traceback_summary(text: str) -> str:
+    """The last line of a traceback (`ValueError: boom`), the part worth a glance."""
+    for line in reversed(text.splitlines()):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("+-", "+--")):
+            return stripped.lstrip("| ").strip()
+    return text

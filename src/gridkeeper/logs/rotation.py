@@ -1,0 +1,160 @@
+"""One log file that rotates by size and, optionally, at the UTC day change.
+
+Rotated files are named `<file>.<YYYYmmdd-HHMMSS-ffffff>` (UTC time of the rotation), and become
+`<file>.<stamp>.gz` once compressed. The stamp sorts in time order and is what retention reads.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+_STAMP_FORMAT: Final = "%Y%m%d-%H%M%S"
+STAMP_RE: Final = r"\d{8}-\d{6}-\d{6}"
+_DAY: Final = 86400
+_FILE_MODE: Final = 0o640
+# How often a file is checked for having been deleted or replaced behind our back.
+_REOPEN_CHECK_S: Final = 1.0
+
+
+def make_stamp(ts: float) -> str:
+    """The rotation stamp for epoch seconds, e.g. `20240501-120000-123456`."""
+    second = int(ts)
+    micros = round((ts - second) * 1_000_000)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    return f"{time.strftime(_STAMP_FORMAT, time.gmtime(second))}-{micros:06d}"
+
+
+def parse_stamp(stamp: str) -> float:
+    """Epoch seconds of a rotation stamp."""
+    day_time, micros = stamp.rsplit("-", 1)
+    struct = time.strptime(day_time, _STAMP_FORMAT)
+    return float(calendar.timegm(struct)) + int(micros) / 1_000_000
+
+
+def rotated_name_re(current_name: str) -> re.Pattern[str]:
+    """Matches rotated siblings of `current_name`; group `stamp`, group `gz` when compressed."""
+    return re.compile(rf"^{re.escape(current_name)}\.(?P<stamp>{STAMP_RE})(?P<gz>\.gz)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class RotationPolicy:
+    """When a file rotates."""
+
+    max_bytes: int
+    daily: bool = False
+
+
+class RotatingFile:
+    """An append-only file written by one thread, rotated before a write would pass the size.
+
+    Writes are buffered by the caller's batch: `append()` many, then `flush()`. A record is never
+    split across two files. `on_rotated` receives each rotated file's path (for compression).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        policy: RotationPolicy,
+        on_rotated: Callable[[Path], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self._policy = policy
+        self._on_rotated = on_rotated
+        self._clock = clock
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._last_stamp = ""
+        self._fd = -1
+        self._ino = -1
+        self._size = 0
+        self._day = 0
+        self._checked_at = 0.0
+        self.rotations = 0
+        self._open()
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+        info = os.fstat(fd)
+        self._fd = fd
+        self._ino = info.st_ino
+        self._size = info.st_size
+        # A file left from yesterday rotates at its first write today.
+        self._day = int((info.st_mtime if info.st_size else self._clock()) // _DAY)
+        self._checked_at = self._clock()
+
+    def append(self, data: bytes, now: float) -> None:
+        """Queue `data` for this file, rotating first when it would not fit."""
+        pending = self._size + self._buffered
+        if pending and (
+            pending + len(data) > self._policy.max_bytes
+            or (self._policy.daily and int(now // _DAY) != self._day)
+        ):
+            self.flush()
+            self._rotate(now)
+        self._buffer.append(data)
+        self._buffered += len(data)
+
+    def flush(self) -> None:
+        """Write what is buffered. Raises OSError from the file system; the buffer is dropped."""
+        if not self._buffer:
+            return
+        data = b"".join(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        self._reopen_if_gone()
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._size += len(data)
+
+    def _reopen_if_gone(self) -> None:
+        now = self._clock()
+        if now - self._checked_at < _REOPEN_CHECK_S:
+            return
+        self._checked_at = now
+        try:
+            same = self.path.stat().st_ino == self._ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(self._fd)
+            self._open()
+
+    def _rotate(self, now: float) -> None:
+        stamp = make_stamp(now)
+        if stamp <= self._last_stamp:
+            stamp = make_stamp(parse_stamp(self._last_stamp) + 0.000001)
+        target = self.path.with_name(f"{self.path.name}.{stamp}")
+        while target.exists() or target.with_name(target.name + ".gz").exists():
+            stamp = make_stamp(parse_stamp(stamp) + 0.000001)
+            target = self.path.with_name(f"{self.path.name}.{stamp}")
+        self._last_stamp = stamp
+        os.close(self._fd)
+        self._fd = -1
+        try:
+            self.path.rename(target)
+        finally:
+            self._open()
+        self._day = int(now // _DAY)
+        self.rotations += 1
+        self._on_rotated(target)
+
+    def close(self) -> None:
+        """Write what is buffered and close the file."""
+        try:
+            self.flush()
+        finally:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

@@ -1,0 +1,346 @@
+"""LogSink: the single writer of every log file of one keeper.
+
+Callers (the keeper's pipe readers, its own logger) only append to a bounded deque; one writer
+thread parses, renders, redacts and writes; a housekeeping thread compresses and deletes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal, TextIO, cast
+
+from gridkeeper.logs.housekeeping import Housekeeper
+from gridkeeper.logs.records import WARNING, Record, looks_severe
+from gridkeeper.logs.redact import Redactor
+from gridkeeper.logs.retention import RetentionPolicy
+from gridkeeper.logs.streams import SinkStream
+from gridkeeper.logs.timefmt import TimestampFormatter
+from gridkeeper.logs.writer import InstanceLog
+
+# A traceback is held this long after its last line for a chained exception to follow.
+GROUP_QUIET_S: Final = 0.2
+# The writer flushes its file buffers at least every this many lines of a long batch.
+_BATCH_LINES: Final = 4096
+_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    """Where and how the sink writes. See docs/logs.md for each setting."""
+
+    log_dir: Path
+    rotate_bytes: int = 10 * 1024 * 1024
+    backups: int = 10
+    compress: bool = True
+    rotate_daily: bool = False
+    retention_days: float = 30.0
+    max_total_bytes: int = 1024 * 1024 * 1024
+    cleanup_interval_s: float = 3600.0
+    queue_size: int = 100_000
+    redact: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        checks = {
+            "rotate_bytes": self.rotate_bytes >= 1,
+            "backups": self.backups >= 0,
+            "retention_days": self.retention_days > 0,
+            "max_total_bytes": self.max_total_bytes >= 0,
+            "cleanup_interval_s": self.cleanup_interval_s > 0,
+            "queue_size": self.queue_size >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"SinkConfig: out of range: {', '.join(bad)}")
+
+
+class _Marker:
+    """A flush or stop request travelling through the queue behind the lines before it."""
+
+    __slots__ = ("done", "stop")
+
+    def __init__(self, *, stop: bool) -> None:
+        self.stop = stop
+        self.done = threading.Event()
+
+
+_Item = tuple[str, str, bytes | str, float]
+
+
+class LogSink:
+    """The single writer of every log file; one per keeper. See docs/logs.md."""
+
+    def __init__(self, config: SinkConfig) -> None:
+        self._config = config
+        self._queue: deque[_Item | _Marker] = deque()
+        self._limit = config.queue_size
+        self._wake = threading.Event()
+        self._redactor = Redactor(config.redact)
+        self._known: set[str] = set()
+        self._drop_lock = threading.Lock()
+        self._drops: dict[str, int] = {}
+        self._dropped = 0
+        self._closing = False
+        self._started = False
+        self._close_lock = threading.Lock()
+        # Owned by the writer thread.
+        self._logs: dict[str, InstanceLog] = {}
+        self._held: dict[tuple[str, str], float] = {}
+        self._fmt = TimestampFormatter()
+        self._dequeued = 0
+        self._written = 0
+        self._rotations = 0
+        self._write_errors = 0
+        self._housekeeper = Housekeeper(
+            config.log_dir,
+            RetentionPolicy(
+                max_age_s=config.retention_days * 86400.0,
+                max_total_bytes=config.max_total_bytes,
+                backups=config.backups,
+            ),
+            compress=config.compress,
+            interval_s=config.cleanup_interval_s,
+        )
+        self._writer = threading.Thread(
+            target=self._run, name="gridkeeper-logs-writer", daemon=True
+        )
+
+    # ----------------------------------------------------------------- caller side
+
+    def start(self) -> None:
+        """Run retention once, then start the writer and housekeeping threads."""
+        if self._started:
+            return
+        self._config.log_dir.mkdir(parents=True, exist_ok=True)
+        self._started = True
+        self._housekeeper.start()
+        self._writer.start()
+
+    def submit(self, instance: str, stream: Literal["stdout", "stderr"], line: bytes | str) -> None:
+        """Queue one line of an instance's output. Thread-safe; never blocks on disk.
+
+        When the queue is full, a line that cannot become an ERROR+ record is dropped and counted.
+        """
+        if instance not in self._known:
+            self._admit(instance)
+        queue = self._queue
+        if self._closing or len(queue) >= self._limit:
+            text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+            if self._closing or not looks_severe(text.rstrip("\r\n"), stream):
+                with self._drop_lock:
+                    self._dropped += 1
+                    self._drops[instance] = self._drops.get(instance, 0) + 1
+                return
+        queue.append((instance, stream, line, time.time()))
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def _admit(self, instance: str) -> None:
+        if not _NAME_RE.match(instance) or instance in (".", ".."):
+            raise ValueError(f"not a usable instance name for a log directory: {instance!r}")
+        self._known.add(instance)
+
+    def stream_for(self, instance: str, stream: str = "stdout") -> TextIO:
+        """A file-like object whose written lines go to `submit(instance, stream, ...)`."""
+        if stream not in ("stdout", "stderr"):
+            raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
+        self._admit(instance)
+        kind = cast(Literal["stdout", "stderr"], stream)
+
+        def submit(line: bytes | str) -> None:
+            self.submit(instance, kind, line)
+
+        return cast(TextIO, SinkStream(submit, f"<log sink {instance}:{stream}>"))
+
+    def add_redactions(self, values: Iterable[str]) -> None:
+        """Mask these values (as ***) in every line written from now on."""
+        self._redactor.add(values)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is written; False on timeout."""
+        if not self._writer.is_alive():
+            return not self._queue
+        marker = _Marker(stop=False)
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything queued, finish compressions, then stop both threads."""
+        with self._close_lock:
+            if self._closing:
+                return
+            if not self._started:
+                self.start()
+            deadline = time.monotonic() + timeout
+            marker = _Marker(stop=True)
+            # Lines submitted from here on would land behind the stop marker: refuse them.
+            self._closing = True
+            self._queue.append(marker)
+            self._wake.set()
+            self._writer.join(max(0.0, deadline - time.monotonic()))
+            self._housekeeper.stop(max(0.0, deadline - time.monotonic()))
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters in lines: submitted, written, dropped; rotations; write_errors; queued."""
+        queued = len(self._queue)
+        return {
+            "submitted": self._dequeued + queued + self._dropped,
+            "written": self._written,
+            "dropped": self._dropped,
+            "rotations": self._rotations,
+            "write_errors": self._write_errors,
+            "compressed": self._housekeeper.compressed,
+            "deleted": self._housekeeper.deleted,
+            "queued": queued,
+        }
+
+    # ----------------------------------------------------------------- writer thread
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            self._wake.wait(self._hold_timeout())
+            self._wake.clear()
+            try:
+                stop = self._drain()
+            except Exception as exc:  # the writer must outlive any bug in one record
+                self._report(f"writer error: {exc!r}")
+        for log in self._logs.values():
+            with contextlib.suppress(OSError):
+                log.close()
+
+    def _drain(self) -> bool:
+        queue = self._queue
+        count = 0
+        while True:
+            try:
+                item = queue.popleft()
+            except IndexError:
+                break
+            if isinstance(item, _Marker):
+                self._finish_batch(release_all=True)
+                item.done.set()
+                if item.stop:
+                    return True
+                continue
+            self._dequeued += 1
+            instance, stream, line, ts = item
+            self._feed(instance, stream, line, ts)
+            count += 1
+            if count >= _BATCH_LINES:
+                self._flush_files()
+                count = 0
+        self._finish_batch(release_all=False)
+        return False
+
+    def _feed(self, instance: str, stream: str, line: bytes | str, ts: float) -> None:
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        text = text.rstrip("\r\n")
+        log = self._log(instance)
+        if log is None:
+            return
+        parser = log.parser(stream)
+        parts = text.split("\n") if "\n" in text else (text,)
+        for part in parts:
+            records = parser.feed(part.rstrip("\r"), ts)
+            if records:
+                self._write(log, records)
+        key = (instance, stream)
+        if parser.pending:
+            self._held[key] = time.monotonic() + GROUP_QUIET_S
+        elif key in self._held:
+            del self._held[key]
+
+    def _log(self, instance: str) -> InstanceLog | None:
+        log = self._logs.get(instance)
+        if log is not None:
+            return log
+        try:
+            log = InstanceLog(
+                self._config.log_dir / instance,
+                instance,
+                max_bytes=self._config.rotate_bytes,
+                daily=self._config.rotate_daily,
+                on_rotated=self._on_rotated,
+                fmt=self._fmt,
+            )
+        except OSError as exc:
+            self._write_errors += 1
+            self._report(f"cannot open the logs of {instance}: {exc}")
+            return None
+        self._logs[instance] = log
+        return log
+
+    def _on_rotated(self, path: Path) -> None:
+        self._rotations += 1
+        self._housekeeper.rotated(path)
+
+    def _write(self, log: InstanceLog, records: list[Record]) -> None:
+        now = time.time()
+        redact = self._redactor if self._redactor.active else None
+        for record in records:
+            try:
+                log.write(record, now, redact)
+            except OSError as exc:
+                self._write_errors += 1
+                self._report(f"writing the logs of {log.instance} failed: {exc}")
+            self._written += record.lines
+
+    def _hold_timeout(self) -> float | None:
+        if not self._held:
+            return None
+        return max(0.0, min(self._held.values()) - time.monotonic())
+
+    def _finish_batch(self, *, release_all: bool) -> None:
+        """Emit tracebacks whose quiet time is over (or all), log drops, write the buffers."""
+        if self._held:
+            now = time.monotonic()
+            for key, until in list(self._held.items()):
+                if release_all or until <= now:
+                    del self._held[key]
+                    log = self._logs.get(key[0])
+                    if log is not None:
+                        self._write(log, log.parser(key[1]).flush())
+        self._log_drops()
+        self._flush_files()
+
+    def _log_drops(self) -> None:
+        if not self._drops:
+            return
+        with self._drop_lock:
+            drops, self._drops = self._drops, {}
+        for instance, count in drops.items():
+            log = self._log(instance)
+            if log is None:
+                continue
+            fields = {
+                "level": "warning",
+                "logger": "gridkeeper.logs",
+                "event": "log queue full: dropped low-severity lines",
+                "dropped": count,
+            }
+            self._write(log, [Record(time.time(), WARNING, "sink", "", fields, lines=0)])
+
+    def _flush_files(self) -> None:
+        for log in self._logs.values():
+            try:
+                log.flush()
+            except OSError as exc:
+                self._write_errors += 1
+                self._report(f"writing the logs of {log.instance} failed: {exc}")
+
+    def _report(self, message: str) -> None:
+        # Our own log may be the one failing; the original stderr is the last resort.
+        stream = sys.__stderr__
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.write(f"gridkeeper.logs: {message}\n")

@@ -1,0 +1,77 @@
+"""`gridkeeper config check|schema|show`: exit codes and messages an operator can act on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gridkeeper.cli.main import main
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def gk(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gridkeeper", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_shipped_configs_are_valid() -> None:
+    proc = gk("config", "check")
+    assert proc.returncode == 0, proc.stderr
+    assert "paper-exchange" in proc.stdout
+
+
+def test_check_reports_file_field_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"daemon_config": {"command": ["x"], "stop_timout": 3}}))
+    proc = gk("config", "check", str(bad))
+    assert proc.returncode == 2
+    assert f"{bad}: daemon_config.stop_timout: unknown key" in proc.stderr
+    assert "did you mean 'stop_timeout'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_check_finds_duplicate_ports_across_files(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text(
+            json.dumps({"daemon_config": {"command": ["x"], "web_port": 5999}})
+        )
+    proc = gk("config", "check", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert proc.returncode == 2
+    assert "daemon_config.web_port: duplicate web_port 5999" in proc.stderr
+
+
+def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "schema", "instance"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "daemon_config" in doc["properties"]
+    assert main(["config", "schema", "settings"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "max_restart_attempts" in doc["properties"]
+
+
+def test_show_redacts_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "i.json"
+    path.write_text(
+        json.dumps(
+            {
+                "daemon_config": {"command": ["x"]},
+                "exchange_config": {"api_key": "pub", "api_secret": "very-secret-seed"},
+            }
+        )
+    )
+    path.chmod(0o600)
+    proc = gk("config", "show", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert "very-secret-seed" not in proc.stdout
+    assert json.loads(proc.stdout)["argv"] == ["x"]
