@@ -1,4 +1,4 @@
-"""Model of `config/paper_exchange.json`: markets, price source and accounts of the paper exchange."""
+"""Model of `config/paper_exchange.json`: markets, prices and accounts of the paper exchange."""
 
 from __future__ import annotations
 

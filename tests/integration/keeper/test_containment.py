@@ -62,12 +62,15 @@ def test_keeper_and_instances_survive_the_session_hangup(project: Project) -> No
     )
     wait_for(lambda: project.alive("main"), what="instance start")
     wait_for(lambda: (project.home / "keeper.sock").exists())
+    before = wait_for(
+        lambda: [r for r in project.status() if r["state"] == "running"], what="running"
+    )[0]
     keeper = project.keeper_pid()
     os.killpg(shell.pid, signal.SIGHUP)
     shell.wait(timeout=10)
     assert shell.returncode == -signal.SIGHUP
     row = project.one("nohup-free")
-    assert row["state"] == "running"
+    assert row["state"] == "running" and row["pid"] == before["pid"]
     assert project.keeper_pid() == keeper
     os.kill(keeper, 0)
 
