@@ -19,7 +19,7 @@ run: $(STAMP)
 ## make test: ruff, mypy --strict on src/, pytest
 test: lint typecheck pytest
 
-LINT := src tests benchmarks core
+LINT := src tests benchmarks core monitoring
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT)

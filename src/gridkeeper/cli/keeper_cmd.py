@@ -6,35 +6,35 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 import orjson
 
 from gridkeeper.cli.common import home_option, settings_option, warn
-from gridkeeper.config import (
-    InstanceConfig,
-    Settings,
-    find_settings,
-    instances_dir,
-    legacy_instance,
-    load_instance,
-    load_settings,
-)
-from gridkeeper.config.loader import check_unique
 from gridkeeper.errors import ConfigError, OperationFailed, UsageError
 from gridkeeper.keeper.client import KeeperClient, KeeperError, ensure_keeper
-from gridkeeper.paths import resolve_home
+from gridkeeper.paths import find_settings, resolve_home
+
+if TYPE_CHECKING:
+    from gridkeeper.config import InstanceConfig, Settings
+
+# Config models (pydantic) are imported inside the commands that read configs: `status` and
+# `stop` must stay fast, and they only talk to the keeper.
 
 NOT_RUNNING_EXIT = 3  # LSB: program is not running
 
 
 def _context(home: Path | None, settings_path: Path | None) -> tuple[Path, Path | None, Settings]:
+    from gridkeeper.config import load_settings
+
     spath = find_settings(settings_path)
     return resolve_home(home), spath, load_settings(spath)
 
 
 def _default_configs(spath: Path | None, settings: Settings) -> list[InstanceConfig]:
+    from gridkeeper.config import instances_dir, legacy_instance, load_instance
+
     if spath is not None and settings.has_legacy_program:
         return [legacy_instance(spath, settings)]
     folder = instances_dir(spath, settings)
@@ -101,6 +101,9 @@ def start(
       gridkeeper start -d --config config/active/bot.json
       gridkeeper start                                      # foreground; Ctrl-C stops all
     """
+    from gridkeeper.config import load_instance
+    from gridkeeper.config.loader import check_unique
+
     home_dir, spath, settings = _context(home, settings_path)
     if configs:
         loaded = [load_instance(p, settings) for p in configs]
@@ -212,9 +215,13 @@ def restart(
 
     Example: gridkeeper restart paper-sol-spot
     """
-    home_dir, spath, settings = _context(home, settings_path)
-    for path in configs:
-        load_instance(path, settings)
+    home_dir, spath = resolve_home(home), find_settings(settings_path)
+    if configs:
+        from gridkeeper.config import load_instance
+
+        _, _, settings = _context(home, settings_path)
+        for path in configs:
+            load_instance(path, settings)
     client = ensure_keeper(home_dir, spath)
     args = _targets(names, configs, all_)
     with _spinner("restarting"):
@@ -305,11 +312,13 @@ def status(
       gridkeeper status
       gridkeeper status paper-sol-spot --json
     """
-    home_dir, spath, settings = _context(home, settings_path)
+    home_dir, spath = resolve_home(home), find_settings(settings_path)
     client = ensure_keeper(home_dir, spath)
     targeted = name is not None or config is not None
     if config is not None:
-        name = load_instance(config, settings).name
+        from gridkeeper.config import load_instance
+
+        name = load_instance(config, _context(home, settings_path)[2]).name
     try:
         rows = client.request("status", names=[name] if name else None)
     except KeeperError as exc:
@@ -336,6 +345,8 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
 
     Example: gridkeeper list --json
     """
+    from gridkeeper.config import instances_dir, load_instance
+
     home_dir, spath, settings = _context(home, settings_path)
     client = ensure_keeper(home_dir, spath)
     rows: list[dict[str, Any]] = client.request("status")
@@ -431,7 +442,7 @@ def reload(dry_run: bool, home: Path | None, settings_path: Path | None) -> None
 
     Example: gridkeeper reload --dry-run
     """
-    home_dir, spath, _ = _context(home, settings_path)
+    home_dir, spath = resolve_home(home), find_settings(settings_path)
     client = ensure_keeper(home_dir, spath)
     report = client.request("reload", dry_run=dry_run)
     for key in ("added", "removed", "changed", "unchanged"):
@@ -482,6 +493,5 @@ def keeper(home: Path | None, settings_path: Path | None, daemonize: bool) -> No
     from gridkeeper.keeper import daemon as keeper_daemon
 
     spath = find_settings(settings_path)
-    load_settings(spath)
     code = keeper_daemon.run(resolve_home(home), spath, background=daemonize)
     raise click.exceptions.Exit(code)

@@ -23,9 +23,8 @@ from gridkeeper.config.instance import (
 )
 from gridkeeper.config.settings import Settings
 from gridkeeper.errors import ConfigError
+from gridkeeper.paths import find_settings as find_settings
 
-SETTINGS_ENV = "GRIDKEEPER_SETTINGS"
-DEFAULT_SETTINGS = Path("config/daemon_config.json")
 LEGACY_INSTANCE = "daemon_config"
 
 
@@ -59,19 +58,6 @@ def read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a JSON object", file=str(path))
     return data
-
-
-def find_settings(explicit: str | Path | None = None) -> Path | None:
-    """The settings file: the option, else $GRIDKEEPER_SETTINGS, else ./config/daemon_config.json
-    when present, else None (built-in defaults)."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    env = os.environ.get(SETTINGS_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    if DEFAULT_SETTINGS.is_file():
-        return DEFAULT_SETTINGS.resolve()
-    return None
 
 
 def _validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
@@ -271,3 +257,32 @@ def settings_warnings(path: Path | None, settings: Settings) -> list[str]:
     substituted: set[tuple[str | int, ...]] = set()
     substitute(raw, os.environ, file=str(path), substituted=substituted)
     return _permission_warnings(path, settings, raw, substituted)
+
+
+def program_instance(
+    name: str,
+    argv: list[str],
+    settings: Settings,
+    *,
+    path: Path,
+    cwd: Path,
+    overrides: dict[str, Any] | None = None,
+) -> InstanceConfig:
+    """An instance that has no file of its own (the keeper's built-in monitor)."""
+    daemon = {**settings.defaults_dump(), **(overrides or {}), "command": argv}
+    parsed: InstanceFile = _validate(
+        InstanceFile, {"metadata": {"instance_id": name}, "daemon_config": daemon}, path
+    )
+    return InstanceConfig(
+        name=name,
+        path=path,
+        metadata=parsed.metadata,
+        daemon=parsed.daemon_config,
+        exchange=None,
+        strategy=None,
+        argv=tuple(argv),
+        cwd=cwd,
+        env=dict(parsed.daemon_config.environment),
+        health=None,
+        fingerprint=fingerprint({"name": name, "data": daemon}),
+    )

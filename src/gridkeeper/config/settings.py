@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from gridkeeper.config.base import StrictModel
 from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
@@ -134,11 +134,13 @@ class DaemonDefaults(StrictModel):
                 raise ValueError(f"exit code {code} is outside 1..255")
         return value
 
-    @model_validator(mode="after")
-    def _delays(self) -> DaemonDefaults:
-        if self.restart_delay_max < self.restart_delay:
-            raise ValueError("restart_delay_max must be >= restart_delay")
-        return self
+    @field_validator("restart_delay_max")
+    @classmethod
+    def _cap(cls, value: float, info: ValidationInfo) -> float:
+        delay = info.data.get("restart_delay")
+        if delay is not None and value < delay:
+            raise ValueError(f"must be >= restart_delay ({delay:g})")
+        return value
 
 
 class ProgramFields(StrictModel):

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,7 +25,7 @@ from gridkeeper.config import (
     load_settings,
     secret_values,
 )
-from gridkeeper.config.loader import check_unique
+from gridkeeper.config.loader import check_unique, program_instance
 from gridkeeper.errors import ConfigError, GridkeeperError
 from gridkeeper.keeper import process
 from gridkeeper.keeper.instance import Instance, exit_from_status
@@ -32,6 +33,7 @@ from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
+MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
 
 
 class Sink(Protocol):
@@ -244,10 +246,40 @@ class Supervisor:
             found += match
         return found
 
+    def builtin_monitor(self) -> InstanceConfig | None:
+        """The monitor runs as an instance of the keeper so alerts work with no second terminal;
+        it talks to the keeper only through the socket, like any client."""
+        if not self.settings.monitor.enabled:
+            return None
+        argv = [sys.executable, "-m", "gridkeeper", "monitor", "--home", str(self.home)]
+        if self.settings_path is not None:
+            argv += ["--settings", str(self.settings_path)]
+        return program_instance(
+            MONITOR,
+            argv,
+            self.settings,
+            path=self.settings_path or self.home / "state.db",
+            cwd=self.home,
+            overrides={
+                "auto_restart": "always",
+                "max_restart_attempts": 1000,
+                "memory_limit_mb": None,
+                "cpu_limit_percent": None,
+                "startsecs": 1,
+            },
+        )
+
     # ------------------------------------------------------------------ restore
     def restore(self) -> None:
-        """Re-adopt what a previous keeper left running; restart what died meanwhile."""
+        """Re-adopt what a previous keeper left running; restart what died meanwhile; run the
+        built-in monitor."""
+        monitor = self.builtin_monitor()
         for saved in self.store.instances():
+            if saved.name == MONITOR:
+                if monitor is not None and process.same_process(saved.pid, saved.create_time):
+                    assert saved.pid is not None and saved.create_time is not None
+                    self.register(monitor).adopt(saved.pid, saved.create_time, saved.started_at)
+                continue
             try:
                 if saved.name == "daemon_config" and self.settings_path is not None:
                     cfg = legacy_instance(Path(saved.config), load_settings(Path(saved.config)))
@@ -269,6 +301,8 @@ class Supervisor:
                 inst.start(operator=False)
             else:
                 inst.state = "stopped"
+        if monitor is not None and MONITOR not in self.instances:
+            self.register(monitor).start(operator=False)
 
     # ------------------------------------------------------------------ operations
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
@@ -363,7 +397,10 @@ class Supervisor:
         self, names: list[str] | None, configs: list[str] | None, all_: bool
     ) -> list[Instance]:
         if all_:
-            return sorted(self.instances.values(), key=lambda i: i.name)
+            # --all means the operator's instances; the built-in monitor stops with the keeper.
+            return sorted(
+                (i for i in self.instances.values() if i.name != MONITOR), key=lambda i: i.name
+            )
         targets = []
         if names:
             targets += self._named(names)
@@ -385,7 +422,7 @@ class Supervisor:
         try:
             wanted: dict[str, InstanceConfig] = {}
             for inst in self.instances.values():
-                if inst.name == "daemon_config":
+                if inst.name in ("daemon_config", MONITOR):
                     continue
                 if Path(inst.cfg.path).exists():
                     cfg = load_instance(inst.cfg.path, settings)
@@ -411,7 +448,7 @@ class Supervisor:
                 report["changed"].append(name)
             else:
                 report["unchanged"].append(name)
-        report["removed"] = sorted(set(self.instances) - set(wanted))
+        report["removed"] = sorted(set(self.instances) - set(wanted) - {MONITOR})
         if dry_run:
             self.settings = old_settings
             return report

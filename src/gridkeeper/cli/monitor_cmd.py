@@ -1,0 +1,313 @@
+"""`gridkeeper monitor`, `alerts`, `alert` and `metrics`.
+
+Only `monitor` runs anything; the others read or write `<home>/monitor.db` directly, so they work
+whether or not the monitor runs (a custom alert raised meanwhile fires when it starts).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import orjson
+
+from gridkeeper.cli.common import home_option, settings_option
+from gridkeeper.errors import OperationFailed
+from gridkeeper.paths import resolve_home
+
+LEVELS = ("info", "warning", "error", "critical")
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _print_json(data: Any) -> None:
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for line in [header, *rows]:
+        cells = [c.ljust(w) for c, w in zip(line[:-1], widths[:-1], strict=True)]
+        click.echo("  ".join([*cells, line[-1]]).rstrip())
+
+
+def _read_store(home: Path | None) -> Any:
+    """The monitor's store for a read-only command, or None when there is no history yet."""
+    from gridkeeper.monitor.store import DB_NAME, Store
+
+    path = resolve_home(home) / DB_NAME
+    if not path.exists():
+        click.echo(f"no monitor history at {path}", err=True)
+        return None
+    return Store(path)
+
+
+# -- gridkeeper monitor ----------------------------------------------------------------------
+@click.command()
+@click.option("-d", "--daemon", is_flag=True, help="Run in the background (logs to log_dir).")
+@home_option
+@settings_option
+def monitor(daemon: bool, home: Path | None, settings_path: Path | None) -> int:
+    """Run the monitor: sample, keep history, evaluate alert rules, notify."""
+    from gridkeeper.config import find_settings, load_settings, secret_values
+
+    home_dir = resolve_home(home)
+    spath = find_settings(settings_path)
+    settings = load_settings(spath)
+    log_dir = Path(settings.log_dir).expanduser()
+    if not log_dir.is_absolute():
+        log_dir = home_dir / log_dir
+    if daemon:
+        return _spawn_background(home_dir, spath, log_dir)
+
+    from gridkeeper.logs.logger import configure_logging
+    from gridkeeper.monitor.service import MonitorService
+
+    configure_logging(redact=secret_values(settings))
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()  # only flag it: the loop notices within half a second and stops cleanly
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    service = MonitorService(home_dir, settings.monitor, settings.notifications, log_dir=log_dir)
+    service.run(stop)
+    return 0
+
+
+def _spawn_background(home: Path, spath: Path | None, log_dir: Path) -> int:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out = log_dir / "monitor.out"
+    argv = [sys.executable, "-m", "gridkeeper", "monitor", "--home", str(home)]
+    if spath is not None:
+        argv += ["--settings", str(spath)]
+    with out.open("ab") as sink:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    # A monitor that cannot start (another one holds the lock, a bad setting) exits at once;
+    # say so here rather than leaving the operator to find out from the log.
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise OperationFailed(f"the monitor exited with code {proc.returncode}; see {out}")
+        time.sleep(0.1)
+    click.echo(f"monitor running in the background (pid {proc.pid}); output in {out}")
+    return 0
+
+
+# -- gridkeeper alerts -----------------------------------------------------------------------
+@click.group(invoke_without_command=True)
+@click.option("--since", default="1d", show_default=True, help="How far back: 90s, 30m, 1h, 1d.")
+@click.option("--state", type=click.Choice(["firing", "resolved"]), help="Only this state.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@home_option
+@click.pass_context
+def alerts(
+    ctx: click.Context, since: str, state: str | None, as_json: bool, home: Path | None
+) -> int:
+    """Alert history (firing ones always included); `ack` and `silence` subcommands."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+    if ctx.invoked_subcommand is not None:
+        return 0
+    from gridkeeper.monitor.api import parse_duration
+
+    window = parse_duration(since)
+    store = _read_store(home)
+    rows = [] if store is None else store.list_alerts(time.time() - window, state)
+    if store is not None:
+        store.close()
+    if as_json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        click.echo("no alerts")
+        return 0
+    header = ["ID", "STATE", "LEVEL", "RULE", "SUBJECT", "FIRED", "RESOLVED", "ACK", "SUMMARY"]
+    _table(
+        header,
+        [
+            [
+                str(r["id"]),
+                r["state"],
+                r["level"],
+                r["rule"],
+                r["subject"],
+                _when(r["fired_at"]),
+                _when(r["resolved_at"]),
+                "yes" if r["acked_at"] else "",
+                r["summary"],
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _home(ctx: click.Context, home: Path | None) -> Path:
+    parent = (ctx.obj or {}).get("home")
+    return resolve_home(home or parent)
+
+
+@alerts.command("ack")
+@click.argument("alert_id", type=int)
+@home_option
+@click.pass_context
+def ack(ctx: click.Context, alert_id: int, home: Path | None) -> int:
+    """Acknowledge alert ID: no more reminders for it (its resolution is still sent)."""
+    from gridkeeper.monitor.store import Store
+
+    store = Store.open(_home(ctx, home))
+    try:
+        if not store.ack(alert_id, time.time()):
+            raise OperationFailed(f"no alert #{alert_id} in {store.path}")
+    finally:
+        store.close()
+    click.echo(f"alert #{alert_id} acknowledged")
+    return 0
+
+
+@alerts.command("silence")
+@click.argument("rule")
+@click.option("--for", "duration", default="1h", show_default=True, help="How long: 30m, 1h, 1d.")
+@click.option("--comment", default="", help="Why (shown by `alerts silences`).")
+@home_option
+@click.pass_context
+def silence(ctx: click.Context, rule: str, duration: str, comment: str, home: Path | None) -> int:
+    """Silence RULE (e.g. host_cpu, instance_crashed:bp_sol, 'instance_*') for a while."""
+    from gridkeeper.monitor.api import parse_duration
+    from gridkeeper.monitor.store import Store
+
+    seconds = parse_duration(duration)
+    now = time.time()
+    store = Store.open(_home(ctx, home))
+    try:
+        sid = store.add_silence(rule, now, now + seconds, comment)
+    finally:
+        store.close()
+    click.echo(f"silence #{sid}: {rule} until {_when(now + seconds)}")
+    return 0
+
+
+@alerts.command("silences")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@home_option
+@click.pass_context
+def silences(ctx: click.Context, as_json: bool, home: Path | None) -> int:
+    """Silences in force."""
+    store = _read_store(_home(ctx, home))
+    rows = [] if store is None else store.active_silences(time.time())
+    if store is not None:
+        store.close()
+    if as_json:
+        _print_json(rows)
+    elif not rows:
+        click.echo("no silences")
+    else:
+        _table(
+            ["ID", "PATTERN", "UNTIL", "COMMENT"],
+            [[str(r["id"]), r["pattern"], _when(r["expires_at"]), r["comment"]] for r in rows],
+        )
+    return 0
+
+
+# -- gridkeeper alert ------------------------------------------------------------------------
+@click.group()
+def alert() -> None:
+    """Raise or resolve a custom alert (from a bot, a cron job, a script)."""
+
+
+@alert.command("raise")
+@click.argument("name")
+@click.option("--level", type=click.Choice(LEVELS), default=None, help="Default: custom_level.")
+@click.option("--message", default="", help="What happened.")
+@home_option
+def raise_(name: str, level: str | None, message: str, home: Path | None) -> int:
+    """Raise custom alert NAME; it fires until `alert resolve NAME`."""
+    from gridkeeper.monitor.api import raise_alert
+
+    raise_alert(name, level=level, message=message, home=home)
+    click.echo(f"alert {name} raised")
+    return 0
+
+
+@alert.command("resolve")
+@click.argument("name")
+@home_option
+def resolve(name: str, home: Path | None) -> int:
+    """Resolve custom alert NAME."""
+    from gridkeeper.monitor.api import resolve_alert
+
+    if not resolve_alert(name, home=home):
+        raise OperationFailed(f"custom alert {name!r} is not raised")
+    click.echo(f"alert {name} resolved")
+    return 0
+
+
+# -- gridkeeper metrics ----------------------------------------------------------------------
+@click.command()
+@click.argument("name", required=False)
+@click.option("--since", default="1h", show_default=True, help="How far back: 30m, 1h, 7d.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@home_option
+def metrics(name: str | None, since: str, as_json: bool, home: Path | None) -> int:
+    """Latest values (no NAME), or NAME's history: raw samples up to a day, else 1-min rollups."""
+    from gridkeeper.monitor.api import parse_duration
+
+    window = parse_duration(since)
+    store = _read_store(home)
+    if store is None:
+        if as_json:
+            _print_json([])
+        return 0
+    try:
+        if name is None:
+            rows = store.latest()
+        elif window <= 86400:
+            rows = store.samples(name, time.time() - window)
+        else:
+            rows = store.rollups(name, time.time() - window)
+    finally:
+        store.close()
+    if as_json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        click.echo("no samples" + (f" of {name}" if name else ""))
+        return 0
+
+    def lab(r: dict[str, Any]) -> str:
+        return ",".join(f"{k}={v}" for k, v in r["labels"].items())
+
+    if name is not None and window > 86400:
+        _table(
+            ["MINUTE", "LABELS", "AVG", "MIN", "MAX"],
+            [
+                [_when(r["ts"]), lab(r), f"{r['avg']:g}", f"{r['min']:g}", f"{r['max']:g}"]
+                for r in rows
+            ],
+        )
+    else:
+        _table(
+            ["TIME", "NAME", "LABELS", "VALUE"],
+            [[_when(r["ts"]), r["name"], lab(r), f"{r['value']:g}"] for r in rows],
+        )
+    return 0

@@ -1,0 +1,355 @@
+"""The monitor loop: sample, check, evaluate, notify; and react to keeper events as they come.
+
+Threads:
+- the caller's thread runs `run()`: a sampling cycle every `interval`, and between cycles a
+  half-second poll for what the CLI wrote (custom alerts, acks, silences) and alert timers;
+- one thread consumes keeper events (crash, fatal, ...) so an instance's death is notified at
+  once, not at the next cycle;
+- the outbox's per-channel workers, and the exporter's HTTP server.
+
+Keeper I/O is pluggable: `events` is any iterable of event dicts (the keeper's own shape) and
+`status` any callable returning status objects. By default both come from the keeper's socket
+through `gridkeeper.keeper.client.KeeperClient` (imported only then).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import fnmatch
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
+from gridkeeper.errors import OperationFailed
+from gridkeeper.monitor import conditions as cond
+from gridkeeper.monitor.channels.base import Channel, build_channels
+from gridkeeper.monitor.collect import HostSampler, ProcessSampler
+from gridkeeper.monitor.exporter import Exporter
+from gridkeeper.monitor.netcheck import check_all, result_samples
+from gridkeeper.monitor.outbox import Outbox, RetryPolicy
+from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
+from gridkeeper.monitor.samples import Sample, labels
+from gridkeeper.monitor.store import DAY, Store
+
+log = logging.getLogger("gridkeeper.monitor")
+POLL = 0.5
+PRUNE_EVERY = 3600.0
+LAST_SEQ = "keeper_last_seq"
+
+StatusSource = Callable[[], Sequence[Mapping[str, Any]]]
+
+
+class _Lock:
+    """`<home>/monitor.lock`: one monitor per home, or every alert would be sent twice."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise OperationFailed(
+                f"a monitor already runs for {self.path.parent} (pid {owner or '?'}); "
+                "stop it first, or let the keeper run it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class MonitorService:
+    def __init__(
+        self,
+        home: Path,
+        monitor: MonitorSettings,
+        notifications: NotificationSettings,
+        *,
+        log_dir: Path | None = None,
+        events: Iterable[Mapping[str, Any]] | None = None,
+        status: StatusSource | None = None,
+        channels: Sequence[Channel] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.settings = monitor
+        self.rules = monitor.rules
+        self.clock = clock
+        self._use_keeper = events is None and status is None
+        self._events = events
+        self._status = status
+        self._channels = list(channels) if channels is not None else None
+        self._notifications = notifications
+        self._paths = [home] + ([log_dir] if log_dir else [])
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._file_lock = _Lock(home / "monitor.lock")
+        self._silences: list[str] = []
+        self._restarts: dict[str, int] = {}
+        self._last_samples: list[Sample] = []
+        self._db_version = -1
+        self._last_prune = 0.0
+        self._last_seq: int | None = None
+        self._threads: list[threading.Thread] = []
+        self.store: Store | None = None
+        self.outbox: Outbox | None = None
+        self.exporter: Exporter | None = None
+        r = self.rules
+        self.book = AlertBook(
+            Policy(
+                repeat_interval=r.repeat_interval,
+                resolve_after=r.resolve_after,
+                flap_window=r.flap_window,
+                flap_threshold=r.flap_threshold,
+            ),
+            silenced=self._silenced,
+        )
+
+    # -- life --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._file_lock.acquire()
+        try:
+            self._start()
+        except BaseException:
+            self._file_lock.release()
+            raise
+
+    def _start(self) -> None:
+        now = self.clock()
+        self.store = store = Store.open(self.home)
+        self.book.restore(store.live_alerts(), store.fire_times(now - self.rules.flap_window))
+        seq = store.get_meta(LAST_SEQ)
+        self._last_seq = int(seq) if seq is not None else None
+        channels = self._channels
+        if channels is None:
+            channels = build_channels(self._notifications)
+        n = self._notifications
+        retry = RetryPolicy(n.retry_initial, n.retry_max, n.max_age_days * DAY)
+        self.outbox = Outbox(store, channels, retry, clock=self.clock)
+        self.outbox.start()
+        if self.settings.metrics_port:
+            self.exporter = Exporter(self.settings.metrics_port).start()
+        self._host = HostSampler(self._paths)
+        self._procs = ProcessSampler()
+        if self._use_keeper:
+            self._status = self._keeper_status
+            self._events = self._keeper_events()
+        if self._events is not None:
+            t = threading.Thread(target=self._consume, name="monitor-events", daemon=True)
+            t.start()
+            self._threads.append(t)
+        log.info("monitor started for %s with %d channel(s)", self.home, len(channels))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.outbox is not None:
+            self.outbox.stop()
+        if self.exporter is not None:
+            self.exporter.stop()
+        for t in self._threads:
+            t.join(1.0)  # a blocked keeper read must not hold up the exit; it is a daemon
+        if self.store is not None:
+            with self._lock:
+                self.store.close()
+        self._file_lock.release()
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Start, loop until `stop` is set (or `self.stop()` is called), then stop."""
+        stop = stop or self._stop
+        self.start()
+        try:
+            next_cycle = 0.0
+            while not stop.is_set() and not self._stop.is_set():
+                if time.monotonic() >= next_cycle:
+                    next_cycle = time.monotonic() + self.settings.interval
+                    self.cycle()
+                self.poll()
+                stop.wait(min(POLL, max(0.0, next_cycle - time.monotonic())))
+        finally:
+            self.stop()
+
+    # -- the sampling cycle ------------------------------------------------------------------
+    def cycle(self) -> None:
+        """One interval's work: measure, record, evaluate the level rules."""
+        assert self.store is not None
+        now = self.clock()
+        samples = self._host.sample()
+        statuses: Sequence[Mapping[str, Any]] | None = None
+        keeper_error = ""
+        if self._status is not None:
+            try:
+                statuses = self._status()
+            except Exception as exc:
+                keeper_error = f"{type(exc).__name__}: {exc}"
+            samples.append(Sample("gridkeeper_keeper_up", 0.0 if keeper_error else 1.0))
+        if statuses is not None:
+            samples += self._procs.sample(statuses)
+        net = check_all(self.settings.network_targets)
+        samples += result_samples(net)
+        with self._lock:
+            self.store.add_samples(samples, now)
+            out: list[Transition] = []
+            for rule, observations in cond.host_observations(samples, self.rules).items():
+                out += self.book.observe_all(rule, observations, now)
+            if statuses is not None:
+                out += self.book.observe_all(
+                    "instance_down", cond.instance_down_observations(statuses, self.rules), now
+                )
+                for obs in cond.restart_observations(statuses, self._restarts, self.rules):
+                    out += self.book.observe(obs, now)
+            out += self.book.observe_all(
+                "network_down", cond.network_observations(net, self.rules), now
+            )
+            if self._status is not None:
+                for obs in cond.keeper_observation(not keeper_error, keeper_error, self.rules):
+                    out += self.book.observe(obs, now)
+            self._apply(out)
+            self._last_samples = samples
+            if now - self._last_prune >= PRUNE_EVERY:
+                self._prune(now)
+        self._export()
+
+    def poll(self) -> None:
+        """Pick up what the CLI wrote (custom alerts, acks, silences) and advance timers."""
+        assert self.store is not None
+        now = self.clock()
+        with self._lock:
+            version = self.store.data_version()
+            out: list[Transition] = []
+            if version != self._db_version:
+                self._db_version = version
+                self._silences = [s["pattern"] for s in self.store.active_silences(now)]
+                for fp in self.store.acked_fingerprints():
+                    self.book.ack(fp)
+                rows = self.store.active_custom()
+                out += self.book.observe_all(
+                    "custom", cond.custom_observations(rows, self.rules), now
+                )
+            out += self.book.tick(now)
+            self._apply(out)
+
+    # -- keeper events -----------------------------------------------------------------------
+    def handle_event(self, event: Mapping[str, Any]) -> None:
+        """Apply one keeper event at once (this is what makes a crash alert fast)."""
+        assert self.store is not None
+        seq = event.get("seq")
+        with self._lock:
+            if isinstance(seq, int):
+                if self._last_seq is not None and seq <= self._last_seq:
+                    return  # replayed after a reconnect: already seen
+                self._last_seq = seq
+            now = self.clock()
+            out: list[Transition] = []
+            for obs in cond.event_observations(event, self.rules):
+                out += self.book.observe(obs, now)
+            self._apply(out)
+            if isinstance(seq, int):
+                self.store.set_meta(LAST_SEQ, str(seq))
+
+    def _consume(self) -> None:
+        assert self._events is not None
+        try:
+            for event in self._events:
+                if self._stop.is_set():
+                    return
+                try:
+                    self.handle_event(event)
+                except Exception:
+                    log.exception("could not handle keeper event %r", event)
+        except Exception:
+            if not self._stop.is_set():
+                log.exception("keeper event stream failed")
+
+    def _keeper_status(self) -> Sequence[Mapping[str, Any]]:
+        from gridkeeper.keeper.client import KeeperClient
+
+        result = KeeperClient(self.home).request("status")
+        return list(result) if result else []
+
+    def _keeper_events(self) -> Iterator[Mapping[str, Any]]:
+        """Subscribe, and re-subscribe from the last seen seq whenever the stream breaks."""
+        from gridkeeper.keeper.client import KeeperClient
+
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                for event in KeeperClient(self.home).subscribe(since_seq=self._last_seq):
+                    delay = 1.0
+                    yield event
+            except Exception as exc:
+                log.warning("keeper event stream: %s: %s", type(exc).__name__, exc)
+            self._stop.wait(delay)
+            delay = min(delay * 2, 30.0)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _silenced(self, rule: str, subject: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(rule, p) or fnmatch.fnmatchcase(f"{rule}:{subject}", p)
+            for p in self._silences
+        )
+
+    def _apply(self, transitions: Iterable[Transition]) -> None:
+        """Record firing/reminder/resolved transitions and queue the ones that notify."""
+        assert self.store is not None and self.outbox is not None
+        ids: dict[str, int] = {}
+        for t in transitions:
+            if t.kind in ("pending", "cancelled"):
+                continue
+            alert = t.alert
+            if alert.id is None and alert.fingerprint in ids:
+                alert.id = ids[alert.fingerprint]  # a one-shot fired and resolved in one batch
+            alert_id = self.store.save_alert(alert)
+            ids[alert.fingerprint] = alert_id
+            live = self.book.alerts.get(alert.fingerprint)
+            if live is not None:
+                live.id = alert_id
+            self.store.add_alert_event(alert_id, t.at, t.kind, t.notify, alert.summary)
+            if t.notify:
+                self.outbox.enqueue(t)
+            log.info("alert %s %s %s: %s", t.kind, alert.rule, alert.subject, alert.summary)
+
+    def _prune(self, now: float) -> None:
+        assert self.store is not None
+        self._last_prune = now
+        s = self.settings
+        self.store.prune(
+            now,
+            raw_days=s.raw_retention_days,
+            rollup_days=s.rollup_retention_days,
+            max_bytes=int(s.max_db_mb * 1024 * 1024),
+        )
+
+    def _export(self) -> None:
+        if self.exporter is None or self.store is None:
+            return
+        extra = [Sample("gridkeeper_alerts_firing", float(len(self.firing())))]
+        pending = self.store.outbox_pending_counts()
+        if self.outbox is not None:
+            for ch in self.outbox.channels:
+                count = float(pending.get(ch.name, 0))
+                extra.append(Sample("gridkeeper_outbox_pending", count, labels(channel=ch.name)))
+        self.exporter.update([*self._last_samples, *extra])
+
+    def firing(self) -> list[str]:
+        with self._lock:
+            return [a.fingerprint for a in self.book.alerts.values() if a.state == "firing"]
+
+    def observe(self, obs: Observation) -> None:
+        """Feed one observation directly (for embedding and tests of the wiring)."""
+        with self._lock:
+            self._apply(self.book.observe(obs, self.clock()))

@@ -1,0 +1,165 @@
+"""The outbox keeps notifications while a channel is down and delivers them, in order, later."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from gridkeeper.config.monitor import TelegramChannel, WebhookChannel
+from gridkeeper.monitor.channels.base import Channel
+from gridkeeper.monitor.channels.telegram import TelegramSender
+from gridkeeper.monitor.channels.webhook import WebhookSender
+from gridkeeper.monitor.outbox import Outbox, RetryPolicy
+from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
+from gridkeeper.monitor.store import Store
+
+from .servers import HttpReceiver, Request, free_port, valid_signature, wait_for
+
+pytestmark = pytest.mark.integration
+FAST = RetryPolicy(initial=0.05, maximum=0.2)
+
+
+def _transitions(n: int, level: str = "error") -> list[Transition]:
+    book = AlertBook(Policy())
+    out = []
+    for i in range(n):
+        obs = Observation(rule="custom", subject=f"a{i}", active=True, level=level)  # type: ignore[arg-type]
+        out += [t for t in book.observe(obs, 1000.0 + i) if t.notify]
+    for i, t in enumerate(out):
+        t.alert.id = i + 1
+    return out
+
+
+def _webhook(port: int) -> WebhookSender:
+    return WebhookSender(
+        WebhookChannel(
+            enabled=True, url=f"http://127.0.0.1:{port}/h", secret=SecretStr("k"), timeout=2
+        )
+    )
+
+
+def _subjects(receiver: HttpReceiver) -> list[str]:
+    return [r.json()["subject"] for r in receiver.received()]
+
+
+def test_down_webhook_gets_everything_in_order_when_back(tmp_path: Path) -> None:
+    """Alerts raised while the receiver is down arrive, in order and signed, once it returns."""
+    port = free_port()
+    store = Store(tmp_path / "monitor.db")
+    outbox = Outbox(store, [_webhook(port)], FAST)
+    outbox.start()
+    try:
+        for t in _transitions(5):
+            outbox.enqueue(t)
+        wait_for(
+            lambda: all(r["attempts"] >= 2 for r in store.outbox_rows()[:1]),
+            what="failed attempts while down",
+        )
+        receiver = HttpReceiver(port=port).start()
+        try:
+            wait_for(lambda: len(receiver.received()) == 5, what="5 deliveries")
+            assert _subjects(receiver) == [f"a{i}" for i in range(5)]
+            assert all(valid_signature(r, "k") for r in receiver.received())
+            assert store.outbox_pending_counts() == {}
+        finally:
+            receiver.stop()
+    finally:
+        outbox.stop()
+
+
+def test_outbox_resumes_after_restart(tmp_path: Path) -> None:
+    """Undelivered notifications survive a restart of the outbox (a new process's view)."""
+    port = free_port()
+    store = Store(tmp_path / "monitor.db")
+    first = Outbox(store, [_webhook(port)], FAST)
+    first.start()
+    for t in _transitions(3):
+        first.enqueue(t)
+    wait_for(lambda: store.outbox_rows()[0]["attempts"] >= 1, what="a failed attempt")
+    first.stop()
+    store.close()
+
+    receiver = HttpReceiver(port=port).start()
+    store2 = Store(tmp_path / "monitor.db")
+    second = Outbox(store2, [_webhook(port)], FAST)
+    second.start()
+    try:
+        wait_for(lambda: len(receiver.received()) == 3, what="3 deliveries after restart")
+        assert _subjects(receiver) == ["a0", "a1", "a2"]
+    finally:
+        second.stop()
+        receiver.stop()
+
+
+def test_failing_channel_does_not_block_others(tmp_path: Path) -> None:
+    """With the webhook down, Telegram still delivers every message."""
+    telegram = HttpReceiver().start()
+    store = Store(tmp_path / "monitor.db")
+    tg = TelegramSender(
+        TelegramChannel(
+            enabled=True, bot_token=SecretStr("1:x"), chat_id="5", api_base=telegram.url
+        )
+    )
+    channels: list[Channel] = [_webhook(free_port()), tg]
+    outbox = Outbox(store, channels, FAST)
+    outbox.start()
+    try:
+        for t in _transitions(3):
+            outbox.enqueue(t)
+        wait_for(lambda: len(telegram.received()) == 3, what="telegram deliveries")
+        assert store.outbox_pending_counts() == {"webhook": 3}
+    finally:
+        outbox.stop()
+        telegram.stop()
+
+
+def test_retry_after_is_honoured(tmp_path: Path) -> None:
+    """Telegram's retry_after sets the next attempt; the message is delivered afterwards."""
+    answers = [429, 200]
+
+    def respond(req: Request) -> tuple[int, dict[str, str], bytes]:
+        status = answers.pop(0) if answers else 200
+        if status == 429:
+            return 429, {}, b'{"ok": false, "parameters": {"retry_after": 1}}'
+        return 200, {}, b'{"ok": true}'
+
+    telegram = HttpReceiver(respond=respond).start()
+    store = Store(tmp_path / "monitor.db")
+    tg = TelegramSender(
+        TelegramChannel(
+            enabled=True, bot_token=SecretStr("1:x"), chat_id="5", api_base=telegram.url
+        )
+    )
+    outbox = Outbox(store, [tg], FAST)
+    (t,) = _transitions(1)
+    outbox.enqueue(t)
+    assert outbox.step(tg) == 1.0
+    row = store.outbox_rows()[0]
+    assert row["next_attempt_at"] >= row["created_at"] + 1.0
+    assert row["delivered_at"] is None and row["attempts"] == 1
+    outbox.start()
+    try:
+        wait_for(lambda: store.outbox_rows()[0]["delivered_at"] is not None, what="delivery")
+        assert len(telegram.received()) == 2
+    finally:
+        outbox.stop()
+        telegram.stop()
+
+
+def test_min_level_routes_per_channel(tmp_path: Path) -> None:
+    """A warning reaches a channel with min_level warning but not one with min_level error."""
+    store = Store(tmp_path / "monitor.db")
+    low = WebhookSender(
+        WebhookChannel(enabled=True, url="http://127.0.0.1:1/", min_level="warning")
+    )
+    high = TelegramSender(
+        TelegramChannel(enabled=True, bot_token=SecretStr("1:x"), chat_id="5", min_level="error")
+    )
+    outbox = Outbox(store, [low, high], FAST)
+    (t,) = _transitions(1, level="warning")
+    outbox.enqueue(t)
+    assert [r["channel"] for r in store.outbox_rows()] == ["webhook"]
+    low.close()
+    high.close()
