@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run stop test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 ## make run: the main job on the paper exchange
 run: $(STAMP)
 	$(BIN)/gridkeeper run-demo
+
+## make stop: stop the bots and the keeper that `make run` started
+stop: $(STAMP)
+	$(BIN)/gridkeeper shutdown
 
 ## make test: ruff, mypy --strict on src/, pytest
 test: lint typecheck pytest

@@ -1,0 +1,74 @@
+"""`gridkeeper run-demo` (what `make run` does): the paper exchange and the demo grid bots under
+a daemonized keeper, then what they are doing and how to drive them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from gridkeeper.cli.common import home_option, settings_option, warn
+from gridkeeper.cli.keeper_cmd import _context, _default_configs, _print_results, _table
+from gridkeeper.errors import UsageError
+from gridkeeper.keeper.client import ensure_keeper
+
+GRID_WAIT_S = 30.0
+
+
+@click.command("run-demo")
+@home_option
+@settings_option
+def run_demo(home: Path | None, settings_path: Path | None) -> None:
+    """Start every config in config/active/ (the paper exchange and two paper grid bots) in the
+    background, wait until the grids have orders out, and show them.
+
+    Example: make run   (or: gridkeeper run-demo --home /tmp/demo)
+    """
+    home_dir, spath, settings = _context(home, settings_path)
+    if spath is None:
+        raise UsageError("run it from the project directory (no config/daemon_config.json here)")
+    configs = _default_configs(spath, settings)
+    for cfg in configs:
+        warn(cfg.warnings)
+    client = ensure_keeper(home_dir, spath)
+    click.echo(f"keeper home: {home_dir}")
+    results = client.request("start", configs=[str(c.path) for c in configs], wait=True)
+    code = _print_results(results)
+    grids = [c for c in configs if c.is_grid_bot and c.web_port]
+    deadline = time.monotonic() + GRID_WAIT_S
+    for cfg in grids:
+        summary = _grid_summary(f"http://127.0.0.1:{cfg.web_port}", deadline)
+        if summary is None:
+            click.secho(f"{cfg.name}: no grid yet (see: gridkeeper logs {cfg.name})", fg="yellow")
+        else:
+            click.echo(f"{cfg.name}: {summary}")
+    _table(client.request("status"))
+    click.echo(
+        "\nNext:\n"
+        "  gridkeeper status                      # the table above, live\n"
+        "  gridkeeper logs paper-sol-spot -f      # follow a bot\n"
+        "  gridkeeper grid show paper-sol-spot    # its grid, orders and profit\n"
+        "  gridkeeper alerts                      # what the monitor noticed\n"
+        "  gridkeeper shutdown                    # stop everything"
+    )
+    raise click.exceptions.Exit(code)
+
+
+def _grid_summary(url: str, deadline: float) -> str | None:
+    """One line about a grid once its bot answers and has orders out (None at the deadline)."""
+    while True:
+        try:
+            data: dict[str, Any] = httpx.get(url + "/api/grid", timeout=2).json()
+            orders = data.get("open_orders") or []
+            if orders:
+                lower = data.get("grid_lower_price", data.get("lower"))
+                upper = data.get("grid_upper_price", data.get("upper"))
+                return f"grid {lower}–{upper}, {len(orders)} open orders"
+        except (httpx.HTTPError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.5)
