@@ -78,7 +78,7 @@ class Supervisor:
     ) -> None:
         event = self.store.add_event(instance, kind, message, data)
         level = "error" if kind in ("crashed", "fatal", "contain_failed") else "info"
-        getattr(self.log, level)(message, instance=instance, kind=kind, **(data or {}))
+        getattr(self.log, level)(message, name=instance, kind=kind, **(data or {}))
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(event)

@@ -1,7 +1,12 @@
-"""Our processes' logger: structlog in front, one orjson line (or a readable line) per record.
+"""Our processes' logger: one orjson line (or a readable line) per record.
 
-Every logger reads the current pipeline at each call, so `configure_logging()` also re-points
-loggers created before it (module-level `log = get_logger(__name__)` is the usual pattern).
+`get_logger()` returns a small bound logger with structlog's calling convention
+(`log.info("event", key=value)`, `.bind()`, `.exception()`); `structlog.get_logger()` and stdlib
+`logging` records go through the same pipeline. Every logger reads the current pipeline at each
+call, so `configure_logging()` also re-points loggers created before it.
+
+When the stream is a LogSink's stream, the caller only hands over the record's fields; the sink's
+writer thread renders them. Otherwise the caller renders and writes the line itself.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from types import TracebackType
 from typing import Any, Final, TextIO, cast
 
 import structlog
-from structlog.typing import FilteringBoundLogger
 
 from gridkeeper.logs.records import LEVEL_NAMES
 from gridkeeper.logs.redact import Redactor
@@ -24,27 +28,33 @@ from gridkeeper.logs.render import dumps
 from gridkeeper.logs.streams import SinkStream
 from gridkeeper.logs.timefmt import TimestampFormatter
 
+DEBUG: Final = logging.DEBUG
+INFO: Final = logging.INFO
+WARNING: Final = logging.WARNING
+ERROR: Final = logging.ERROR
+CRITICAL: Final = logging.CRITICAL
+
 _LEVELS: Final[dict[str, int]] = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
+    "debug": DEBUG,
+    "info": INFO,
+    "warning": WARNING,
+    "warn": WARNING,
+    "error": ERROR,
+    "critical": CRITICAL,
 }
 _METHOD_LEVELS: Final[dict[str, int]] = {
     **_LEVELS,
-    "msg": logging.INFO,
-    "exception": logging.ERROR,
-    "fatal": logging.CRITICAL,
+    "msg": INFO,
+    "exception": ERROR,
+    "fatal": CRITICAL,
 }
 _RESERVED: Final = frozenset({"ts", "level", "logger", "event"})
 _COLORS: Final[dict[int, str]] = {
-    logging.DEBUG: "\x1b[2m",
-    logging.INFO: "\x1b[32m",
-    logging.WARNING: "\x1b[33m",
-    logging.ERROR: "\x1b[31m",
-    logging.CRITICAL: "\x1b[1;31m",
+    DEBUG: "\x1b[2m",
+    INFO: "\x1b[32m",
+    WARNING: "\x1b[33m",
+    ERROR: "\x1b[31m",
+    CRITICAL: "\x1b[1;31m",
 }
 _RESET: Final = "\x1b[0m"
 
@@ -53,10 +63,10 @@ _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 def _canonical(level: int) -> int:
     """Round a stdlib level (e.g. 25) down to the nearest named one."""
-    for number in (logging.CRITICAL, logging.ERROR, logging.WARNING, logging.INFO):
+    for number in (CRITICAL, ERROR, WARNING, INFO):
         if level >= number:
             return number
-    return logging.DEBUG
+    return DEBUG
 
 
 def _exc_text(value: Any) -> str | None:
@@ -74,8 +84,15 @@ def _exc_text(value: Any) -> str | None:
     return "".join(traceback.format_exception(*info)).rstrip("\n")
 
 
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 class _Pipeline:
-    """One configuration: level, renderer, redaction and where lines go."""
+    """One configuration: level, renderer, redaction and where records go."""
 
     def __init__(self, level: int, *, json: bool, stream: TextIO, redactor: Redactor) -> None:
         self.min_level = level
@@ -85,45 +102,38 @@ class _Pipeline:
         self.colors = not json and _isatty(stream)
         self._fmt = TimestampFormatter()
         self._lock = threading.Lock()
-        self._sink = stream if isinstance(stream, SinkStream) else None
+        self._to_sink = stream.write_record if isinstance(stream, SinkStream) else None
 
-    def record(self, level: int, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
-        """The ordered output fields: ts, level, logger, event, then the rest."""
+    def emit(self, level: int, name: str | None, event: Any, fields: dict[str, Any]) -> None:
+        """Write one record. `fields` is a fresh dict this call may keep."""
+        if fields:
+            if "exc_info" in fields:
+                text = _exc_text(fields.pop("exc_info"))
+                if text:
+                    fields["exception"] = text
+            fields.pop("stack_info", None)
+            if not _RESERVED.isdisjoint(fields):
+                fields = {(f"field_{k}" if k in _RESERVED else k): v for k, v in fields.items()}
+        if not isinstance(event, str):
+            event = str(event)
+        to_sink = self._to_sink
+        if to_sink is not None:
+            record = {"logger": name, "event": event}
+            if fields:
+                record.update(fields)
+            to_sink(time.time(), level, record)
+            return
         out: dict[str, Any] = {
             "ts": self._fmt(time.time()),
             "level": LEVEL_NAMES[_canonical(level)],
-            "logger": event_dict.pop("logger", None),
-            "event": event_dict.pop("event", ""),
+            "logger": name,
+            "event": event,
         }
-        if "exc_info" in event_dict:
-            text = _exc_text(event_dict.pop("exc_info"))
-            if text:
-                event_dict["exception"] = text
-        event_dict.pop("stack_info", None)
-        if event_dict:
-            if _RESERVED.isdisjoint(event_dict):
-                out.update(event_dict)
-            else:
-                for key, value in event_dict.items():
-                    out[key if key not in _RESERVED else f"field_{key}"] = value
-        return out
-
-    def emit(self, level: int, event_dict: MutableMapping[str, Any]) -> None:
-        """Render one record and write it."""
-        out = self.record(level, event_dict)
-        if self.json:
-            data = dumps(out)
-            if self._sink is not None and not self.redactor.active:
-                self._sink.write_line(data)
-                return
-            text = data.decode()
-        else:
-            text = self._human(level, out)
+        if fields:
+            out.update(fields)
+        text = dumps(out).decode() if self.json else self._human(level, out)
         if self.redactor.active:
             text = self.redactor(text)
-        if self._sink is not None:
-            self._sink.write_line(text)
-            return
         with self._lock:
             try:
                 self.stream.write(text + "\n")
@@ -133,13 +143,11 @@ class _Pipeline:
                 pass
 
     def _human(self, level: int, out: Mapping[str, Any]) -> str:
-        name = out["level"].upper()
-        name = f"{name:<8}"
+        name = f"{out['level'].upper():<8}"
         if self.colors:
             name = f"{_COLORS[_canonical(level)]}{name}{_RESET}"
-        parts = [out["ts"], name]
         logger = out["logger"]
-        parts.append(f"{logger}: {out['event']}" if logger else str(out["event"]))
+        parts = [out["ts"], name, f"{logger}: {out['event']}" if logger else str(out["event"])]
         exception = None
         for key, value in out.items():
             if key in _RESERVED:
@@ -153,62 +161,121 @@ class _Pipeline:
         return f"{line}\n{exception}" if exception else line
 
 
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
 _redactor = Redactor()
-_pipeline = _Pipeline(logging.INFO, json=True, stream=sys.stderr, redactor=_redactor)
-_configured = False
+_pipeline = _Pipeline(INFO, json=True, stream=sys.stderr, redactor=_redactor)
+_bridge: logging.Handler | None = None
+_structlog_configured = False
 
 
-def _process(_logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
-    """The whole structlog chain in one processor: filter, render, write."""
+class Logger:
+    """A bound logger: `log.info("order placed", price=101.5)`; `bind()` adds context.
+
+    The same calling convention as structlog's bound loggers, without their per-call
+    processor machinery (the caller's cost is what the operator's bot pays for every line).
+    """
+
+    __slots__ = ("_context", "_name")
+
+    def __init__(self, name: str | None, context: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._context = context or {}
+
+    @property
+    def name(self) -> str | None:
+        """The logger's name, written as `logger`."""
+        return self._name
+
+    def bind(self, **values: Any) -> Logger:
+        """A logger that adds these fields to every record."""
+        return Logger(self._name, {**self._context, **values})
+
+    def unbind(self, *keys: str) -> Logger:
+        """A logger without these context fields."""
+        return Logger(self._name, {k: v for k, v in self._context.items() if k not in keys})
+
+    def new(self, **values: Any) -> Logger:
+        """A logger with only these context fields."""
+        return Logger(self._name, dict(values))
+
+    def is_enabled_for(self, level: int) -> bool:
+        """Whether a record of this stdlib level would be written."""
+        return level >= _pipeline.min_level
+
+    def _emit(self, level: int, event: Any, args: tuple[Any, ...], fields: dict[str, Any]) -> None:
+        pipeline = _pipeline
+        if level < pipeline.min_level:
+            return
+        if args:
+            event = str(event) % args
+        if self._context:
+            fields = {**self._context, **fields}
+        pipeline.emit(level, self._name, event, fields)
+
+    def debug(self, event: Any, *args: Any, **fields: Any) -> None:
+        """Log at DEBUG."""
+        self._emit(DEBUG, event, args, fields)
+
+    def info(self, event: Any, *args: Any, **fields: Any) -> None:
+        """Log at INFO."""
+        self._emit(INFO, event, args, fields)
+
+    def warning(self, event: Any, *args: Any, **fields: Any) -> None:
+        """Log at WARNING."""
+        self._emit(WARNING, event, args, fields)
+
+    warn = warning
+
+    def error(self, event: Any, *args: Any, **fields: Any) -> None:
+        """Log at ERROR."""
+        self._emit(ERROR, event, args, fields)
+
+    def exception(self, event: Any, *args: Any, **fields: Any) -> None:
+        """Log at ERROR with the exception being handled (its formatted traceback)."""
+        fields.setdefault("exc_info", True)
+        self._emit(ERROR, event, args, fields)
+
+    def critical(self, event: Any, *args: Any, **fields: Any) -> None:
+        """Log at CRITICAL."""
+        self._emit(CRITICAL, event, args, fields)
+
+    fatal = critical
+
+    def log(self, level: int, event: Any, *args: Any, **fields: Any) -> None:
+        """Log at a stdlib level number."""
+        self._emit(level, event, args, fields)
+
+
+def _structlog_processor(
+    _logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> Any:
+    """Routes plain `structlog.get_logger()` calls into the same pipeline."""
     pipeline = _pipeline
-    level = _METHOD_LEVELS.get(method_name, logging.INFO)
-    if level < pipeline.min_level:
-        raise structlog.DropEvent
-    pipeline.emit(level, event_dict)
-    # The line is written; structlog then hands this to the output object, which ignores it.
-    return ""
-
-
-def _noop(*_args: Any, **_kwargs: Any) -> None:
-    return None
-
-
-class _Discard:
-    """structlog's output object. Writing happens in `_process`, so every method does nothing."""
-
-    msg = debug = info = warning = warn = error = exception = critical = fatal = log = staticmethod(
-        _noop
-    )
-
-
-_DISCARD: Final = _Discard()
-# Level filtering happens in `_process` (it can change after a logger exists), so the class
-# structlog generates lets every level through.
-_Wrapper: Final[type[Any]] = structlog.make_filtering_bound_logger(logging.NOTSET)
+    level = _METHOD_LEVELS.get(method_name, INFO)
+    if level >= pipeline.min_level:
+        name = event_dict.pop("logger", None)
+        event = event_dict.pop("event", "")
+        pipeline.emit(level, name, event, dict(event_dict))
+    raise structlog.DropEvent
 
 
 class _StdlibBridge(logging.Handler):
-    """Sends stdlib `logging` records (third-party libraries) through our renderer."""
+    """Sends stdlib `logging` records (third-party libraries) through our pipeline."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        pipeline = _pipeline
         try:
-            event_dict: dict[str, Any] = {"logger": record.name, "event": record.getMessage()}
+            fields: dict[str, Any] = {}
             if record.exc_info and record.exc_info[0] is not None:
-                event_dict["exc_info"] = record.exc_info
-            pipeline.emit(record.levelno, event_dict)
+                fields["exc_info"] = record.exc_info
+            _pipeline.emit(record.levelno, record.name, record.getMessage(), fields)
         except Exception:
             self.handleError(record)
 
-
-_bridge: _StdlibBridge | None = None
+    def handle(self, record: logging.LogRecord) -> bool:
+        # The pipeline does its own locking; the handler lock would only serialize callers.
+        if self.filter(record):
+            self.emit(record)
+            return True
+        return False
 
 
 def configure_logging(
@@ -220,12 +287,12 @@ def configure_logging(
 ) -> None:
     """Set where and how every logger of this process writes.
 
-    `json=None` picks readable lines for a terminal and JSON lines otherwise. Records of the
-    stdlib `logging` module go through the same renderer. Values in `redact` (and in every
-    earlier `add_redactions()` call: a secret stays masked for the life of the process) are
-    written as `***`.
+    `json=None` picks readable lines for a terminal and JSON lines otherwise (a LogSink stream
+    always gets records, which the sink renders). Records of the stdlib `logging` module go
+    through the same renderer. Values in `redact` (and in every earlier `add_redactions()`
+    call: a secret stays masked for the life of the process) are written as `***`.
     """
-    global _pipeline, _bridge, _configured
+    global _pipeline, _bridge, _structlog_configured
     try:
         min_level = _LEVELS[level.lower()]
     except KeyError:
@@ -233,6 +300,8 @@ def configure_logging(
     target = stream if stream is not None else sys.stderr
     use_json = (not _isatty(target)) if json is None else json
     _redactor.add(redact)
+    if isinstance(target, SinkStream):
+        target.add_redactor(_redactor)
     _pipeline = _Pipeline(min_level, json=use_json, stream=target, redactor=_redactor)
 
     root = logging.getLogger()
@@ -241,23 +310,21 @@ def configure_logging(
     _bridge = _StdlibBridge()
     root.addHandler(_bridge)
     root.setLevel(min_level)
-    if not _configured:
-        # Plain `structlog.get_logger()` calls elsewhere get the same pipeline.
+    if not _structlog_configured:
         structlog.configure(
-            processors=[_process],
-            wrapper_class=_Wrapper,
-            logger_factory=lambda *_args: _DISCARD,
+            processors=[_structlog_processor],
+            logger_factory=structlog.ReturnLoggerFactory(),
             cache_logger_on_first_use=True,
         )
-        _configured = True
+        _structlog_configured = True
 
 
-def get_logger(name: str) -> FilteringBoundLogger:
-    """A logger: `log.info("event", key=value)`, `.bind(...)`, `.exception(...)` and so on."""
-    return cast(FilteringBoundLogger, _Wrapper(_DISCARD, [_process], {"logger": name}))
+def get_logger(name: str) -> Logger:
+    """A logger named `name` (written as the `logger` field)."""
+    return Logger(name)
 
 
-def log_event(logger: FilteringBoundLogger, event: str, **fields: Any) -> None:
+def log_event(logger: Logger, event: str, **fields: Any) -> None:
     """A structured business event (an order filled, a bot started): INFO with `kind: event`."""
     fields.pop("kind", None)
     logger.info(event, kind="event", **fields)

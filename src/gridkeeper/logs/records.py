@@ -47,16 +47,17 @@ _LEVEL_WORDS: Final[dict[str, int]] = {
     "emergency": CRITICAL,
 }
 
-# Where a level hides in a plain line: Python's default "ERROR:name:msg", "[error]", "<warn>",
-# "level=error", or an upper-case word near the start after a timestamp or logger name. Only the
-# first 80 characters are searched so that words inside a message do not count.
+# Where a level hides in a plain line: an upper-case word near the start (Python's default
+# "ERROR:name:msg", "2024-05-01 12:00:00 - bot - WARNING - ..."), or any case inside "[error]",
+# "<warn>", "level=error". Only the first 80 characters count, so words inside a message do not.
+# Plain `str.find` first: a regex alternation tried at every position costs microseconds a line.
 _PREFIX_SCAN: Final = 80
-_LEVEL_RE: Final = re.compile(
-    r"\[(?P<b>[A-Za-z]+)\]"
-    r"|<(?P<a>[A-Za-z]+)>"
-    r"|\blevel(?:name)?[=:]\s*\"?(?P<kv>[A-Za-z]+)"
-    r"|(?<![A-Za-z])(?P<w>TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|ERR|CRITICAL|CRIT|FATAL|PANIC)"
-    r"(?![A-Za-z])"
+_UPPER_WORDS: Final = (
+    "CRITICAL", "CRIT", "FATAL", "PANIC", "ERROR", "ERR",
+    "WARNING", "WARN", "NOTICE", "INFO", "DEBUG", "TRACE",
+)  # fmt: skip
+_TAGGED_RE: Final = re.compile(
+    r"\[(?P<b>[A-Za-z]+)\]|<(?P<a>[A-Za-z]+)>|\blevel(?:name)?[=:]\s*\"?(?P<kv>[A-Za-z]+)"
 )
 
 _TB_HEADER: Final = re.compile(
@@ -98,16 +99,35 @@ def level_from_value(value: Any) -> int | None:
     return None
 
 
+def _upper_word(head: str) -> tuple[int, str] | None:
+    """The first upper-case level word standing alone (not inside a longer word) in `head`."""
+    best: tuple[int, str] | None = None
+    size = len(head)
+    for word in _UPPER_WORDS:
+        pos = head.find(word)
+        while pos != -1 and (best is None or pos < best[0]):
+            end = pos + len(word)
+            if (pos == 0 or not head[pos - 1].isalpha()) and (
+                end >= size or not head[end].isalpha()
+            ):
+                best = (pos, word)
+                break
+            pos = head.find(word, pos + 1)
+    return best
+
+
 def parse_plain_level(text: str) -> int | None:
     """The level a plain text line announces near its start, or None when it names none."""
-    match = _LEVEL_RE.search(text, 0, _PREFIX_SCAN)
-    while match is not None:
-        word = match.group("b") or match.group("a") or match.group("kv") or match.group("w")
-        level = level_from_word(word)
-        if level is not None:
-            return level
-        match = _LEVEL_RE.search(text, match.end(), _PREFIX_SCAN)
-    return None
+    head = text[:_PREFIX_SCAN]
+    found = _upper_word(head)
+    if "[" in head or "<" in head or "level" in head:
+        for match in _TAGGED_RE.finditer(head):
+            if found is not None and match.start() > found[0]:
+                break
+            level = level_from_word(match.group("b") or match.group("a") or match.group("kv"))
+            if level is not None:
+                return level
+    return None if found is None else _LEVEL_WORDS[found[1].lower()]
 
 
 def plain_level(text: str, stream: str) -> int:
@@ -181,8 +201,10 @@ def json_message(fields: dict[str, Any]) -> str:
 class Record:
     """One log record of one instance, ready to render.
 
-    `fields` is set for JSON lines (the child's own fields); `text` is the whole plain text, which
-    for a traceback spans several lines. `lines` counts the input lines it stands for.
+    `fields` is set for JSON lines (the child's own fields) and for records of our own logger
+    (`own`: the level is authoritative and no timestamp field is expected); `text` is the whole
+    plain text, which for a traceback spans several lines. `lines` counts the input lines it
+    stands for.
     """
 
     ts: float
@@ -192,6 +214,7 @@ class Record:
     fields: dict[str, Any] | None = None
     lines: int = 1
     traceback: bool = False
+    own: bool = False
 
 
 @dataclass(slots=True)

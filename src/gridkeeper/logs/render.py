@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 import orjson
 
 from gridkeeper.logs.records import (
+    INFO,
     LEVEL_NAMES,
     MESSAGE_KEYS,
     Record,
@@ -21,6 +23,7 @@ _PLACED: Final = frozenset(
     {"ts", "timestamp", "time", "@timestamp", "level", "levelname", "severity", "lvl", "logger"}
     | set(MESSAGE_KEYS)
 )
+_OWN_PLACED: Final = frozenset({"logger", "event"})
 _MULTILINE_KEYS: Final = ("exception", "exc_info", "stack", "traceback")
 _JSON_OPTS: Final = orjson.OPT_NON_STR_KEYS
 
@@ -49,11 +52,17 @@ def _stringify(value: Any) -> Any:
     return str(value)
 
 
+_NEEDS_QUOTES: Final = re.compile(r'[\s="]').search
+_HEADS: Final[dict[int, str]] = {level: f"{name.upper():<8}" for level, name in LEVEL_NAMES.items()}
+_TAGS: Final = ("instance", "stream")
+
+
 def _value_text(value: Any) -> str:
-    if isinstance(value, str):
-        if value and not any(ch in value for ch in ' ="\n'):
-            return value
-        return orjson.dumps(value).decode()
+    kind = type(value)
+    if kind is str:
+        return value if value and not _NEEDS_QUOTES(value) else orjson.dumps(value).decode()
+    if kind is int or kind is float:
+        return repr(value)
     return dumps(value).decode()
 
 
@@ -66,37 +75,14 @@ class Renderer:
         self.instance = instance
         self._fmt = fmt or TimestampFormatter()
 
-    def readable(self, record: Record) -> str:
-        """`<ts> <LEVEL> [logger: ]message key=value ...` plus any multi-line text, with '\\n'."""
+    def render(self, record: Record) -> tuple[str, bytes]:
+        """The readable text and the structured JSON line of a record, each ending in '\n'."""
         fields = record.fields
-        head = level_name(record.level).upper()
+        head = _HEADS.get(record.level) or _HEADS[INFO]
         if fields is None:
-            return f"{self._fmt(record.ts)} {head:<8} {record.text}\n"
-        ts = json_timestamp(fields) or self._fmt(record.ts)
-        parts = [ts, f"{head:<8}"]
-        logger = fields.get("logger")
-        message = json_message(fields)
-        parts.append(f"{logger}: {message}" if logger else message)
-        tails: list[str] = []
-        for key, value in fields.items():
-            if key in _PLACED:
-                continue
-            if key in _MULTILINE_KEYS and isinstance(value, str) and "\n" in value:
-                tails.append(value.rstrip("\n"))
-                continue
-            parts.append(f"{key}={_value_text(value)}")
-        line = " ".join(parts)
-        if tails:
-            line += "\n" + "\n".join(tails)
-        return line + "\n"
-
-    def structured(self, record: Record) -> bytes:
-        """One JSON object with ts, level, instance, stream and the record's fields, with '\\n'."""
-        fields = record.fields
-        out: dict[str, Any]
-        if fields is None:
-            out = {
-                "ts": self._fmt(record.ts),
+            ts = self._fmt(record.ts)
+            out: dict[str, Any] = {
+                "ts": ts,
                 "level": level_name(record.level),
                 "instance": self.instance,
                 "stream": record.stream,
@@ -106,14 +92,93 @@ class Renderer:
                 out["traceback"] = record.text
             else:
                 out["msg"] = record.text
-        else:
-            out = {
-                "ts": json_timestamp(fields) or self._fmt(record.ts),
-                "level": level_name(record.level),
-                "instance": self.instance,
-                "stream": record.stream,
-            }
-            for key, value in fields.items():
-                if key not in out:
-                    out[key] = value
+            return f"{ts} {head} {record.text}\n", dumps(out) + b"\n"
+        if record.own:
+            return self.render_own(record.ts, record.level, record.stream, fields)
+        ts = json_timestamp(fields) or self._fmt(record.ts)
+        placed, message = _PLACED, json_message(fields)
+        return self._readable(ts, head, fields, placed, message), self._structured(
+            ts, record, fields
+        )
+
+    def render_own(
+        self, ts_value: float, level: int, stream: str, fields: dict[str, Any]
+    ) -> tuple[str, bytes]:
+        """`render()` for a record of our own logger: fields hold `logger`, `event` and the rest,
+        never `ts` or `level` (the logger renamed those). The hot path of the keeper's log."""
+        ts = self._fmt(ts_value)
+        head = _HEADS.get(level) or _HEADS[INFO]
+        logger = fields.get("logger")
+        event = fields.get("event", "")
+        parts = [ts, head, f"{logger}: {event}" if logger else str(event)]
+        tails: list[str] = []
+        for key, value in fields.items():
+            if key == "logger" or key == "event":
+                continue
+            kind = type(value)
+            if kind is str:
+                if "\n" in value and key in _MULTILINE_KEYS:
+                    tails.append(value.rstrip("\n"))
+                    continue
+                text = value if value and not _NEEDS_QUOTES(value) else _value_text(value)
+            elif kind is int or kind is float:
+                text = repr(value)
+            else:
+                text = _value_text(value)
+            parts.append(f"{key}={text}")
+        line = " ".join(parts)
+        if tails:
+            line += "\n" + "\n".join(tails)
+        if "instance" in fields or "stream" in fields:
+            fields = {(f"field_{k}" if k in _TAGS else k): v for k, v in fields.items()}
+        out = {
+            "ts": ts,
+            "level": LEVEL_NAMES.get(level, "info"),
+            "instance": self.instance,
+            "stream": stream,
+            **fields,
+        }
+        return line + "\n", dumps(out) + b"\n"
+
+    def readable(self, record: Record) -> str:
+        """`<ts> <LEVEL> [logger: ]message key=value ...` plus any multi-line text, with '\\n'."""
+        return self.render(record)[0]
+
+    def structured(self, record: Record) -> bytes:
+        """One JSON object with ts, level, instance, stream and the record's fields, with '\\n'."""
+        return self.render(record)[1]
+
+    @staticmethod
+    def _readable(
+        ts: str, head: str, fields: dict[str, Any], placed: frozenset[str], message: str
+    ) -> str:
+        logger = fields.get("logger")
+        parts = [ts, head, f"{logger}: {message}" if logger else message]
+        tails: list[str] = []
+        for key, value in fields.items():
+            if key in placed:
+                continue
+            if key in _MULTILINE_KEYS and type(value) is str and "\n" in value:
+                tails.append(value.rstrip("\n"))
+                continue
+            parts.append(f"{key}={_value_text(value)}")
+        line = " ".join(parts)
+        if tails:
+            line += "\n" + "\n".join(tails)
+        return line + "\n"
+
+    def _structured(self, ts: str, record: Record, fields: dict[str, Any]) -> bytes:
+        out: dict[str, Any] = {
+            "ts": ts,
+            "level": level_name(record.level),
+            "instance": self.instance,
+            "stream": record.stream,
+        }
+        if "instance" in fields or "stream" in fields:
+            # A field of the same name as a tag (the keeper logging `instance=bot1`) is kept
+            # under another name rather than lost.
+            fields = {(f"field_{k}" if k in _TAGS else k): v for k, v in fields.items()}
+        for key, value in fields.items():
+            if key not in out:
+                out[key] = value
         return dumps(out) + b"\n"

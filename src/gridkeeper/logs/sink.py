@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, TextIO, cast
+from typing import Any, Final, Literal, TextIO, cast
 
 from gridkeeper.logs.housekeeping import Housekeeper
-from gridkeeper.logs.records import WARNING, Record, looks_severe
+from gridkeeper.logs.records import ERROR, WARNING, Record, looks_severe
 from gridkeeper.logs.redact import Redactor
 from gridkeeper.logs.retention import RetentionPolicy
 from gridkeeper.logs.streams import SinkStream
@@ -71,7 +71,9 @@ class _Marker:
         self.done = threading.Event()
 
 
-_Item = tuple[str, str, bytes | str, float]
+# (instance, stream, payload, ts, level): payload is a captured line (level -1, parsed by the
+# writer) or the fields of one of our own records (level known).
+_Item = tuple[str, str, bytes | str | dict[str, Any], float, int]
 
 
 class LogSink:
@@ -98,6 +100,8 @@ class LogSink:
         self._written = 0
         self._rotations = 0
         self._write_errors = 0
+        self._batch_now = 0.0
+        self._batch_redact: Redactor | None = None
         self._housekeeper = Housekeeper(
             config.log_dir,
             RetentionPolicy(
@@ -138,7 +142,24 @@ class LogSink:
                     self._dropped += 1
                     self._drops[instance] = self._drops.get(instance, 0) + 1
                 return
-        queue.append((instance, stream, line, time.time()))
+        queue.append((instance, stream, line, time.time(), -1))
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def submit_record(
+        self, instance: str, stream: str, ts: float, level: int, fields: dict[str, Any]
+    ) -> None:
+        """Queue one record of our own logger (fields include `logger` and `event`).
+
+        Like `submit()`, but nothing is parsed: the writer renders the fields as they are.
+        """
+        queue = self._queue
+        if self._closing or (len(queue) >= self._limit and level < ERROR):
+            with self._drop_lock:
+                self._dropped += 1
+                self._drops[instance] = self._drops.get(instance, 0) + 1
+            return
+        queue.append((instance, stream, fields, ts, level))
         if not self._wake.is_set():
             self._wake.set()
 
@@ -157,7 +178,22 @@ class LogSink:
         def submit(line: bytes | str) -> None:
             self.submit(instance, kind, line)
 
-        return cast(TextIO, SinkStream(submit, f"<log sink {instance}:{stream}>"))
+        def submit_record(ts: float, level: int, fields: dict[str, Any]) -> None:
+            self.submit_record(instance, kind, ts, level, fields)
+
+        return cast(
+            TextIO,
+            SinkStream(
+                submit,
+                f"<log sink {instance}:{stream}>",
+                submit_record=submit_record,
+                add_redactor=self._add_redactor,
+            ),
+        )
+
+    def _add_redactor(self, redactor: Redactor) -> None:
+        """Also apply another redactor (a logger's, whose secrets may grow later)."""
+        self._redactor.link(redactor)
 
     def add_redactions(self, values: Iterable[str]) -> None:
         """Mask these values (as ***) in every line written from now on."""
@@ -221,6 +257,7 @@ class LogSink:
     def _drain(self) -> bool:
         queue = self._queue
         count = 0
+        self._begin_batch()
         while True:
             try:
                 item = queue.popleft()
@@ -233,11 +270,25 @@ class LogSink:
                     return True
                 continue
             self._dequeued += 1
-            instance, stream, line, ts = item
-            self._feed(instance, stream, line, ts)
+            instance, stream, payload, ts, level = item
+            if level < 0:
+                self._feed(instance, stream, cast("bytes | str", payload), ts)
+            else:
+                log = self._logs.get(instance) or self._log(instance)
+                if log is not None:
+                    try:
+                        fields = cast("dict[str, Any]", payload)
+                        log.write_own(
+                            ts, level, stream, fields, self._batch_now, self._batch_redact
+                        )
+                    except OSError as exc:
+                        self._write_errors += 1
+                        self._report(f"writing the logs of {log.instance} failed: {exc}")
+                    self._written += 1
             count += 1
             if count >= _BATCH_LINES:
                 self._flush_files()
+                self._begin_batch()
                 count = 0
         self._finish_batch(release_all=False)
         return False
@@ -284,16 +335,22 @@ class LogSink:
         self._rotations += 1
         self._housekeeper.rotated(path)
 
+    def _begin_batch(self) -> None:
+        # One clock reading and one redaction check per batch, not per record.
+        self._batch_now = time.time()
+        self._batch_redact = self._redactor if self._redactor.active else None
+
     def _write(self, log: InstanceLog, records: list[Record]) -> None:
-        now = time.time()
-        redact = self._redactor if self._redactor.active else None
         for record in records:
-            try:
-                log.write(record, now, redact)
-            except OSError as exc:
-                self._write_errors += 1
-                self._report(f"writing the logs of {log.instance} failed: {exc}")
-            self._written += record.lines
+            self._write_one(log, record)
+
+    def _write_one(self, log: InstanceLog, record: Record) -> None:
+        try:
+            log.write(record, self._batch_now, self._batch_redact)
+        except OSError as exc:
+            self._write_errors += 1
+            self._report(f"writing the logs of {log.instance} failed: {exc}")
+        self._written += record.lines
 
     def _hold_timeout(self) -> float | None:
         if not self._held:
@@ -302,6 +359,7 @@ class LogSink:
 
     def _finish_batch(self, *, release_all: bool) -> None:
         """Emit tracebacks whose quiet time is over (or all), log drops, write the buffers."""
+        self._begin_batch()
         if self._held:
             now = time.monotonic()
             for key, until in list(self._held.items()):

@@ -5,19 +5,35 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from typing import Any
+
+from gridkeeper.logs.redact import Redactor
+
+LineSubmit = Callable[[bytes | str], None]
+RecordSubmit = Callable[[float, int, dict[str, Any]], None]
 
 
 class SinkStream(io.TextIOBase):
-    """File-like object: every complete line written is handed to `submit(line)`.
+    """File-like object: every complete line written is handed to the sink as one line.
 
     A partial line waits for its end (or `close()`). Writes from several threads are safe.
-    `write_line()` is the fast path for callers that already hold exactly one line.
+    Our own logger skips text altogether: `write_record()` hands the sink the record's fields,
+    which the writer thread renders, so the caller never serializes anything.
     """
 
-    def __init__(self, submit: Callable[[bytes | str], None], name: str) -> None:
+    def __init__(
+        self,
+        submit: LineSubmit,
+        name: str,
+        *,
+        submit_record: RecordSubmit,
+        add_redactor: Callable[[Redactor], None],
+    ) -> None:
         super().__init__()
         self._submit = submit
         self._name = name
+        self.write_record = submit_record
+        self.add_redactor = add_redactor
         self._lock = threading.Lock()
         self._partial = ""
 

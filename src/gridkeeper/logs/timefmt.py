@@ -6,23 +6,31 @@ import time
 
 
 class TimestampFormatter:
-    """Formats epoch seconds as `2024-05-01T12:00:00.123Z`, caching the per-second prefix.
+    """Formats epoch seconds as `2024-05-01T12:00:00.123Z`.
 
-    The cache is one tuple replaced whole, so threads may share a formatter.
+    Caches the last millisecond's text and the last second's prefix (records come in bursts
+    that share both). Each cache is one tuple replaced whole, so threads may share a formatter.
     """
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_last", "_second")
 
     def __init__(self) -> None:
-        self._cache: tuple[int, str] = (-1, "")
+        self._second: tuple[int, str] = (-1, "")
+        self._last: tuple[int, str] = (-1, "")
 
     def __call__(self, ts: float) -> str:
-        second = int(ts)
-        cached_second, prefix = self._cache
+        millis = int(ts * 1000)
+        last_millis, text = self._last
+        if millis == last_millis:
+            return text
+        second = millis // 1000
+        cached_second, prefix = self._second
         if second != cached_second:
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._cache = (second, prefix)
-        return f"{prefix}.{int((ts - second) * 1000):03d}Z"
+            self._second = (second, prefix)
+        text = f"{prefix}.{millis % 1000:03d}Z"
+        self._last = (millis, text)
+        return text
 
 
 format_ts = TimestampFormatter()

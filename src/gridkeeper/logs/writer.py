@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gridkeeper.logs.records import ERROR, Record, StreamParser
 from gridkeeper.logs.redact import Redactor
@@ -48,14 +49,29 @@ class InstanceLog:
 
     def write(self, record: Record, now: float, redact: Redactor | None) -> None:
         """Buffer the record's lines in the files it belongs to."""
-        readable = self._renderer.readable(record)
-        structured = self._renderer.structured(record)
+        self._store(*self._renderer.render(record), record.level, now, redact)
+
+    def write_own(
+        self,
+        ts: float,
+        level: int,
+        stream: str,
+        fields: dict[str, Any],
+        now: float,
+        redact: Redactor | None,
+    ) -> None:
+        """`write()` for a record of our own logger, without building a Record."""
+        self._store(*self._renderer.render_own(ts, level, stream, fields), level, now, redact)
+
+    def _store(
+        self, readable: str, structured: bytes, level: int, now: float, redact: Redactor | None
+    ) -> None:
         if redact is not None:
             readable = redact(readable)
             structured = redact(structured.decode()).encode()
         data = readable.encode()
         self._main.append(data, now)
-        if record.level >= ERROR:
+        if level >= ERROR:
             self._errors.append(data, now)
         self._structured.append(structured, now)
 

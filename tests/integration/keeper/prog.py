@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=0)
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--lines", type=int, default=0)
+    parser.add_argument("--marker", type=Path)
     args = parser.parse_args()
     if args.mode == "helper":
         helper(args.pids, args.role, args.ignore_term)
@@ -88,6 +89,10 @@ def main() -> None:
         sys.stdout.flush()
     if args.after:
         time.sleep(args.after)
+    if args.mode == "crash-once" and args.marker and not args.marker.exists():
+        args.marker.touch()  # the next generation finds it and stays up
+        print("crashing once", file=sys.stderr, flush=True)
+        sys.exit(args.code)
     if args.mode in ("crash", "helpers-crash"):
         print("about to fail", file=sys.stderr, flush=True)
         sys.exit(args.code)

@@ -1,0 +1,1 @@
+"""The Backpack-compatible paper exchange: engine (pure), store (SQLite), HTTP/websocket app."""

@@ -1,0 +1,166 @@
+"""The paper exchange's state in Backpack's JSON shapes (camelCase, decimals as strings)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from gridkeeper.exchange.paper.book import ZERO, BookFill, BookOrder, MarketSpec, PositionState
+
+BPS = Decimal(10000)
+
+
+def d(value: Decimal) -> str:
+    """A decimal string without exponent or trailing zeros: `150.5`, never `1.505E+2`."""
+    return format(value.normalize(), "f") if value != ZERO else "0"
+
+
+def naive_utc(ms: int) -> str:
+    """Backpack's naive-date-time: ISO 8601 in UTC without an offset."""
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .replace(tzinfo=None)
+        .isoformat(timespec="milliseconds")
+    )
+
+
+def market_json(spec: MarketSpec) -> dict[str, Any]:
+    price_filter: dict[str, Any] = {
+        "minPrice": d(spec.tick_size),
+        "tickSize": d(spec.tick_size),
+        "maxMultiplier": d(spec.max_multiplier),
+        "minMultiplier": d(spec.min_multiplier),
+    }
+    quantity_filter: dict[str, Any] = {
+        "minQuantity": d(spec.min_quantity),
+        "stepSize": d(spec.step_size),
+    }
+    if spec.max_quantity is not None:
+        quantity_filter["maxQuantity"] = d(spec.max_quantity)
+    out: dict[str, Any] = {
+        "symbol": spec.symbol,
+        "baseSymbol": spec.base,
+        "quoteSymbol": spec.quote,
+        "marketType": spec.market_type,
+        "filters": {"price": price_filter, "quantity": quantity_filter},
+        "orderBookState": "Open",
+        "createdAt": "2024-01-01T00:00:00",
+        "visible": True,
+    }
+    if spec.is_perp:
+        out["fundingInterval"] = 28800000
+    return out
+
+
+def order_json(order: BookOrder, *, history: bool = False) -> dict[str, Any]:
+    """An open-order (`OrderType`) object; `history` gives the `/history/orders` variant."""
+    out: dict[str, Any] = {
+        "orderType": order.order_type,
+        "id": order.id,
+        "createdAt": naive_utc(order.created_at_ms) if history else order.created_at_ms,
+        "executedQuantity": d(order.executed_quantity),
+        "executedQuoteQuantity": d(order.executed_quote_quantity),
+        "quantity": d(order.quantity),
+        "reduceOnly": order.reduce_only,
+        "selfTradePrevention": "RejectTaker",
+        "side": order.side,
+        "status": order.status,
+        "symbol": order.symbol,
+        "timeInForce": order.time_in_force,
+    }
+    if order.order_type == "Limit":
+        out["postOnly"] = order.post_only
+        out["price"] = d(order.price) if order.price is not None else None
+    if order.client_id is not None:
+        out["clientId"] = order.client_id
+    if history and order.expiry_reason:
+        out["expiryReason"] = order.expiry_reason
+    return out
+
+
+def fill_json(fill: BookFill) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "tradeId": fill.trade_id,
+        "orderId": fill.order_id,
+        "symbol": fill.symbol,
+        "side": fill.side,
+        "price": d(fill.price),
+        "quantity": d(fill.quantity),
+        "fee": d(fill.fee),
+        "feeSymbol": fill.fee_symbol,
+        "isMaker": fill.is_maker,
+        "systemOrderType": None,
+        "timestamp": naive_utc(fill.timestamp_ms),
+    }
+    if fill.client_id is not None:
+        out["clientId"] = str(fill.client_id)
+    return out
+
+
+def position_json(
+    spec: MarketSpec, pos: PositionState, mark: Decimal, position_id: int
+) -> dict[str, Any]:
+    notional = pos.net_quantity * mark
+    imf = spec.initial_margin
+    return {
+        "breakEvenPrice": d(pos.entry_price),
+        "entryPrice": d(pos.entry_price),
+        "estLiquidationPrice": "0",
+        "imf": d(imf),
+        "imfFunction": {"type": "sqrt", "base": d(imf), "factor": "0"},
+        "markPrice": d(mark),
+        "mmf": d(imf / 2),
+        "mmfFunction": {"type": "sqrt", "base": d(imf / 2), "factor": "0"},
+        "netCost": d(pos.net_quantity * pos.entry_price),
+        "netQuantity": d(pos.net_quantity),
+        "netExposureQuantity": d(abs(pos.net_quantity)),
+        "netExposureNotional": d(abs(notional)),
+        "pnlRealized": d(pos.realized_pnl),
+        "pnlUnrealized": d(pos.unrealized(mark)),
+        "cumulativeFundingPayment": "0",
+        "subaccountId": None,
+        "symbol": spec.symbol,
+        "userId": 1,
+        "positionId": str(position_id),
+        "cumulativeInterest": "0",
+    }
+
+
+def order_update_json(kind: str, order: BookOrder, fill: BookFill | None) -> dict[str, Any]:
+    """One `account.orderUpdate` payload with Backpack's one-letter field names."""
+    ts_us = (fill.timestamp_ms if fill else order.updated_at_ms) * 1000
+    data: dict[str, Any] = {
+        "e": kind,
+        "E": ts_us,
+        "s": order.symbol,
+        "S": order.side,
+        "o": order.order_type,
+        "f": order.time_in_force,
+        "q": d(order.quantity),
+        "X": order.status,
+        "i": order.id,
+        "z": d(order.executed_quantity),
+        "Z": d(order.executed_quote_quantity),
+        "V": "RejectTaker",
+        "T": ts_us,
+        "O": "USER",
+        "r": order.reduce_only,
+        "I": None,
+    }
+    if order.price is not None:
+        data["p"] = d(order.price)
+    if order.client_id is not None:
+        data["c"] = order.client_id
+    if fill is not None:
+        data.update(
+            {
+                "l": d(fill.quantity),
+                "L": d(fill.price),
+                "m": fill.is_maker,
+                "n": d(fill.fee),
+                "N": fill.fee_symbol,
+                "t": fill.trade_id,
+            }
+        )
+    return data

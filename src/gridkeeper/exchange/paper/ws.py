@@ -1,0 +1,78 @@
+"""The private websocket: signed SUBSCRIBE to `account.orderUpdate[.<symbol>]`, then updates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gridkeeper.exchange.paper.auth import authenticate
+from gridkeeper.exchange.paper.engine import EngineReject
+from gridkeeper.exchange.paper.hub import Subscriber
+from gridkeeper.exchange.paper.service import PaperExchange
+
+
+def order_stream_endpoint(ex: PaperExchange) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        sub: Subscriber | None = None
+        sender: asyncio.Task[None] | None = None
+        try:
+            while True:
+                message = orjson.loads(await websocket.receive_text())
+                reply, sub = _subscribe(ex, message, sub)
+                if reply is not None:
+                    await websocket.send_bytes(orjson.dumps(reply))
+                if sub is not None and sender is None:
+                    sender = asyncio.create_task(_send_loop(websocket, sub))
+        except (WebSocketDisconnect, orjson.JSONDecodeError, RuntimeError):
+            pass
+        finally:
+            if sub is not None:
+                ex.hub.subscribers.discard(sub)
+            if sender is not None:
+                sender.cancel()
+
+    return endpoint
+
+
+async def _send_loop(websocket: WebSocket, sub: Subscriber) -> None:
+    while True:
+        item = await sub.queue.get()
+        if item is None:  # dropped by the hub: close so the client reconnects and backfills
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1001)
+            return
+        await websocket.send_bytes(orjson.dumps(item))
+
+
+def _subscribe(
+    ex: PaperExchange, message: Any, sub: Subscriber | None
+) -> tuple[dict[str, Any] | None, Subscriber | None]:
+    if not isinstance(message, dict):
+        return {"error": {"code": 4000, "message": "Invalid message"}}, sub
+    method = message.get("method")
+    streams = [str(s) for s in message.get("params") or []]
+    if method == "UNSUBSCRIBE" and sub is not None:
+        sub.streams.difference_update(streams)
+        return None, sub
+    if method != "SUBSCRIBE":
+        return {"error": {"code": 4000, "message": f"Unknown method {method}"}}, sub
+    signature = message.get("signature")
+    if not isinstance(signature, list) or len(signature) != 4:
+        return {"error": {"code": 4006, "message": "Private streams need a signature"}}, sub
+    key, sig, ts, window = (str(x) for x in signature)
+    headers = {"x-api-key": key, "x-signature": sig, "x-timestamp": ts, "x-window": window}
+    try:
+        account = authenticate(headers, "subscribe", None, ex.keys, ex.clock())
+    except EngineReject as exc:
+        return {"error": {"code": 4006, "message": exc.message}}, sub
+    if sub is None:
+        sub = Subscriber(account)
+        ex.hub.subscribers.add(sub)
+    sub.streams.update(s for s in streams if s.startswith("account.orderUpdate"))
+    return {"result": None, "id": message.get("id")}, sub

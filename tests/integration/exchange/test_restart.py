@@ -1,0 +1,130 @@
+"""kill -9 of the paper exchange loses no order, fill or balance; resting orders keep filling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal as D
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from gridkeeper.exchange.client import BackpackClient
+from gridkeeper.exchange.models import OrderRequest
+
+from .conftest import PUBLIC, SECRET
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(config: Path, home: Path, port: int) -> subprocess.Popen[bytes]:
+    log = home.parent / "exchange.log"
+    argv = [sys.executable, "-m", "gridkeeper", "exchange", "--config", str(config)]
+    argv += ["--home", str(home), "--port", str(port)]
+    with log.open("ab") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("paper exchange did not answer /health")
+
+
+def _price(home: Path, port: int, symbol: str, price: str) -> None:
+    token = (home / "tokens" / "paper-exchange.token").read_text().strip()
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/_paper/price",
+        json={"symbol": symbol, "price": price},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    response.raise_for_status()
+
+
+async def _snapshot(url: str) -> tuple[object, ...]:
+    async with BackpackClient(url, PUBLIC, SECRET) as client:
+        return (
+            await client.get_open_orders(),
+            await client.get_fills(),
+            await client.get_balances(),
+            await client.get_positions(),
+            await client.get_order_history(),
+        )
+
+
+def test_sigkill_and_restart_keeps_everything(tmp_path: Path) -> None:
+    """State after a SIGKILL equals state before; an order resting across it fills afterwards."""
+    config = tmp_path / "paper.json"
+    market = {"base_symbol": "SOL", "initial_price": "150"}
+    config.write_bytes(
+        orjson.dumps(
+            {
+                "markets": [
+                    {"symbol": "SOL_USDC", "market_type": "SPOT", **market},
+                    {"symbol": "SOL_USDC_PERP", "market_type": "PERP", **market},
+                ],
+                "price_source": {"kind": "manual"},
+                "accounts": [
+                    {"name": "t", "api_secret": SECRET, "balances": {"USDC": "10000", "SOL": "5"}}
+                ],
+            }
+        )
+    )
+    home, port = tmp_path / "home", _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start(config, home, port)
+
+    async def trade() -> None:
+        async with BackpackClient(url, PUBLIC, SECRET) as client:
+            await client.execute_order(
+                OrderRequest("SOL_USDC", "Bid", "Limit", D("1"), D("149"), client_id=1)
+            )
+            await client.execute_order(
+                OrderRequest("SOL_USDC", "Bid", "Limit", D("1"), D("148"), client_id=2)
+            )
+            await client.execute_order(OrderRequest("SOL_USDC_PERP", "Ask", "Market", D("3")))
+
+    try:
+        asyncio.run(trade())
+        _price(home, port, "SOL_USDC", "148.5")  # fills client 1 only
+        before = asyncio.run(_snapshot(url))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc = _start(config, home, port)
+        after = asyncio.run(_snapshot(url))
+        assert after == before
+        open_orders, fills = after[0], after[1]
+        assert [o.client_id for o in open_orders] == [2]  # type: ignore[attr-defined]
+        assert len(fills) == 2  # type: ignore[arg-type]
+
+        _price(home, port, "SOL_USDC", "147.9")  # the order that rested across the kill fills
+
+        async def check() -> None:
+            async with BackpackClient(url, PUBLIC, SECRET) as client:
+                assert await client.get_open_orders() == []
+                assert len(await client.get_fills()) == 3
+                assert (await client.get_balances())["SOL"].available == D("5") + D("2") - D(
+                    "0.0004"
+                )
+
+        asyncio.run(check())
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -1,0 +1,78 @@
+"""RotatingFile: size and day rotation, names, and reopening a file deleted behind its back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gridkeeper.logs.rotation import (
+    RotatingFile,
+    RotationPolicy,
+    make_stamp,
+    parse_stamp,
+    rotated_name_re,
+)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_stamp_round_trip_and_order() -> None:
+    """Stamps parse back to their time and sort in time order."""
+    assert abs(parse_stamp(make_stamp(1_700_000_000.25)) - 1_700_000_000.25) < 1e-5
+    assert make_stamp(1_700_000_000.0) < make_stamp(1_700_000_000.5) < make_stamp(1_700_000_001)
+
+
+def test_size_rotation_never_splits_a_record(tmp_path: Path) -> None:
+    """A write that would pass max_bytes goes to a fresh file; rotated names match the pattern."""
+    rotated: list[Path] = []
+    file = RotatingFile(tmp_path / "a.log", RotationPolicy(max_bytes=25), rotated.append)
+    for i in range(6):
+        file.append(f"record {i:02d}\n".encode(), 1_700_000_000.0 + i)
+        file.flush()
+    file.close()
+    assert len(rotated) == 2
+    pattern = rotated_name_re("a.log")
+    assert all(pattern.match(p.name) for p in rotated)
+    assert [p.read_text() for p in rotated] == [
+        "record 00\nrecord 01\n",
+        "record 02\nrecord 03\n",
+    ]
+    assert (tmp_path / "a.log").read_text() == "record 04\nrecord 05\n"
+
+
+def test_daily_rotation_at_utc_day_change(tmp_path: Path) -> None:
+    """With daily rotation the first write of a new UTC day starts a new file."""
+    clock = Clock(86400.0 * 20000 + 100)
+    rotated: list[Path] = []
+    file = RotatingFile(
+        tmp_path / "a.log", RotationPolicy(max_bytes=10**9, daily=True), rotated.append, clock
+    )
+    file.append(b"day one\n", clock.now)
+    file.append(b"day one again\n", clock.now + 3600)
+    file.flush()
+    assert rotated == []
+    clock.now += 86400
+    file.append(b"day two\n", clock.now)
+    file.close()
+    assert len(rotated) == 1
+    assert rotated[0].read_text() == "day one\nday one again\n"
+    assert (tmp_path / "a.log").read_text() == "day two\n"
+
+
+def test_reopens_file_deleted_behind_its_back(tmp_path: Path) -> None:
+    """If someone deletes the live file, later writes create it again instead of vanishing."""
+    clock = Clock(1000.0)
+    path = tmp_path / "a.log"
+    file = RotatingFile(path, RotationPolicy(max_bytes=10**9), lambda p: None, clock)
+    file.append(b"one\n", clock.now)
+    file.flush()
+    path.unlink()
+    clock.now += 5
+    file.append(b"two\n", clock.now)
+    file.close()
+    assert path.read_text() == "two\n"
