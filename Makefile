@@ -23,7 +23,7 @@ stop: $(STAMP)
 ## make test: ruff, mypy --strict on src/, pytest
 test: lint typecheck pytest
 
-LINT := src tests benchmarks core monitoring
+LINT := src tests benchmarks core monitoring run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT)

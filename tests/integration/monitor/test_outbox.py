@@ -62,7 +62,8 @@ def test_down_webhook_gets_everything_in_order_when_back(tmp_path: Path) -> None
             wait_for(lambda: len(receiver.received()) == 5, what="5 deliveries")
             assert _subjects(receiver) == [f"a{i}" for i in range(5)]
             assert all(valid_signature(r, "k") for r in receiver.received())
-            assert store.outbox_pending_counts() == {}
+            # The receiver has the body before the outbox has its reply: wait for the mark.
+            wait_for(lambda: store.outbox_pending_counts() == {}, what="outbox marked delivered")
         finally:
             receiver.stop()
     finally:

@@ -1,0 +1,300 @@
+"""Grid bot speed, each figure beside its baseline, in one run.
+
+1. Strategy decisions/s on a replayed (seeded) price walk: `on_price` + the fills it causes,
+   beside a no-op loop that walks the same series through the same matching code.
+2. Fill-to-replacement-order latency on the paper exchange: from the price move that fills a grid
+   order to the opposite order resting on the book, beside the baseline of one signed order POST
+   followed by seeing it in the open orders (the floor any bot pays).
+
+Run: .venv/bin/python benchmarks/grid.py [--prices N] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from gridkeeper.bot.state import TrackedOrder
+from gridkeeper.bot.strategy import Cancel, GridStrategy, MarketSpec, Place
+from gridkeeper.config.strategy import GridStrategyConfig
+from gridkeeper.exchange.client import BackpackClient
+from gridkeeper.exchange.models import Fill, OrderRequest
+
+D = Decimal
+MARKET = MarketSpec(
+    "SOL_USDC_PERP", "SOL", "USDC", False, D("0.01"), D("0.01"), D("0.01"), D("0.0002")
+)
+
+
+def price_series(n: int) -> list[Decimal]:
+    rng = random.Random(42)
+    price, out = 100.0, []
+    for _ in range(n):
+        price = min(129.0, max(71.0, price * (1 + rng.gauss(0, 0.004))))
+        out.append(Decimal(f"{price:.2f}"))
+    return out
+
+
+def replay(prices: list[Decimal], decide: bool) -> tuple[float, int]:
+    """Seconds for the series and decisions made; decide=False is the no-op baseline."""
+    config = GridStrategyConfig(
+        grid_lower_price=D(70),
+        grid_upper_price=D(130),
+        grid_num=61,
+        order_quantity=D(1),
+        boundary_tolerance=D(1),
+    )
+    strategy = GridStrategy.fresh("bench", config, MARKET, D(100))
+    book: dict[int, TrackedOrder] = {}
+    trade = 0
+
+    def apply(actions: list[Place | Cancel]) -> None:
+        for action in actions:
+            if isinstance(action, Place):
+                book[action.order.client_id] = action.order
+                strategy.on_placed(action.order.client_id, str(action.order.client_id), "New", D(0))
+            else:
+                book.pop(action.client_id, None)
+                strategy.on_gone(action.client_id, D(0))
+
+    apply(strategy.plan(0))
+    decisions = 0
+    started = time.perf_counter()
+    for step, price in enumerate(prices):
+        crossed = [
+            o
+            for o in book.values()
+            if o.price is not None
+            and ((o.side == "Bid" and price <= o.price) or (o.side == "Ask" and price >= o.price))
+        ]
+        for order in crossed:
+            del book[order.client_id]
+            trade += 1
+            if decide:
+                strategy.on_fill(
+                    Fill(
+                        str(trade),
+                        str(order.client_id),
+                        order.client_id,
+                        MARKET.symbol,
+                        order.side,
+                        order.price or price,
+                        order.quantity,
+                        D("0.02"),
+                        "USDC",
+                        True,
+                        step,
+                    )
+                )
+        if decide:
+            apply(strategy.on_price(price, step))
+            strategy.drain_events()
+            decisions += 1
+    return time.perf_counter() - started, decisions
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.002)
+    raise RuntimeError("timed out")
+
+
+def latency(rounds: int) -> tuple[list[float], list[float]]:
+    """(fill -> replacement seconds, baseline POST -> visible seconds) on a paper exchange."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        home = root / "home"
+        home.mkdir()
+        paper = {
+            "markets": [
+                {
+                    "symbol": "SOL_USDC_PERP",
+                    "base_symbol": "SOL",
+                    "quote_symbol": "USDC",
+                    "market_type": "PERP",
+                    "initial_price": "100",
+                    "maker_fee_bps": "2",
+                }
+            ],
+            "price_source": {"kind": "manual"},
+            "accounts": [{"name": "demo", "balances": {"USDC": "1000000"}}],
+        }
+        (root / "px.json").write_bytes(orjson.dumps(paper))
+        px_port, bot_port = free_port(), free_port()
+        url = f"http://127.0.0.1:{px_port}"
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "gridkeeper",
+                        "exchange",
+                        "--config",
+                        str(root / "px.json"),
+                        "--port",
+                        str(px_port),
+                        "--home",
+                        str(home),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            wait(lambda: httpx.get(f"{url}/api/v1/time").status_code == 200)
+            active = root / "config" / "active"
+            active.mkdir(parents=True)
+            bot_cfg = {
+                "metadata": {
+                    "instance_id": "bench",
+                    "exchange": "paper",
+                    "symbol": "SOL_USDC_PERP",
+                    "strategy": "perp_grid",
+                },
+                "daemon_config": {"web_port": bot_port},
+                "exchange_config": {"base_url": url, "ws_url": f"ws://127.0.0.1:{px_port}/ws"},
+                "strategy_config": {
+                    "grid_lower_price": 80,
+                    "grid_upper_price": 120,
+                    "grid_num": 41,
+                    "order_quantity": 1,
+                    "poll_interval_s": 1.0,
+                },
+            }
+            (active / "bench.json").write_bytes(orjson.dumps(bot_cfg))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "gridkeeper",
+                        "bot",
+                        "--config",
+                        str(active / "bench.json"),
+                        "--home",
+                        str(home),
+                    ],
+                    cwd=root,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            keys = orjson.loads((home / "paper" / "demo-account.json").read_bytes())
+            admin = {
+                "Authorization": "Bearer "
+                + (home / "tokens" / "paper-exchange.token").read_text().strip()
+            }
+            return asyncio.run(_measure(url, keys, admin, bot_port, rounds))
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+async def _measure(
+    url: str, keys: dict[str, Any], admin: dict[str, str], bot_port: int, rounds: int
+) -> tuple[list[float], list[float]]:
+    symbol = "SOL_USDC_PERP"
+    async with (
+        BackpackClient(url, keys["api_key"], keys["api_secret"]) as client,
+        httpx.AsyncClient() as http,
+    ):
+        deadline = time.monotonic() + 30
+        while len(await client.get_open_orders(symbol)) < 40:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bot did not place its grid")
+            await asyncio.sleep(0.05)
+        fills: list[float] = []
+        price = D(100)
+        for i in range(rounds):
+            # Alternate down and up one level: each move fills one order of the grid.
+            target = price - D("1.05") if i % 2 == 0 else price + D("1.05")
+            before = {o.id for o in await client.get_open_orders(symbol)}
+            started = time.perf_counter()
+            r = await http.post(
+                f"{url}/_paper/price", headers=admin, json={"symbol": symbol, "price": str(target)}
+            )
+            r.raise_for_status()
+            while True:
+                now = {o.id for o in await client.get_open_orders(symbol)}
+                if now - before:
+                    break
+                if time.perf_counter() - started > 10:
+                    raise RuntimeError("no replacement order within 10 s")
+            fills.append(time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+        base: list[float] = []
+        for i in range(rounds):
+            started = time.perf_counter()
+            order = await client.execute_order(
+                OrderRequest(
+                    symbol=symbol,
+                    side="Bid",
+                    order_type="Limit",
+                    quantity=D(1),
+                    price=D("60") + D(i) / 100,
+                    client_id=4_000_000_000 + i,
+                    post_only=True,
+                )
+            )
+            while order.id not in {o.id for o in await client.get_open_orders(symbol)}:
+                pass
+            base.append(time.perf_counter() - started)
+            await client.cancel_order(symbol, order_id=order.id)
+        return fills, base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--prices", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    prices = price_series(args.prices)
+    base_s, _ = replay(prices, decide=False)
+    ours_s, decisions = replay(prices, decide=True)
+    print(
+        f"strategy: {decisions / ours_s:,.0f} decisions/s over {len(prices):,} prices "
+        f"(60 levels)  | baseline no-op replay: {len(prices) / base_s:,.0f} prices/s"
+    )
+    fills, base = latency(args.rounds)
+
+    def ms(values: list[float]) -> str:
+        values = sorted(values)
+        p90 = values[int(len(values) * 0.9) - 1]
+        return f"p50 {statistics.median(values) * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms"
+
+    print(
+        f"fill -> replacement order resting: {ms(fills)}  | baseline order POST -> visible: "
+        f"{ms(base)}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""The bot's control API (starlette), served on 127.0.0.1:<web_port> in the bot's own loop.
+
+Reads are open to the local host; every request that changes state needs
+`Authorization: Bearer <home>/tokens/<instance>.token`. Bad input is a 400 that names the field,
+and nothing is changed by a request that fails validation.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gridkeeper.bot.grid import GridError
+from gridkeeper.bot.runner import BotRunner
+from gridkeeper.config.strategy import MAX_GRID_NUM
+from gridkeeper.exchange.errors import ExchangeError
+
+ADJUST_FIELDS = ("grid_lower_price", "grid_upper_price", "grid_num")
+
+
+def token_path(home: Path, instance: str) -> Path:
+    return home / "tokens" / f"{instance}.token"
+
+
+def ensure_token(home: Path, instance: str) -> str:
+    """The instance's bearer token, created 0600 at first start and kept afterwards."""
+    path = token_path(home, instance)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            path.chmod(0o600)
+            return token
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    tmp.replace(path)
+    return token
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
+
+
+def parse_adjust(body: Any) -> tuple[Decimal | None, Decimal | None, int | None]:
+    """The adjust request, checked field by field; GridError names the bad one."""
+    if not isinstance(body, dict):
+        raise GridError("the body must be a JSON object", field="body")
+    for key in body:
+        if key not in ADJUST_FIELDS:
+            raise GridError(f"unknown field {key!r}; use {', '.join(ADJUST_FIELDS)}", field=key)
+    if not any(body.get(k) is not None for k in ADJUST_FIELDS):
+        raise GridError("give at least one of " + ", ".join(ADJUST_FIELDS), field="body")
+    prices: list[Decimal | None] = []
+    for key in ("grid_lower_price", "grid_upper_price"):
+        value = body.get(key)
+        if value is None:
+            prices.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise GridError(f"{key} must be a number", field=key)
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise GridError(f"{key} must be a number (got {value!r})", field=key) from None
+        if not number.is_finite() or number <= 0:
+            raise GridError(f"{key} must be a positive number (got {value!r})", field=key)
+        prices.append(number)
+    num = body.get("grid_num")
+    if num is not None and (isinstance(num, bool) or not isinstance(num, int)):
+        raise GridError(f"grid_num must be an integer (got {num!r})", field="grid_num")
+    if num is not None and not 2 <= num <= MAX_GRID_NUM:
+        raise GridError(f"grid_num must be 2..{MAX_GRID_NUM} (got {num})", field="grid_num")
+    return prices[0], prices[1], num
+
+
+def create_app(runner: BotRunner, token: str) -> Starlette:
+    def authorized(request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+
+    async def health(_: Request) -> JSONResponse:
+        ok, reason = runner.health()
+        body: dict[str, Any] = {
+            "status": "healthy" if ok else "unhealthy",
+            "running": ok,
+            "timestamp": time.time(),
+            "instance": runner.spec.name,
+        }
+        if runner._strategy is not None:
+            body["state"] = runner.strategy.state.status
+            body["state_reason"] = runner.strategy.state.reason
+        if not ok:
+            body["reason"] = reason
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def detailed(_: Request) -> JSONResponse:
+        return JSONResponse(runner.detailed())
+
+    async def grid(_: Request) -> JSONResponse:
+        if runner._strategy is None:
+            return _error(503, "starting")
+        return JSONResponse(runner.grid_view())
+
+    async def balances(_: Request) -> JSONResponse:
+        try:
+            found = await runner.client.get_balances()
+        except ExchangeError as exc:
+            return _error(503, f"exchange: {exc}")
+        return JSONResponse(
+            {
+                asset: {"available": format(b.available, "f"), "locked": format(b.locked, "f")}
+                for asset, b in found.items()
+            }
+        )
+
+    async def adjust(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing or wrong bearer token")
+        if runner._strategy is None:
+            return _error(503, "starting")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body is not JSON", "body")
+        try:
+            lower, upper, num = parse_adjust(body)
+            view = await runner.adjust(lower, upper, num)
+        except GridError as exc:
+            return _error(400, str(exc), exc.field)
+        return JSONResponse(view)
+
+    def command(name: str) -> Any:
+        async def handler(request: Request) -> JSONResponse:
+            if not authorized(request):
+                return _error(401, "missing or wrong bearer token")
+            if runner._strategy is None:
+                return _error(503, "starting")
+            return JSONResponse(await runner.command(name, f"{name} requested over the API"))
+
+        return handler
+
+    async def openapi(_: Request) -> JSONResponse:
+        return JSONResponse(OPENAPI)
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/health/detailed", detailed, methods=["GET"]),
+            Route("/api/grid", grid, methods=["GET"]),
+            Route("/api/grid/adjust", adjust, methods=["POST"]),
+            Route("/api/balances", balances, methods=["GET"]),
+            Route("/api/pause", command("pause"), methods=["POST"]),
+            Route("/api/resume", command("resume"), methods=["POST"]),
+            Route("/api/stop", command("stop"), methods=["POST"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+        ]
+    )
+
+
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
+_OK = {"200": {"description": "OK", "content": _JSON}}
+_ERRS = {
+    "400": {"description": "Invalid input; `field` names the culprit, nothing changed."},
+    "401": {"description": "Missing or wrong bearer token."},
+    "503": {"description": "The bot is starting."},
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "gridkeeper grid bot control API", "version": "1"},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "paths": {
+        "/health": {
+            "get": {
+                "summary": "Liveness: 200 when the loop runs and the exchange "
+                "answers, else 503 with the reason.",
+                "responses": {**_OK, "503": {"description": "Unhealthy"}},
+            }
+        },
+        "/health/detailed": {
+            "get": {
+                "summary": "State, uptime, loop time, latency, orders, position, PnL.",
+                "responses": _OK,
+            }
+        },
+        "/api/balances": {"get": {"summary": "The account's balances.", "responses": _OK}},
+        "/api/grid": {"get": {"summary": "Range, levels, open orders, profit.", "responses": _OK}},
+        "/api/grid/adjust": {
+            "post": {
+                "summary": "Change the range of the running grid (validated in full first).",
+                "security": _AUTH,
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "grid_lower_price": {"type": ["number", "string"]},
+                                    "grid_upper_price": {"type": ["number", "string"]},
+                                    "grid_num": {
+                                        "type": "integer",
+                                        "minimum": 2,
+                                        "maximum": MAX_GRID_NUM,
+                                    },
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {**_OK, **_ERRS},
+            }
+        },
+        **{
+            f"/api/{name}": {
+                "post": {"summary": text, "security": _AUTH, "responses": {**_OK, **_ERRS}}
+            }
+            for name, text in (
+                ("pause", "Cancel the grid's orders and stop trading until resumed."),
+                ("resume", "Resume a paused or stopped grid."),
+                ("stop", "Cancel orders, keep the position, stay up in the stopped state."),
+            )
+        },
+    },
+}

@@ -1,0 +1,37 @@
+"""Deterministic uint32 `clientId`s: instance, slot and generation packed into 32 bits. Pure.
+
+    bits 31..24  instance tag (8 bits of a hash of the instance name)
+    bits 23..13  slot index (0..2046; 2047 is reserved for orders that close the position)
+    bits 12..0   generation of that slot (wraps at 8192; one slot never has two live orders)
+
+The same (instance, slot, generation) always gives the same id, so an intent written before a
+crash names exactly the order the exchange may hold. Whether an id is ours is decided by the
+store's list of issued ids, never by the tag alone: another instance's tag may collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+SLOT_BITS = 11
+GEN_BITS = 13
+MAX_SLOT = (1 << SLOT_BITS) - 2
+CLOSE_SLOT = (1 << SLOT_BITS) - 1
+
+
+def instance_tag(instance: str) -> int:
+    return hashlib.sha256(instance.encode()).digest()[0]
+
+
+def make_client_id(instance: str, slot: int, generation: int) -> int:
+    if not 0 <= slot <= CLOSE_SLOT:
+        raise ValueError(f"slot {slot} out of range 0..{CLOSE_SLOT}")
+    gen = generation % (1 << GEN_BITS)
+    return (instance_tag(instance) << (SLOT_BITS + GEN_BITS)) | (slot << GEN_BITS) | gen
+
+
+def split_client_id(client_id: int) -> tuple[int, int, int]:
+    """(tag, slot, generation) of an id made by `make_client_id`."""
+    gen = client_id & ((1 << GEN_BITS) - 1)
+    slot = (client_id >> GEN_BITS) & ((1 << SLOT_BITS) - 1)
+    return client_id >> (SLOT_BITS + GEN_BITS), slot, gen

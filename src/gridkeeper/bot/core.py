@@ -1,0 +1,430 @@
+"""The grid's bookkeeping core: planning orders and applying their outcomes. Pure.
+
+`GridStrategy` (strategy.py) adds prices, risk actions and range changes on top of this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from gridkeeper.bot.client_ids import CLOSE_SLOT, make_client_id
+from gridkeeper.bot.grid import GridLayout, build_layout, floor_to
+from gridkeeper.bot.layout import pending_leg
+from gridkeeper.bot.state import ZERO, GridState, Side, SlotState, TrackedOrder
+from gridkeeper.config.strategy import GridStrategyConfig
+from gridkeeper.exchange.models import Fill
+
+REJECT_BACKOFF_MS = 5000
+SPOT_FEE_SLACK = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    """What the strategy needs to know about the market it trades."""
+
+    symbol: str
+    base: str
+    quote: str
+    spot: bool
+    tick_size: Decimal
+    step_size: Decimal
+    min_quantity: Decimal
+    maker_fee: Decimal
+
+
+@dataclass(frozen=True)
+class Place:
+    order: TrackedOrder
+    post_only: bool
+
+
+@dataclass(frozen=True)
+class Cancel:
+    client_id: int
+    order_id: str | None
+
+
+Action = Place | Cancel
+
+
+@dataclass(frozen=True)
+class BotEvent:
+    """Something worth a structured log line (order, fill, profit, boundary action...)."""
+
+    kind: str
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class GridCore:
+    """State, layout and the order bookkeeping shared by every grid."""
+
+    def __init__(
+        self, instance: str, config: GridStrategyConfig, market: MarketSpec, state: GridState
+    ) -> None:
+        self.instance = instance
+        self.config = config
+        self.market = market
+        self.state = state
+        self.events: list[BotEvent] = []
+        self.grid = self._build(state.lower, state.upper, state.num)
+
+    def _build(self, lower: Decimal, upper: Decimal, num: int) -> GridLayout:
+        return build_grid(self.config, self.market, lower, upper, num)
+
+    def emit(self, kind: str, message: str, **data: Any) -> None:
+        self.events.append(BotEvent(kind, message, data))
+
+    def drain_events(self) -> list[BotEvent]:
+        events, self.events = self.events, []
+        return events
+
+    # ---- planning -----------------------------------------------------------------------
+    def plan(self, now_ms: int) -> list[Action]:
+        """Cancels for orders that must go, places for slots that want an order."""
+        st = self.state
+        actions: list[Action] = []
+        wanted = {s.order for s in st.slots if s.order is not None}
+        for order in st.orders.values():
+            if order.status != "live" or order.cancel_sent:
+                continue
+            is_close = order.slot == CLOSE_SLOT
+            stale = not is_close and order.client_id not in wanted
+            if stale or (st.status != "running" and not is_close):
+                order.cancel_sent = True
+                actions.append(Cancel(order.client_id, order.order_id))
+        if st.status == "running":
+            self._net_offsetting()
+            # Nearest first: when max_position binds, the likeliest fills are the ones kept.
+            mark = st.last_price or ZERO
+            for slot in sorted(st.slots, key=lambda s: abs(s.buy + s.sell - 2 * mark)):
+                if slot.order is None and now_ms >= slot.retry_after_ms:
+                    place = self._place_for(slot)
+                    if place is not None:
+                        actions.append(place)
+        elif st.closing:
+            actions.extend(self._plan_close())
+        return actions
+
+    def _net_offsetting(self) -> None:
+        """Pair a held long leg with a held short leg (perp neutral, one-way position).
+
+        Both can be held at once only after fills the bot saw late (a restart): the position
+        nets them out, so neither reduce-only close could execute. Bought low and sold high
+        already, the pair is one round trip: booked, and both slots go back to opening.
+        """
+        if self.market.spot:
+            return
+        idle = [
+            s
+            for s in self.state.slots
+            if s.phase == "close" and s.order is None and s.leg_filled == 0
+        ]
+        longs = sorted((s for s in idle if s.kind == "long"), key=lambda s: s.index)
+        shorts = sorted((s for s in idle if s.kind == "short"), key=lambda s: -s.index)
+        for long_slot, short_slot in zip(longs, shorts, strict=False):
+            qty = self.grid.quantity
+            bought = (long_slot.open_price or long_slot.buy) * qty
+            sold = (short_slot.open_price or short_slot.sell) * qty
+            profit = sold - bought - long_slot.open_fee - short_slot.open_fee
+            self.state.realized_profit += profit
+            self.emit(
+                "profit",
+                f"slots {long_slot.index}+{short_slot.index} netted {profit}",
+                slot=long_slot.index,
+                paired_slot=short_slot.index,
+                profit=str(profit),
+                realized_profit=str(self.state.realized_profit),
+            )
+            for slot in (long_slot, short_slot):
+                slot.phase, slot.open_price, slot.open_fee = "open", None, ZERO
+
+    def _place_for(self, slot: SlotState) -> Place | None:
+        st, qty = self.state, self.grid.quantity
+        side, price, opening = pending_leg(slot)
+        remaining = qty - slot.leg_filled
+        if remaining <= 0 or st.last_price is None:
+            return None
+        if (side == "Bid" and price >= st.last_price) or (side == "Ask" and price <= st.last_price):
+            return None  # would cross the book: wait for the price to come back
+        if opening and not self._gate_allows(side, remaining):
+            return None
+        if not opening and not self._inventory_allows(side, remaining):
+            return None
+        order = TrackedOrder(
+            client_id=self._next_id(slot.index),
+            slot=slot.index,
+            side=side,
+            price=price,
+            quantity=remaining,
+            reduce_only=not opening and not self.market.spot,
+            opening=opening,
+        )
+        st.orders[order.client_id] = order
+        slot.order = order.client_id
+        self.emit(
+            "order_intent",
+            f"{side} {remaining} @ {price} (slot {slot.index})",
+            client_id=order.client_id,
+            slot=slot.index,
+            side=side,
+            price=str(price),
+            quantity=str(remaining),
+            opening=opening,
+            reduce_only=order.reduce_only,
+        )
+        return Place(order, self.config.post_only)
+
+    def _next_id(self, slot: int) -> int:
+        gen = self.state.generations.get(slot, 0) + 1
+        self.state.generations[slot] = gen
+        return make_client_id(self.instance, slot, gen)
+
+    def _open_quantity(self, side: str, *, opening: bool) -> Decimal:
+        return sum(
+            (
+                o.quantity - o.filled
+                for o in self.state.orders.values()
+                if o.side == side
+                and o.opening == opening
+                and o.slot != CLOSE_SLOT
+                and o.status != "gone"
+            ),
+            ZERO,
+        )
+
+    def _gate_allows(self, side: str, qty: Decimal) -> bool:
+        limit = self.config.max_position
+        if limit is None:
+            return True
+        pos = self.state.position
+        exposure = pos if side == "Bid" else -pos
+        worst = exposure + self._open_quantity(side, opening=True) + qty
+        if worst > limit:
+            self.emit(
+                "max_position",
+                f"{side} held back: exposure {worst} > {limit}",
+                side=side,
+                exposure=str(worst),
+                max_position=str(limit),
+            )
+            return False
+        return True
+
+    def _inventory_allows(self, side: str, qty: Decimal) -> bool:
+        pos = self.state.position
+        held = pos if side == "Ask" else -pos
+        # Spot buys pay their fee in base, so a bought unit arrives a hair short; the account's
+        # own balance covers that sliver (SPOT_FEE_SLACK of a unit), a missing unit it does not.
+        slack = qty * SPOT_FEE_SLACK if self.market.spot else ZERO
+        return held - self._open_quantity(side, opening=False) >= qty - slack
+
+    def _plan_close(self) -> list[Action]:
+        st = self.state
+        if any(o.slot != CLOSE_SLOT for o in st.orders.values()):
+            return []  # cancels still in flight
+        if any(o.slot == CLOSE_SLOT for o in st.orders.values()):
+            return []
+        if self._close_done():
+            return []
+        qty = floor_to(abs(self._close_quantity()), self.market.step_size)
+        side: Side = "Ask" if self._close_quantity() > 0 else "Bid"
+        order = TrackedOrder(
+            client_id=self._next_id(CLOSE_SLOT),
+            slot=CLOSE_SLOT,
+            side=side,
+            price=None,
+            quantity=qty,
+            reduce_only=not self.market.spot,
+            opening=False,
+        )
+        st.orders[order.client_id] = order
+        self.emit(
+            "order_intent",
+            f"close {side} {qty} at market",
+            client_id=order.client_id,
+            side=side,
+            quantity=str(qty),
+            reduce_only=order.reduce_only,
+        )
+        return [Place(order, post_only=False)]
+
+    def _close_done(self) -> bool:
+        """True (and the closing phase ended) once what is left is below one order."""
+        qty = floor_to(abs(self._close_quantity()), self.market.step_size)
+        if qty >= self.market.min_quantity and qty > 0:
+            return False
+        self.state.closing = False
+        self.emit("position_closed", "emergency close done", position=str(self.state.position))
+        return True
+
+    def _close_quantity(self) -> Decimal:
+        st = self.state
+        if self.market.spot:
+            return max(ZERO, st.position - st.position0)
+        return st.position
+
+    # ---- outcomes -----------------------------------------------------------------------
+    def on_placed(self, client_id: int, order_id: str, status: str, executed: Decimal) -> None:
+        order = self.state.orders.get(client_id)
+        if order is None:
+            return
+        order.status = "live"
+        order.order_id = order_id
+        self.emit(
+            "order_placed",
+            f"order {order_id} live",
+            client_id=client_id,
+            order_id=order_id,
+            status=status,
+        )
+        if status in ("Cancelled", "Expired", "Filled"):
+            self.on_gone(client_id, executed)
+
+    def on_rejected(self, client_id: int, code: str, message: str, now_ms: int) -> None:
+        order = self.state.orders.pop(client_id, None)
+        if order is None:
+            return
+        for slot in self.state.slots:
+            if slot.order == client_id:
+                slot.order = None
+                slot.retry_after_ms = now_ms + REJECT_BACKOFF_MS
+        self.emit(
+            "order_rejected",
+            f"{code}: {message}",
+            client_id=client_id,
+            code=code,
+            reduce_only=order.reduce_only,
+        )
+
+    def on_gone(self, client_id: int, executed: Decimal) -> None:
+        """The exchange no longer holds the order; `executed` of it filled in total."""
+        order = self.state.orders.get(client_id)
+        if order is None:
+            return
+        order.status = "gone"
+        order.final_executed = executed
+        self._finalize_if_done(order)
+
+    def _finalize_if_done(self, order: TrackedOrder) -> None:
+        done = order.filled >= order.quantity or (
+            order.final_executed is not None and order.filled >= order.final_executed
+        )
+        if not done:
+            return
+        self.state.orders.pop(order.client_id, None)
+        for slot in self.state.slots:
+            if slot.order == order.client_id:
+                slot.order = None
+
+    def on_fill(self, fill: Fill) -> None:
+        """Apply one fill of one of our orders (the caller guarantees it is new)."""
+        st, qty, price = self.state, fill.quantity, fill.price
+        sign = 1 if fill.side == "Bid" else -1
+        base_delta = qty * sign
+        fee_quote = ZERO
+        if fill.fee_symbol == self.market.base:
+            base_delta -= fill.fee
+            fee_quote = fill.fee * price
+        elif fill.fee_symbol in (self.market.quote, ""):
+            fee_quote = fill.fee
+            st.cash -= fill.fee
+        st.cash -= sign * qty * price
+        st.position += base_delta
+        st.fees += fee_quote
+        st.fills_applied += 1
+        st.checkpoint_ms = max(st.checkpoint_ms, fill.timestamp_ms)
+        order = self._order_for(fill)
+        self.emit(
+            "fill",
+            f"{fill.side} {qty} @ {price}",
+            trade_id=fill.trade_id,
+            client_id=fill.client_id,
+            order_id=fill.order_id,
+            side=fill.side,
+            price=str(price),
+            quantity=str(qty),
+            fee=str(fill.fee),
+            fee_symbol=fill.fee_symbol,
+            position=str(st.position),
+        )
+        if order is None:
+            self.emit(
+                "untracked_fill",
+                "fill of an order no slot owns; position updated",
+                trade_id=fill.trade_id,
+                client_id=fill.client_id,
+            )
+            return
+        order.filled += qty
+        slot = next((s for s in st.slots if s.order == order.client_id), None)
+        if slot is not None:
+            self._advance(slot, order, price, qty, fee_quote)
+        self._finalize_if_done(order)
+        if order.slot == CLOSE_SLOT and st.closing and order.client_id not in st.orders:
+            self._close_done()
+
+    def _order_for(self, fill: Fill) -> TrackedOrder | None:
+        if fill.client_id is not None and fill.client_id in self.state.orders:
+            return self.state.orders[fill.client_id]
+        for order in self.state.orders.values():
+            if order.order_id is not None and order.order_id == fill.order_id:
+                return order
+        return None
+
+    def _advance(
+        self, slot: SlotState, order: TrackedOrder, price: Decimal, qty: Decimal, fee: Decimal
+    ) -> None:
+        if order.opening:
+            paid = (slot.open_price or ZERO) * slot.leg_filled + price * qty
+            slot.open_price = paid / (slot.leg_filled + qty)
+            slot.open_fee += fee
+        else:
+            slot.close_value += price * qty
+            slot.close_fee += fee
+        slot.leg_filled += qty
+        if slot.leg_filled < self.grid.quantity:
+            return
+        if order.opening:
+            slot.phase = "close"
+        else:
+            self._book(slot)
+            slot.phase = "open"
+            slot.open_price = None
+            slot.open_fee = slot.close_value = slot.close_fee = ZERO
+        slot.leg_filled = ZERO
+        slot.order = None
+
+    def _book(self, slot: SlotState) -> None:
+        qty = slot.leg_filled
+        opened = (slot.open_price if slot.open_price is not None else slot.buy) * qty
+        gross = slot.close_value - opened if slot.kind == "long" else opened - slot.close_value
+        profit = gross - slot.open_fee - slot.close_fee
+        self.state.realized_profit += profit
+        self.emit(
+            "profit",
+            f"slot {slot.index} round trip booked {profit}",
+            slot=slot.index,
+            profit=str(profit),
+            gross=str(gross),
+            fees=str(slot.open_fee + slot.close_fee),
+            realized_profit=str(self.state.realized_profit),
+        )
+
+
+def build_grid(
+    config: GridStrategyConfig, market: MarketSpec, lower: Decimal, upper: Decimal, num: int
+) -> GridLayout:
+    return build_layout(
+        lower=lower,
+        upper=upper,
+        num=num,
+        mode=config.grid_mode,
+        quantity=config.order_quantity,
+        tick_size=market.tick_size,
+        step_size=market.step_size,
+        min_quantity=market.min_quantity,
+        maker_fee=market.maker_fee,
+    )

@@ -1,0 +1,125 @@
+"""Reconciliation: what the store believes against what the exchange says. Pure.
+
+Run at start and periodically. Fills the bot has not applied yet are applied first (placing
+their opposite legs follows from the state), then every tracked order is matched to the
+exchange's open orders: found → adopted, not open → gone (its slot is freed once its fills are in).
+Open orders carrying one of our issued clientIds that no slot owns are duplicates: tracked so the
+next plan cancels them. Orders without one of our ids belong to someone else and are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from gridkeeper.bot.state import TrackedOrder
+from gridkeeper.bot.strategy import GridStrategy
+from gridkeeper.exchange.models import Fill, Order
+
+UNOWNED_SLOT = -1
+
+
+@dataclass
+class ReconcileReport:
+    applied: list[Fill] = field(default_factory=list)
+    adopted: list[int] = field(default_factory=list)
+    freed: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    foreign: int = 0
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "fills_applied": len(self.applied),
+            "adopted": len(self.adopted),
+            "freed": len(self.freed),
+            "duplicates": len(self.duplicates),
+            "foreign_orders": self.foreign,
+        }
+
+
+def is_ours(fill_or_order: Fill | Order, issued: Collection[int]) -> bool:
+    return fill_or_order.client_id is not None and fill_or_order.client_id in issued
+
+
+def apply_fills(
+    strategy: GridStrategy, fills: list[Fill], issued: Collection[int], seen: Collection[str]
+) -> list[Fill]:
+    """Apply our fills not yet seen, oldest first; returns those applied (to record)."""
+    applied: list[Fill] = []
+    known_ids = {o.order_id for o in strategy.state.orders.values() if o.order_id}
+    done: set[str] = set()
+    for fill in sorted(fills, key=lambda f: (f.timestamp_ms, f.trade_id)):
+        if fill.symbol != strategy.market.symbol or fill.trade_id in seen:
+            continue
+        if fill.trade_id in done:
+            continue
+        if not (is_ours(fill, issued) or fill.order_id in known_ids):
+            continue
+        strategy.on_fill(fill)
+        done.add(fill.trade_id)
+        applied.append(fill)
+    return applied
+
+
+def reconcile(
+    strategy: GridStrategy,
+    *,
+    open_orders: list[Order],
+    fills: list[Fill],
+    issued: Collection[int],
+    seen: Collection[str],
+    history: Mapping[int, Order] | None = None,
+    in_flight: Collection[int] = (),
+) -> ReconcileReport:
+    """Bring the state in line with the exchange. `history`: closed orders by clientId, to learn
+    how much of a vanished order executed; `in_flight`: ids whose POST has not answered yet."""
+    report = ReconcileReport()
+    report.applied = apply_fills(strategy, fills, issued, seen)
+    state = strategy.state
+    open_by_id: dict[int, Order] = {}
+    for order in open_orders:
+        if order.symbol != strategy.market.symbol:
+            continue
+        if order.client_id is not None and order.client_id in issued:
+            open_by_id[order.client_id] = order
+        else:
+            report.foreign += 1
+    for client_id, tracked in list(state.orders.items()):
+        if client_id in in_flight:
+            continue
+        found = open_by_id.pop(client_id, None)
+        if found is not None:
+            if tracked.status != "live" or tracked.order_id != found.id:
+                # Only a change is news: a periodic reconcile must not re-log live orders.
+                report.adopted.append(client_id)
+                strategy.on_placed(client_id, found.id, found.status, found.executed_quantity)
+            continue
+        closed = (history or {}).get(client_id)
+        executed = closed.executed_quantity if closed is not None else tracked.filled
+        strategy.on_gone(client_id, max(executed, tracked.filled))
+        if client_id not in state.orders:
+            report.freed.append(client_id)
+    for client_id, order in open_by_id.items():
+        if client_id in in_flight:
+            continue
+        state.orders[client_id] = TrackedOrder(
+            client_id=client_id,
+            slot=UNOWNED_SLOT,
+            side=order.side,
+            price=order.price,
+            quantity=order.quantity,
+            reduce_only=order.reduce_only,
+            opening=False,
+            status="live",
+            order_id=order.id,
+            filled=order.executed_quantity,
+        )
+        report.duplicates.append(client_id)
+        strategy.emit(
+            "duplicate_order",
+            f"order {order.id} has our clientId but no slot owns it: cancelling",
+            client_id=client_id,
+            order_id=order.id,
+        )
+    strategy.emit("reconciled", "state reconciled with the exchange", **report.summary())
+    return report

@@ -1,0 +1,365 @@
+"""The bot process: start-up, the trading loop, and the commands the control API calls.
+
+One asyncio loop runs everything: the trading loop (woken by the websocket or a poll timer),
+the websocket reader, and the HTTP control API. Every change to the strategy happens under one
+lock and is saved before any order it implies is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from gridkeeper.bot.errors import BotFatal
+from gridkeeper.bot.execution import Executor, now_ms
+from gridkeeper.bot.grid import GridError
+from gridkeeper.bot.layout import pending_leg
+from gridkeeper.bot.reconcile import apply_fills, reconcile
+from gridkeeper.bot.state import TrackedOrder
+from gridkeeper.bot.store import Store
+from gridkeeper.bot.strategy import GridStrategy, MarketSpec
+from gridkeeper.bot.views import dec_str as _s
+from gridkeeper.bot.views import grid_view, pnl_view
+from gridkeeper.config.strategy import GridStrategyConfig
+from gridkeeper.exchange.client import BackpackClient
+from gridkeeper.exchange.errors import AuthError, ExchangeError
+from gridkeeper.exchange.models import Fill, Market
+
+FILL_OVERLAP_MS = 60_000  # re-read fills this far behind the checkpoint; duplicates are ignored
+FILL_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    """Everything the runner needs from the instance config."""
+
+    name: str
+    home: Path
+    symbol: str
+    strategy_kind: str  # "grid" (spot) or "perp_grid"
+    config: GridStrategyConfig
+
+
+def market_spec(market: Market) -> MarketSpec:
+    return MarketSpec(
+        symbol=market.symbol,
+        base=market.base_symbol,
+        quote=market.quote_symbol,
+        spot=market.market_type == "SPOT",
+        tick_size=market.tick_size,
+        step_size=market.step_size,
+        min_quantity=market.min_quantity,
+        maker_fee=market.maker_fee,
+    )
+
+
+class BotRunner:
+    def __init__(
+        self,
+        spec: BotSpec,
+        client: BackpackClient,
+        store: Store,
+        *,
+        on_event: Callable[[str, str, dict[str, Any]], None],
+        updates: Callable[[Callable[[], None]], AsyncIterable[object]] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.client = client
+        self.store = store
+        self.on_event = on_event
+        self.updates = updates
+        self.lock = asyncio.Lock()
+        self.wake = asyncio.Event()
+        self.started_at = time.time()
+        self.last_loop_at: float | None = None
+        self.latency_s: float | None = None
+        self.exchange_error: str | None = None
+        self.need_reconcile = True
+        self._last_reconcile = 0.0
+        self._strategy: GridStrategy | None = None
+        self._executor: Executor | None = None
+
+    # ---- start-up -----------------------------------------------------------------------
+    @property
+    def strategy(self) -> GridStrategy:
+        assert self._strategy is not None, "start() first"
+        return self._strategy
+
+    @property
+    def executor(self) -> Executor:
+        assert self._executor is not None, "start() first"
+        return self._executor
+
+    async def start(self) -> None:
+        """Load or create the grid and reconcile with the exchange. BotFatal when impossible."""
+        spec = self.spec
+        try:
+            market = await self.client.get_market(spec.symbol)
+            ticker = await self.client.get_ticker(spec.symbol)
+        except AuthError as exc:
+            raise BotFatal(f"the exchange refused our keys: {exc}") from exc
+        except ExchangeError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                raise BotFatal(f"market {spec.symbol}: {exc}") from exc
+            raise
+        mspec = market_spec(market)
+        want_spot = spec.strategy_kind != "perp_grid"
+        if mspec.spot != want_spot:
+            raise BotFatal(
+                f"metadata.strategy {spec.strategy_kind!r} does not fit market {spec.symbol} "
+                f"({market.market_type}); use {'grid' if mspec.spot else 'perp_grid'}"
+            )
+        if mspec.spot and spec.config.grid_type == "short":
+            raise BotFatal("strategy_config.grid_type: a spot grid cannot be short")
+        saved = self.store.load()
+        try:
+            if saved is None:
+                strategy = await self._fresh(mspec, ticker.last_price)
+            else:
+                strategy = GridStrategy(spec.name, spec.config, mspec, saved)
+        except GridError as exc:
+            raise BotFatal(f"strategy_config.{exc.field}: {exc}") from exc
+        self._strategy = strategy
+        self._executor = Executor(self.client, strategy, self._save)
+        self._emit(
+            "bot_started",
+            "grid loaded" if saved else "new grid",
+            symbol=spec.symbol,
+            lower=str(strategy.state.lower),
+            upper=str(strategy.state.upper),
+            slots=len(strategy.state.slots),
+            status=strategy.state.status,
+        )
+        if saved is None:
+            self._save([])
+        async with self.lock:
+            await self._cycle(full=True)
+
+    async def _fresh(self, market: MarketSpec, price: Decimal) -> GridStrategy:
+        cfg = self.spec.config
+        inventory = Decimal(0)
+        if market.spot:
+            balances = await self._call(self.client.get_balances())
+            base = balances.get(market.base)
+            quote = balances.get(market.quote)
+            inventory = base.available if base is not None else Decimal(0)
+            strategy = GridStrategy.fresh(self.spec.name, cfg, market, price, inventory)
+            need = sum(
+                (
+                    s.buy * strategy.grid.quantity
+                    for s in strategy.state.slots
+                    if pending_leg(s)[0] == "Bid" and s.buy < price
+                ),
+                Decimal(0),
+            )
+            have = quote.available if quote is not None else Decimal(0)
+            if need > have:
+                raise BotFatal(
+                    f"insufficient funds at start: the grid's buys need {need} {market.quote}, "
+                    f"the account has {have} available"
+                )
+        else:
+            strategy = GridStrategy.fresh(self.spec.name, cfg, market, price)
+        # Fills before this moment are not the grid's business.
+        strategy.state.checkpoint_ms = now_ms() - FILL_OVERLAP_MS
+        return strategy
+
+    # ---- the loop -----------------------------------------------------------------------
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Trade until `stopping` is set; exchange trouble is reported, never fatal."""
+        reader = asyncio.create_task(self._read_updates()) if self.updates else None
+        try:
+            while not stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.spec.config.poll_interval_s)
+                self.wake.clear()
+                if stopping.is_set():
+                    break
+                due = (
+                    time.monotonic() - self._last_reconcile >= self.spec.config.reconcile_interval_s
+                )
+                try:
+                    async with self.lock:
+                        await self._cycle(full=due or self.need_reconcile)
+                except BotFatal:
+                    raise
+                except ExchangeError as exc:
+                    self._exchange_failed(exc)
+                    await asyncio.sleep(min(5.0, self.spec.config.poll_interval_s * 2))
+        finally:
+            if reader is not None:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+            self._save([])
+
+    async def _read_updates(self) -> None:
+        assert self.updates is not None
+        while True:
+            try:
+                async for _update in self.updates(self._on_gap):
+                    self.wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the stream reconnects itself; this is a last resort
+                self._emit("stream_error", f"order stream failed: {exc}")
+            await asyncio.sleep(2.0)
+
+    def _on_gap(self) -> None:
+        self.need_reconcile = True
+        self.wake.set()
+
+    async def _cycle(self, *, full: bool) -> None:
+        """One round: price, fills (or a full reconcile), risk, then the orders that follow."""
+        strategy = self.strategy
+        started = time.monotonic()
+        ticker = await self._call(self.client.get_ticker(self.spec.symbol))
+        self.latency_s = time.monotonic() - started
+        fills = await self._fills_since(strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
+        seen = self.store.seen(f.trade_id for f in fills)
+        if full:
+            open_orders = await self._call(self.client.get_open_orders(self.spec.symbol))
+            history = await self._call(self.client.get_order_history(self.spec.symbol, limit=200))
+            report = reconcile(
+                strategy,
+                open_orders=open_orders,
+                fills=fills,
+                issued=self.store.issued,
+                seen=seen,
+                history={o.client_id: o for o in history if o.client_id is not None},
+                in_flight=self.executor.in_flight,
+            )
+            applied = report.applied
+            self._last_reconcile = time.monotonic()
+            self.need_reconcile = False
+        else:
+            applied = apply_fills(strategy, fills, self.store.issued, seen)
+        self._save([], applied)
+        actions = strategy.on_price(ticker.last_price, now_ms())
+        await self.executor.run(actions)
+        self.exchange_error = None
+        self.last_loop_at = time.time()
+        self._flush_events()
+
+    async def _fills_since(self, from_ms: int) -> list[Fill]:
+        fills: list[Fill] = []
+        offset = 0
+        while True:
+            page = await self._call(
+                self.client.get_fills(
+                    self.spec.symbol, from_ms=max(0, from_ms), limit=FILL_PAGE, offset=offset
+                )
+            )
+            fills.extend(page)
+            if len(page) < FILL_PAGE:
+                return fills
+            offset += len(page)
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except AuthError as exc:
+            raise BotFatal(f"the exchange refused our keys: {exc}") from exc
+
+    def _exchange_failed(self, exc: ExchangeError) -> None:
+        self.exchange_error = str(exc)
+        self._emit("exchange_error", str(exc), code=exc.code)
+        self._flush_events()
+
+    def _save(self, intents: list[TrackedOrder], fills: list[Fill] | None = None) -> None:
+        if self._strategy is not None:
+            self.store.save(self._strategy.state, intents=intents, fills=fills or [])
+
+    def _emit(self, kind: str, message: str, **data: Any) -> None:
+        self.on_event(kind, message, data)
+
+    def _flush_events(self) -> None:
+        if self._strategy is None:
+            return
+        for event in self._strategy.drain_events():
+            self.on_event(event.kind, event.message, event.data)
+
+    # ---- commands (the control API calls these) ----------------------------------------
+    async def command(self, name: str, reason: str) -> dict[str, Any]:
+        async with self.lock:
+            strategy = self.strategy
+            changed = {
+                "pause": strategy.pause,
+                "resume": strategy.resume,
+                "stop": strategy.stop,
+            }[name](reason)
+            self._save([])
+            await self.executor.run(strategy.plan(now_ms()))
+            self._flush_events()
+            return {
+                "changed": changed,
+                "status": strategy.state.status,
+                "reason": strategy.state.reason,
+            }
+
+    async def adjust(
+        self, lower: Decimal | None, upper: Decimal | None, num: int | None
+    ) -> dict[str, Any]:
+        """Validate in full (GridError names the field), then move the grid and persist it."""
+        async with self.lock:
+            strategy = self.strategy
+            strategy.check_adjust(lower, upper, num)
+            strategy.adjust(lower, upper, num)
+            self._save([])  # the new range is durable before any order moves
+            await self.executor.run(strategy.plan(now_ms()))
+            self._flush_events()
+            return self.grid_view()
+
+    # ---- views --------------------------------------------------------------------------
+    def health(self) -> tuple[bool, str]:
+        if self._strategy is None:
+            if self.exchange_error is not None:
+                return False, f"starting: exchange unreachable: {self.exchange_error}"
+            return False, "starting"
+        if self.last_loop_at is None:
+            return False, "loop has not completed a cycle"
+        limit = max(10.0, 3 * self.spec.config.poll_interval_s + 5)
+        if time.time() - self.last_loop_at > limit:
+            return False, f"loop stalled for {time.time() - self.last_loop_at:.0f}s"
+        if self.exchange_error is not None:
+            return False, f"exchange unreachable: {self.exchange_error}"
+        return True, "ok"
+
+    def grid_view(self) -> dict[str, Any]:
+        return grid_view(self.spec.name, self.spec.symbol, self.spec.config, self.strategy)
+
+    def pnl(self) -> dict[str, str | None]:
+        return pnl_view(self.strategy.state)
+
+    def detailed(self) -> dict[str, Any]:
+        ok, reason = self.health()
+        data: dict[str, Any] = {
+            "status": "healthy" if ok else "unhealthy",
+            "reason": reason,
+            "instance": self.spec.name,
+            "uptime_s": round(time.time() - self.started_at, 3),
+            "last_loop_at": self.last_loop_at,
+            "exchange_latency_s": self.latency_s,
+            "exchange_error": self.exchange_error,
+        }
+        if self._strategy is not None:
+            st = self._strategy.state
+            data.update(
+                {
+                    "state": st.status,
+                    "state_reason": st.reason,
+                    "symbol": self.spec.symbol,
+                    "open_orders": sum(1 for o in st.orders.values() if o.status == "live"),
+                    "position": _s(st.position),
+                    "pnl": self.pnl(),
+                    "fills": st.fills_applied,
+                    "orders_sent": self.executor.sent,
+                }
+            )
+        return data

@@ -1,0 +1,148 @@
+"""The bot's state: slots, the orders it believes exist, position and PnL. Pure data.
+
+Everything the bot must remember across a crash lives here and is saved as one JSON document in
+the store (with the fills table), so a restart resumes exactly where the last save left off.
+
+Vocabulary: a *slot* trades between two neighbouring price points. Its *kind* says which way it
+opens (long: buy low first; short: sell high first); its *phase* says which leg is pending
+(open or close). A slot has at most one order at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+Side = Literal["Bid", "Ask"]
+Kind = Literal["long", "short"]
+Phase = Literal["open", "close"]
+Status = Literal["running", "paused", "stopped"]
+OrderStatus = Literal["intent", "live", "gone"]
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class TrackedOrder:
+    """An order the bot intends to have, or has, on the exchange."""
+
+    client_id: int
+    slot: int  # slot index, or client_ids.CLOSE_SLOT for a position close
+    side: Side
+    price: Decimal | None  # None: a market order (only position closes)
+    quantity: Decimal
+    reduce_only: bool
+    opening: bool
+    status: OrderStatus = "intent"
+    order_id: str | None = None
+    filled: Decimal = ZERO
+    # Set when the exchange reports the order closed: fills up to this are still to be applied.
+    final_executed: Decimal | None = None
+    cancel_sent: bool = False
+
+
+@dataclass
+class SlotState:
+    index: int
+    buy: Decimal
+    sell: Decimal
+    kind: Kind
+    phase: Phase
+    leg_filled: Decimal = ZERO
+    open_price: Decimal | None = None  # average price of the opening leg (for booking)
+    open_fee: Decimal = ZERO  # quote fees paid on the opening leg
+    close_value: Decimal = ZERO  # quote value of the closing leg's fills so far
+    close_fee: Decimal = ZERO  # quote fees paid on the closing leg
+    order: int | None = None  # client_id of the slot's order
+    retry_after_ms: int = 0  # after a rejection, wait before trying again
+
+
+@dataclass
+class GridState:
+    lower: Decimal
+    upper: Decimal
+    num: int
+    slots: list[SlotState]
+    status: Status = "running"
+    reason: str | None = None
+    auto_resume: bool = False  # a boundary pause resumes when the price is back in range
+    closing: bool = False  # emergency_close: flatten the position once orders are cancelled
+    orders: dict[int, TrackedOrder] = field(default_factory=dict)
+    generations: dict[int, int] = field(default_factory=dict)
+    position: Decimal = ZERO  # the grid's own net base position (spot: its inventory)
+    position0: Decimal = ZERO  # position when the grid started (spot: allocated inventory)
+    value0: Decimal = ZERO  # position0 valued at the start price
+    cash: Decimal = ZERO  # quote received minus paid, fees included
+    realized_profit: Decimal = ZERO  # booked round trips, net of their fees
+    fees: Decimal = ZERO  # every fee, in quote
+    fills_applied: int = 0
+    checkpoint_ms: int = 0  # newest fill time applied
+    last_price: Decimal | None = None
+
+    def total_pnl(self, price: Decimal | None = None) -> Decimal:
+        """Mark-to-market PnL of everything the grid traded since it started."""
+        mark = price if price is not None else self.last_price
+        if mark is None:
+            return self.cash - self.value0
+        return self.cash + self.position * mark - self.value0
+
+    def unrealized_pnl(self, price: Decimal | None = None) -> Decimal:
+        """Total PnL not yet booked as grid profit: the inventory's PnL."""
+        return self.total_pnl(price) - self.realized_profit
+
+    def slot_order(self, slot: SlotState) -> TrackedOrder | None:
+        return None if slot.order is None else self.orders.get(slot.order)
+
+
+def _enc(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, list):
+        return [_enc(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _enc(v) for k, v in value.items()}
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _enc(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
+
+
+_DEC_FIELDS = {
+    "price",
+    "quantity",
+    "filled",
+    "final_executed",
+    "buy",
+    "sell",
+    "leg_filled",
+    "open_price",
+    "open_fee",
+    "close_value",
+    "close_fee",
+    "lower",
+    "upper",
+    "position",
+    "position0",
+    "value0",
+    "cash",
+    "realized_profit",
+    "fees",
+    "last_price",
+}
+
+
+def _dec_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (Decimal(v) if k in _DEC_FIELDS and v is not None else v) for k, v in data.items()}
+
+
+def state_to_dict(state: GridState) -> dict[str, Any]:
+    result: dict[str, Any] = _enc(state)
+    return result
+
+
+def state_from_dict(data: dict[str, Any]) -> GridState:
+    raw = _dec_fields(data)
+    raw["slots"] = [SlotState(**_dec_fields(s)) for s in data["slots"]]
+    raw["orders"] = {int(k): TrackedOrder(**_dec_fields(o)) for k, o in data["orders"].items()}
+    raw["generations"] = {int(k): int(v) for k, v in data["generations"].items()}
+    return GridState(**raw)

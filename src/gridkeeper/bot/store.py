@@ -1,0 +1,163 @@
+"""The bot's order store: SQLite (WAL) at `<home>/bots/<instance>.db`.
+
+Three tables: the state document (one row, rewritten in the same transaction as the fills it
+reflects), the fills applied (keyed by trade id, so applying twice is impossible), and every
+clientId ever issued (written with the intent, before the order is sent; it is how the bot
+recognises its own orders and how a test proves no order was sent twice).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gridkeeper.bot.state import GridState, TrackedOrder, state_from_dict, state_to_dict
+from gridkeeper.exchange.models import Fill
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    doc BLOB NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    trade_id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL,
+    client_id INTEGER,
+    side TEXT NOT NULL,
+    price TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    fee_symbol TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS issued (
+    client_id INTEGER PRIMARY KEY,
+    slot INTEGER NOT NULL,
+    side TEXT NOT NULL,
+    price TEXT,
+    quantity TEXT NOT NULL,
+    reduce_only INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    reissued INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+def store_path(home: Path, instance: str) -> Path:
+    return home / "bots" / f"{instance}.db"
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # money: a saved intent must survive a crash
+        self._db.executescript(SCHEMA)
+        self._issued: set[int] = {
+            row[0] for row in self._db.execute("SELECT client_id FROM issued")
+        }
+
+    def close(self) -> None:
+        self._db.close()
+
+    def load(self) -> GridState | None:
+        row = self._db.execute("SELECT doc FROM state WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return state_from_dict(orjson.loads(row[0]))
+
+    @property
+    def issued(self) -> set[int]:
+        return self._issued
+
+    def seen(self, trade_ids: Iterable[str]) -> set[str]:
+        ids = list(trade_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT trade_id FROM fills WHERE trade_id IN ({marks})"  # noqa: S608
+            found.update(row[0] for row in self._db.execute(query, chunk))
+        return found
+
+    def save(
+        self,
+        state: GridState,
+        *,
+        intents: Iterable[TrackedOrder] = (),
+        fills: Iterable[Fill] = (),
+    ) -> None:
+        """Write the state with the intents and fills it includes, atomically."""
+        now = int(time.time() * 1000)
+        doc = orjson.dumps(state_to_dict(state))
+        intents = list(intents)
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO state (id, doc, updated_ms) VALUES (1, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, "
+                "updated_ms = excluded.updated_ms",
+                (doc, now),
+            )
+            for order in intents:
+                self._db.execute(
+                    "INSERT INTO issued (client_id, slot, side, price, quantity, reduce_only, "
+                    "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE "
+                    "SET reissued = reissued + 1, slot = excluded.slot, side = excluded.side, "
+                    "price = excluded.price, quantity = excluded.quantity, "
+                    "created_ms = excluded.created_ms",
+                    (
+                        order.client_id,
+                        order.slot,
+                        order.side,
+                        None if order.price is None else format(order.price, "f"),
+                        format(order.quantity, "f"),
+                        int(order.reduce_only),
+                        now,
+                    ),
+                )
+            for fill in fills:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        fill.trade_id,
+                        fill.order_id,
+                        fill.client_id,
+                        fill.side,
+                        format(fill.price, "f"),
+                        format(fill.quantity, "f"),
+                        format(fill.fee, "f"),
+                        fill.fee_symbol,
+                        fill.timestamp_ms,
+                    ),
+                )
+        self._issued.update(o.client_id for o in intents)
+
+    def _tx(self) -> _Tx:
+        return _Tx(self._db)
+
+    def fill_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM fills").fetchone()[0])
+
+    def issued_rows(self) -> list[dict[str, Any]]:
+        cur = self._db.execute("SELECT * FROM issued ORDER BY created_ms")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -1,0 +1,235 @@
+"""`gridkeeper bot --config FILE`: run one grid bot (what the keeper runs for a grid instance).
+
+Exit codes: 0 after a graceful stop (SIGTERM/SIGINT; orders stay on the book and are adopted at
+the next start), 78 for problems a restart cannot fix (bad config, refused keys, busy port,
+insufficient funds), 1 for anything else (the keeper restarts it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import socket
+import time
+from collections.abc import AsyncIterable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from gridkeeper.bot.errors import BotFatal
+from gridkeeper.cli.common import home_option, settings_option
+from gridkeeper.config import InstanceConfig, find_settings, load_instance, load_settings
+from gridkeeper.config.exchange import ExchangeConfig
+from gridkeeper.errors import ConfigError
+from gridkeeper.logs import configure_logging, get_logger, log_event
+from gridkeeper.paths import resolve_home
+
+DEMO_KEY_WAIT_S = 30.0
+START_RETRY_S = 2.0
+
+log = get_logger("gridkeeper.bot")
+
+
+def load_bot_config(config_path: Path, settings_path: Path | None) -> InstanceConfig:
+    """The instance, or BotFatal (exit 78) when it cannot run as a grid bot."""
+    try:
+        settings = load_settings(find_settings(settings_path))
+        inst = load_instance(config_path, settings)
+    except ConfigError as exc:
+        raise BotFatal(str(exc)) from exc
+    if not inst.is_grid_bot or inst.strategy is None:
+        raise BotFatal(f"{config_path}: metadata.strategy must be 'grid' or 'perp_grid'")
+    if inst.metadata.symbol is None:
+        raise BotFatal(f"{config_path}: metadata.symbol is required")
+    if inst.web_port is None:
+        raise BotFatal(f"{config_path}: daemon_config.web_port is required (the control API)")
+    return inst
+
+
+def resolve_keys(inst: InstanceConfig, home: Path, *, wait_s: float) -> tuple[str, str]:
+    """Configured keys, else (paper exchange only) the paper demo account from the home."""
+    exch = inst.exchange or ExchangeConfig()
+    key = exch.api_key.get_secret_value() if exch.api_key else ""
+    secret = exch.api_secret.get_secret_value() if exch.api_secret else ""
+    if secret:
+        return key, secret
+    if inst.metadata.exchange != "paper":
+        raise BotFatal(
+            f"{inst.path}: exchange_config.api_secret is required for exchange "
+            f"{inst.metadata.exchange!r} (set ${{BACKPACK_SECRET}})"
+        )
+    path = home / "paper" / "demo-account.json"
+    deadline = time.monotonic() + wait_s
+    while not path.exists():  # the paper exchange writes it at its first start
+        if time.monotonic() > deadline:
+            raise BotFatal(
+                f"no keys configured and {path} does not exist (start the paper "
+                "exchange first, or set exchange_config.api_key/api_secret)"
+            )
+        time.sleep(0.2)
+    try:
+        data = orjson.loads(path.read_bytes())
+        return str(data["api_key"]), str(data["api_secret"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise BotFatal(f"{path}: not a demo account file ({exc})") from exc
+
+
+def bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise BotFatal(f"web_port {port} on 127.0.0.1 is not free: {exc}") from exc
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _updates_factory(
+    inst: InstanceConfig, key: str, secret: str
+) -> Callable[[Callable[[], None]], AsyncIterable[object]] | None:
+    """The websocket order stream, when the exchange package provides one."""
+    try:
+        stream_mod = importlib.import_module("gridkeeper.exchange.stream")
+    except ModuleNotFoundError:
+        return None
+    exch = inst.exchange or ExchangeConfig()
+
+    def make(on_gap: Callable[[], None]) -> AsyncIterable[object]:
+        async def gap() -> None:
+            on_gap()
+
+        stream: AsyncIterable[object] = stream_mod.OrderUpdateStream(
+            exch.ws_url, key, secret, symbol=inst.metadata.symbol, on_gap=gap
+        )
+        return stream
+
+    return make
+
+
+def _log(kind: str, message: str, data: dict[str, Any]) -> None:
+    log_event(log, kind, message=message, **data)
+
+
+async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
+    import uvicorn
+
+    from gridkeeper.bot.api import create_app, ensure_token
+    from gridkeeper.bot.runner import BotRunner, BotSpec
+    from gridkeeper.bot.store import Store, store_path
+    from gridkeeper.exchange.client import BackpackClient
+    from gridkeeper.exchange.errors import ExchangeError
+
+    assert inst.strategy is not None and inst.metadata.symbol and inst.web_port
+    exch = inst.exchange or ExchangeConfig()
+    sock = bind(inst.web_port)
+    token = ensure_token(home, inst.name)
+    spec = BotSpec(
+        inst.name, home, inst.metadata.symbol, inst.metadata.strategy or "grid", inst.strategy
+    )
+    store = Store(store_path(home, inst.name))
+    client = BackpackClient(
+        exch.base_url,
+        key or None,
+        secret,
+        window_ms=exch.window_ms,
+        timeout_s=exch.timeout_s,
+        max_retries=exch.max_retries,
+    )
+    runner = BotRunner(
+        spec, client, store, on_event=_log, updates=_updates_factory(inst, key, secret)
+    )
+    server = _QuietServer(
+        uvicorn.Config(
+            create_app(runner, token), lifespan="off", log_level="warning", access_log=False
+        )
+    )
+    server_task = asyncio.create_task(server.serve(sockets=[sock]))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    _log(
+        "bot_listening",
+        f"control API on http://127.0.0.1:{inst.web_port}",
+        {"port": inst.web_port, "symbol": spec.symbol},
+    )
+    try:
+        while not stopping.is_set():
+            try:
+                await runner.start()
+                break
+            except ExchangeError as exc:  # not reachable yet: keep trying, /health says why
+                runner.exchange_error = str(exc)
+                _log("exchange_error", f"start-up: {exc}", {"code": exc.code})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), START_RETRY_S)
+        if not stopping.is_set():
+            await runner.run(stopping)
+        _log("bot_stopping", "stopping on signal; orders stay on the book", {})
+        return 0
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await server_task
+        await client.aclose()
+        store.close()
+
+
+class _QuietServer:
+    """uvicorn's server without its signal handling: the bot owns SIGTERM/SIGINT."""
+
+    def __init__(self, config: Any) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Any:
+                yield
+
+        self._server = Server(config)
+
+    @property
+    def should_exit(self) -> bool:
+        return bool(self._server.should_exit)
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._server.should_exit = value
+
+    async def serve(self, sockets: list[socket.socket]) -> None:
+        await self._server.serve(sockets=sockets)
+
+
+@click.command("bot")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The instance file (config/active/NAME.json).",
+)
+@home_option
+@settings_option
+def bot(config_path: Path, home: Path | None, settings_path: Path | None) -> int:
+    """Run one grid bot with its control API on 127.0.0.1:<web_port>."""
+    home_dir = resolve_home(home)
+    inst = load_bot_config(config_path, settings_path)
+    from gridkeeper.config import secret_values
+
+    configure_logging("info", redact=secret_values(inst))
+    key, secret = resolve_keys(inst, home_dir, wait_s=DEMO_KEY_WAIT_S)
+    configure_logging("info", redact={*secret_values(inst), secret})
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the events
+    try:
+        return asyncio.run(serve(inst, home_dir, key, secret))
+    except BotFatal as exc:
+        _log("bot_fatal", str(exc), {"exit_code": exc.exit_code})
+        raise

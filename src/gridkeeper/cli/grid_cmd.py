@@ -1,0 +1,260 @@
+"""`gridkeeper grid`: show or change a running grid through its bot's control API.
+
+    gridkeeper grid show NAME                         (also: gridkeeper grid NAME)
+    gridkeeper grid adjust NAME --lower X --upper Y   (also: gridkeeper grid NAME --lower X ...)
+    gridkeeper grid pause|resume|stop NAME
+
+The bot's port comes from the instance config (`daemon_config.web_port`), its bearer token from
+`<home>/tokens/<NAME>.token`. `--url` talks to an explicit address instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from gridkeeper.cli.common import home_option, settings_option
+from gridkeeper.config import find_settings, instances_dir, load_instance, load_settings
+from gridkeeper.errors import ConfigError, GridkeeperError, OperationFailed, UsageError
+from gridkeeper.paths import resolve_home
+
+DEFAULT_URL = "http://127.0.0.1:5000"
+
+
+class BadRequest(UsageError):
+    """The bot refused the request as invalid (HTTP 400); nothing was changed."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class GridControl:
+    """A small client of one bot's control API."""
+
+    url: str
+    token: str | None = None
+    timeout: float = 10.0
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = httpx.request(
+                method,
+                self.url.rstrip("/") + path,
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise OperationFailed(
+                f"the control API at {self.url} does not answer ({exc.__class__.__name__}); "
+                "is the bot running?"
+            ) from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"error": response.text[:200]}
+        if response.status_code == 400:
+            raise BadRequest(str(data.get("error", "bad request")), data.get("field"))
+        if response.status_code == 401:
+            raise OperationFailed(f"{self.url} refused the token (HTTP 401): check the token file")
+        if response.status_code >= 400 and path != "/health":
+            raise OperationFailed(
+                f"{self.url}{path}: HTTP {response.status_code}: {data.get('error', data)}"
+            )
+        return data
+
+    def grid(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._send("GET", "/api/grid")
+        return result
+
+    def balances(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._send("GET", "/api/balances")
+        return result
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._send("GET", "/health/detailed")
+        return result
+
+    def adjust(
+        self, lower: Decimal | None, upper: Decimal | None, num: int | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if lower is not None:
+            body["grid_lower_price"] = format(lower, "f")
+        if upper is not None:
+            body["grid_upper_price"] = format(upper, "f")
+        if num is not None:
+            body["grid_num"] = num
+        result: dict[str, Any] = self._send("POST", "/api/grid/adjust", body)
+        return result
+
+    def command(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._send("POST", f"/api/{name}", {})
+        return result
+
+
+def read_token(home: Path, name: str) -> str | None:
+    path = home / "tokens" / f"{name}.token"
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def find_web_port(name: str, settings_path: Path | None) -> int:
+    """The instance's web_port, from its config in the instances directory."""
+    found = find_settings(settings_path)
+    settings = load_settings(found)
+    folder = instances_dir(found, settings)
+    for path in sorted(folder.glob("*.json")):
+        try:
+            inst = load_instance(path, settings)
+        except ConfigError:
+            continue
+        if inst.name == name:
+            if inst.web_port is None:
+                raise UsageError(f"instance {name!r} ({path}) has no daemon_config.web_port")
+            return inst.web_port
+    raise UsageError(f"no instance named {name!r} in {folder}")
+
+
+def control_for(
+    name: str | None, home: Path | None, settings_path: Path | None, url: str | None
+) -> GridControl:
+    home_dir = resolve_home(home)
+    if url is not None:
+        return GridControl(url, read_token(home_dir, name) if name else None)
+    if name is None:
+        raise UsageError("give an instance NAME or --url")
+    port = find_web_port(name, settings_path)
+    return GridControl(f"http://127.0.0.1:{port}", read_token(home_dir, name))
+
+
+def describe(view: dict[str, Any]) -> list[str]:
+    profit = view.get("profit", {})
+    return [
+        f"{view['instance']} {view['symbol']}: {view['status']}"
+        + (f" ({view['reason']})" if view.get("reason") else ""),
+        f"  range  {view['grid_lower_price']} - {view['grid_upper_price']}  "
+        f"points {view['grid_num']}  {view['grid_mode']}/{view['grid_type']}  qty "
+        f"{view['quantity']}",
+        f"  price  {view.get('last_price')}  position {view.get('position')}",
+        f"  profit realized {profit.get('realized_grid_profit')}  unrealized "
+        f"{profit.get('unrealized_pnl')}  fees {profit.get('fees')}",
+        f"  orders {len(view.get('open_orders', []))} open",
+    ]
+
+
+def _decimal(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number") from None
+    if not number.is_finite() or number <= 0:
+        raise click.BadParameter(f"{value!r} must be a positive number")
+    return number
+
+
+class _GridGroup(click.Group):
+    """`grid NAME [--lower ...]` is shorthand for `grid show NAME` / `grid adjust NAME ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            adjusting = any(a.split("=")[0] in ("--lower", "--upper", "--num") for a in args)
+            args = ["adjust" if adjusting else "show", *args]
+        return super().parse_args(ctx, args)
+
+
+url_option = click.option("--url", default=None, help="Control API address (skips the lookup).")
+
+
+@click.group("grid", cls=_GridGroup)
+def grid() -> None:
+    """Show or adjust a running grid's range (through its bot's control API)."""
+
+
+@grid.command("show")
+@click.argument("name", required=False)
+@url_option
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@home_option
+@settings_option
+def show(
+    name: str | None, url: str | None, as_json: bool, home: Path | None, settings_path: Path | None
+) -> int:
+    """Show the grid's range, levels and profit."""
+    view = control_for(name, home, settings_path, url).grid()
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(view, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in describe(view):
+            click.echo(line)
+    return 0
+
+
+@grid.command("adjust")
+@click.argument("name", required=False)
+@click.option("--lower", callback=_decimal, help="New grid_lower_price.")
+@click.option("--upper", callback=_decimal, help="New grid_upper_price.")
+@click.option("--num", type=click.IntRange(2, 1000), default=None, help="New grid_num.")
+@url_option
+@home_option
+@settings_option
+def adjust(
+    name: str | None,
+    lower: Decimal | None,
+    upper: Decimal | None,
+    num: int | None,
+    url: str | None,
+    home: Path | None,
+    settings_path: Path | None,
+) -> int:
+    """Move a running grid; only the difference is cancelled and placed."""
+    if lower is None and upper is None and num is None:
+        raise UsageError("give at least one of --lower, --upper, --num")
+    control = control_for(name, home, settings_path, url)
+    try:
+        view = control.adjust(lower, upper, num)
+    except BadRequest as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        raise UsageError(f"refused{where}: {exc}; nothing was changed") from exc
+    click.echo("adjusted:")
+    for line in describe(view):
+        click.echo(line)
+    return 0
+
+
+def _command(action: str) -> click.Command:
+    @click.command(action, help=f"{action.capitalize()} the grid (needs its token).")
+    @click.argument("name", required=False)
+    @url_option
+    @home_option
+    @settings_option
+    def run(
+        name: str | None, url: str | None, home: Path | None, settings_path: Path | None
+    ) -> int:
+        result = control_for(name, home, settings_path, url).command(action)
+        note = "" if result.get("changed") else " (no change)"
+        reason = f": {result['reason']}" if result.get("reason") else ""
+        click.echo(f"{name or url}: {result['status']}{reason}{note}")
+        return 0
+
+    return run
+
+
+for _action in ("pause", "resume", "stop"):
+    grid.add_command(_command(_action))
+
+__all__ = ["DEFAULT_URL", "GridControl", "GridkeeperError", "control_for", "describe", "grid"]

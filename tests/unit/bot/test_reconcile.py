@@ -1,0 +1,232 @@
+"""Restart scenarios: reconcile adopts, applies missed fills, frees, ignores foreign orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from gridkeeper.bot.reconcile import reconcile
+from gridkeeper.bot.state import TrackedOrder, state_from_dict, state_to_dict
+from gridkeeper.bot.strategy import Cancel, GridStrategy, Place
+from gridkeeper.exchange.models import Order
+
+from .sim import PERP, Sim, config
+
+
+def running() -> tuple[GridStrategy, Sim]:
+    strategy = GridStrategy.fresh("bot-r", config(), PERP, D("101.5"))
+    sim = Sim(strategy)
+    sim.run(strategy.plan(sim.now))
+    return strategy, sim
+
+
+def restart(strategy: GridStrategy, sim: Sim, doc: dict) -> GridStrategy:  # type: ignore[type-arg]
+    """A new process: state from the saved document, the same exchange."""
+    new = GridStrategy("bot-r", strategy.config, strategy.market, state_from_dict(doc))
+    sim.strategy = new
+    return new
+
+
+def foreign(oid: str = "999") -> Order:
+    return Order(
+        id=oid,
+        client_id=None,
+        symbol=PERP.symbol,
+        side="Bid",
+        order_type="Limit",
+        price=D(50),
+        quantity=D(1),
+        executed_quantity=D(0),
+        executed_quote_quantity=D(0),
+        status="New",
+        reduce_only=False,
+        post_only=False,
+        created_at_ms=0,
+    )
+
+
+def test_fills_during_outage_are_applied_once_and_opposites_placed() -> None:
+    """Fills while down are applied on restart; each level ends with exactly one order."""
+    strategy, sim = running()
+    delivered = {f.trade_id for f in sim.fills}
+    doc = state_to_dict(strategy.state)
+    sim.down = True
+    sim.move(D("97.5"))  # buys at 100 and 98 fill while the bot is dead
+    sim.move(D("99.1"))
+    sim.down = False
+    new = restart(strategy, sim, doc)
+    report = reconcile(
+        new,
+        open_orders=sim.exchange_orders(),
+        fills=sim.fills,
+        issued=set(sim.sent),
+        seen=delivered,
+    )
+    assert len(report.applied) == 2
+    sim.run(new.on_price(D("99.1"), sim.now))
+    assert new.state.position == D(2)
+    sides = {(o.side, o.price) for o in sim.open.values()}
+    assert ("Ask", D(100)) in sides and ("Ask", D(102)) in sides
+    owners = [o.slot for o in sim.open.values()]
+    assert sorted(owners) == list(range(10))
+    assert len(sim.sent) == len(set(sim.sent))
+    # Applying the same fills again changes nothing.
+    again = reconcile(
+        new,
+        open_orders=sim.exchange_orders(),
+        fills=sim.fills,
+        issued=set(sim.sent),
+        seen={f.trade_id for f in sim.fills},
+    )
+    assert again.applied == [] and new.state.position == D(2)
+
+
+def test_orders_still_open_are_adopted_not_replaced() -> None:
+    """A restart with nothing changed sends no order at all."""
+    strategy, sim = running()
+    doc = state_to_dict(strategy.state)
+    sent = len(sim.sent)
+    new = restart(strategy, sim, doc)
+    reconcile(
+        new,
+        open_orders=sim.exchange_orders(),
+        fills=sim.fills,
+        issued=set(sim.sent),
+        seen={f.trade_id for f in sim.fills},
+    )
+    assert new.plan(sim.now) == []
+    assert len(sim.sent) == sent
+
+
+def test_intent_sent_before_crash_is_adopted() -> None:
+    """The intent was saved, the POST reached the exchange, the process died before the answer."""
+    strategy, sim = running()
+    sim.move(D("99.5"))  # buy 100 fills -> new sell intent at 102
+    slot = next(s for s in strategy.state.slots if s.buy == D(100))
+    cid = slot.order
+    assert cid is not None
+    strategy.state.orders[cid].status = "intent"
+    strategy.state.orders[cid].order_id = None
+    doc = state_to_dict(strategy.state)
+    new = restart(strategy, sim, doc)
+    report = reconcile(
+        new,
+        open_orders=sim.exchange_orders(),
+        fills=sim.fills,
+        issued=set(sim.sent),
+        seen={f.trade_id for f in sim.fills},
+    )
+    assert cid in report.adopted
+    assert new.plan(sim.now) == []
+
+
+def test_intent_never_sent_is_freed_and_placed_with_a_new_id() -> None:
+    """An intent that never left the process: the slot is freed and gets a new clientId."""
+    strategy, _ = running()
+    sim = Sim(strategy)  # an exchange that saw nothing yet
+    for order in strategy.state.orders.values():
+        order.status, order.order_id = "intent", None
+    issued = set(strategy.state.orders)
+    doc = state_to_dict(strategy.state)
+    new = restart(strategy, sim, doc)
+    report = reconcile(new, open_orders=[], fills=[], issued=issued, seen=set())
+    assert len(report.freed) == 10
+    places = [a for a in new.plan(sim.now) if isinstance(a, Place)]
+    assert len(places) == 10 and not ({a.order.client_id for a in places} & issued)
+
+
+def test_foreign_orders_are_left_alone_and_duplicates_cancelled() -> None:
+    """Orders not ours are never cancelled; an order with our id that no slot owns is."""
+    strategy, sim = running()
+    doc = state_to_dict(strategy.state)
+    new = restart(strategy, sim, doc)
+    dup_id = 123456
+    dup = Order(
+        id="777",
+        client_id=dup_id,
+        symbol=PERP.symbol,
+        side="Bid",
+        order_type="Limit",
+        price=D(96),
+        quantity=D(1),
+        executed_quantity=D(0),
+        executed_quote_quantity=D(0),
+        status="New",
+        reduce_only=False,
+        post_only=True,
+        created_at_ms=0,
+    )
+    report = reconcile(
+        new,
+        open_orders=[*sim.exchange_orders(), foreign(), dup],
+        fills=[],
+        issued={*sim.sent, dup_id},
+        seen=set(),
+    )
+    assert report.foreign == 1 and report.duplicates == [dup_id]
+    cancels = [a for a in new.plan(sim.now) if isinstance(a, Cancel)]
+    assert [c.client_id for c in cancels] == [dup_id]
+
+
+def test_order_cancelled_while_down_frees_its_level() -> None:
+    """An operator cancelled one of our orders during the outage: its slot is re-placed."""
+    strategy, sim = running()
+    doc = state_to_dict(strategy.state)
+    victim = next(iter(sim.open))
+    sim.open.pop(victim)
+    new = restart(strategy, sim, doc)
+    report = reconcile(
+        new, open_orders=sim.exchange_orders(), fills=[], issued=set(sim.sent), seen=set()
+    )
+    assert report.freed == [victim]
+    places = [a for a in new.plan(sim.now) if isinstance(a, Place)]
+    assert len(places) == 1 and places[0].order.client_id != victim
+
+
+def test_partially_filled_order_gone_keeps_its_partial_leg() -> None:
+    """Half of a buy filled before it was cancelled: the re-placed order is for the other half."""
+    strategy, sim = running()
+    slot = next(s for s in strategy.state.slots if s.buy == D(100))
+    assert slot.order is not None
+    order: TrackedOrder = sim.open.pop(slot.order)
+    half = D("0.5")
+    from gridkeeper.exchange.models import Fill
+
+    fill = Fill(
+        trade_id="p1",
+        order_id=order.order_id or "",
+        client_id=order.client_id,
+        symbol=PERP.symbol,
+        side="Bid",
+        price=D(100),
+        quantity=half,
+        fee=D(0),
+        fee_symbol="USDC",
+        is_maker=True,
+        timestamp_ms=5,
+    )
+    report = reconcile(
+        strategy, open_orders=sim.exchange_orders(), fills=[fill], issued=set(sim.sent), seen=set()
+    )
+    assert order.client_id in report.freed
+    places = [a for a in strategy.plan(sim.now) if isinstance(a, Place)]
+    assert [(p.order.price, p.order.quantity) for p in places] == [(D(100), half)]
+
+
+def test_long_and_short_legs_filled_while_down_are_netted() -> None:
+    """Buys 100, 98 and sell 104 filled during an outage: one long pairs with the short."""
+    strategy, sim = running()
+    doc = state_to_dict(strategy.state)
+    sim.down = True
+    sim.move(D("97.9"))
+    sim.move(D("104.1"))
+    sim.down = False
+    new = restart(strategy, sim, doc)
+    reconcile(
+        new, open_orders=sim.exchange_orders(), fills=sim.fills, issued=set(sim.sent), seen=set()
+    )
+    sim.run(new.on_price(D("101.5"), sim.now))
+    assert new.state.position == 1
+    fee = {f.price: f.fee for f in sim.fills}
+    assert new.state.realized_profit == D(6) - fee[D(98)] - fee[D(104)]
+    assert sorted(o.slot for o in sim.open.values()) == list(range(10))
+    assert [(o.side, o.price) for o in sim.open.values() if o.reduce_only] == [("Ask", D(102))]
