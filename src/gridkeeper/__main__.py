@@ -1,3 +1,3 @@
-from gridkeeper.cli.main import run
+from gridkeeper.cli.fast import run
 
 run()

@@ -39,11 +39,12 @@ def exchange(
     """Serve the Backpack-compatible paper exchange (REST + websocket at /ws)."""
     if ctx.invoked_subcommand is not None:
         return 0
-    from gridkeeper.exchange.paper.loader import load_paper_config
+    from gridkeeper.config.loader import load_model
+    from gridkeeper.config.paper_exchange import PaperExchangeConfig
     from gridkeeper.exchange.paper.server import make_server
 
     path = Path(config_path).resolve()
-    config = load_paper_config(path)
+    config = load_model(path, PaperExchangeConfig)
     home = resolve_home(home_opt)
     server, ex = make_server(config, home, host=host, port=port, config_dir=path.parent)
     click.echo(

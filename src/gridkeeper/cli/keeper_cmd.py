@@ -234,62 +234,10 @@ def restart(
     raise click.exceptions.Exit(_print_results(results))
 
 
-def _fmt_uptime(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
-
-
 def _table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from gridkeeper.cli.table import status_table
 
-    table = Table(box=None, header_style="bold")
-    for col in (
-        "NAME",
-        "STATE",
-        "PID",
-        "UPTIME",
-        "RESTARTS",
-        "LAST EXIT",
-        "CPU%",
-        "RSS MB",
-        "HEALTH",
-        "PORT",
-    ):
-        table.add_column(col, no_wrap=(col != "HEALTH"))
-    colours = {
-        "running": "green",
-        "starting": "yellow",
-        "backoff": "yellow",
-        "stopping": "yellow",
-        "fatal": "red",
-        "exited": "cyan",
-        "stopped": "dim",
-    }
-    for r in rows:
-        state = r["state"]
-        table.add_row(
-            r["name"],
-            f"[{colours.get(state, 'white')}]{state}[/]",
-            str(r["pid"] or "-"),
-            _fmt_uptime(r.get("uptime_s")),
-            str(r.get("restarts", 0)),
-            r.get("last_exit") or "-",
-            f"{r.get('cpu_percent') or 0:.1f}",
-            f"{r.get('rss_mb') or 0:.1f}",
-            str(r.get("health") or "-")[:40],
-            str(r.get("port") or "-"),
-        )
-    tty = sys.stdout.isatty()
-    Console(soft_wrap=True, width=None if tty else 250).print(table)
+    click.echo(status_table(rows, colour=sys.stdout.isatty()))
 
 
 @click.command()

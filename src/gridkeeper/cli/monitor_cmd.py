@@ -20,6 +20,7 @@ import click
 import orjson
 
 from gridkeeper.cli.common import home_option, settings_option
+from gridkeeper.cli.table import render
 from gridkeeper.errors import OperationFailed
 from gridkeeper.paths import resolve_home
 
@@ -37,10 +38,7 @@ def _print_json(data: Any) -> None:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    for line in [header, *rows]:
-        cells = [c.ljust(w) for c, w in zip(line[:-1], widths[:-1], strict=True)]
-        click.echo("  ".join([*cells, line[-1]]).rstrip())
+    click.echo(render(header, rows))
 
 
 def _read_store(home: Path | None) -> Any:

@@ -8,7 +8,7 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -24,6 +24,8 @@ from gridkeeper.config.instance import (
 from gridkeeper.config.settings import Settings
 from gridkeeper.errors import ConfigError
 from gridkeeper.paths import find_settings as find_settings
+
+M = TypeVar("M", bound=BaseModel)
 
 LEGACY_INSTANCE = "daemon_config"
 
@@ -286,3 +288,12 @@ def program_instance(
         health=None,
         fingerprint=fingerprint({"name": name, "data": daemon}),
     )
+
+
+def load_model(path: str | Path, model: type[M], env: Mapping[str, str] | None = None) -> M:
+    """Any other config file (e.g. config/paper_exchange.json): the same JSON errors,
+    substitution and messages as the settings and instance files."""
+    file = Path(path)
+    data = substitute(read_json(file), os.environ if env is None else env, file=str(file))
+    result: M = _validate(model, data, file)
+    return result

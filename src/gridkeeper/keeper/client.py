@@ -1,18 +1,17 @@
 """The keeper's socket API client (public: the CLI and the monitor use it), and starting a
-daemonized keeper when none answers."""
+daemonized keeper when none answers. Stdlib json, not orjson: importing orjson costs `status`
+more than all its requests."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from gridkeeper.errors import ConfigError, GridkeeperError, KeeperUnavailable, UsageError
 
@@ -51,7 +50,7 @@ class KeeperClient:
     def request(self, op: str, **args: Any) -> Any:
         """Send one request; the result, or KeeperError/ConfigError with the keeper's reason."""
         with self._connect() as sock:
-            sock.sendall(orjson.dumps({"op": op, "args": args}) + b"\n")
+            sock.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
             reply = _read_line(sock.makefile("rb"))
         if reply is None:
             raise KeeperUnavailable("the keeper closed the connection without replying")
@@ -78,7 +77,7 @@ class KeeperClient:
         sock.settimeout(None)
         try:
             sock.sendall(
-                orjson.dumps({"op": "subscribe", "args": {"since_seq": since_seq}}) + b"\n"
+                json.dumps({"op": "subscribe", "args": {"since_seq": since_seq}}).encode() + b"\n"
             )
             stream = sock.makefile("rb")
             first = _read_line(stream)
@@ -99,12 +98,14 @@ def _read_line(stream: Any) -> dict[str, Any] | None:
     line = stream.readline()
     if not line:
         return None
-    data: dict[str, Any] = orjson.loads(line)
+    data: dict[str, Any] = json.loads(line)
     return data
 
 
 def ensure_keeper(home: Path, settings_path: Path | None) -> KeeperClient:
     """A client of the running keeper; start a daemonized one first when none answers."""
+    import subprocess  # only here: `status` against a running keeper never needs it
+
     client = KeeperClient(home)
     if client.ping() is not None:
         return client

@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from gridkeeper.cli.main import main
+from gridkeeper.config.loader import load_model
 from gridkeeper.config.paper_exchange import PaperExchangeConfig, PriceSource
 from gridkeeper.errors import ConfigError
 from gridkeeper.exchange import signing
 from gridkeeper.exchange.paper.accounts import admin_token, resolve_accounts
-from gridkeeper.exchange.paper.loader import load_paper_config
 from gridkeeper.exchange.paper.prices import PriceFeed, walk_step
 from gridkeeper.exchange.paper.service import market_spec
 
@@ -25,7 +25,7 @@ SHIPPED = Path(__file__).resolve().parents[3] / "config" / "paper_exchange.json"
 
 def test_shipped_config_loads_with_demo_account(tmp_path: Path) -> None:
     """The shipped file validates; without PAPER_DEMO_SECRET a key pair is generated once, 0600."""
-    config = load_paper_config(SHIPPED, env={})
+    config = load_model(SHIPPED, PaperExchangeConfig, env={})
     assert [m.symbol for m in config.markets] == ["SOL_USDC", "SOL_USDC_PERP"]
     [account] = resolve_accounts(config, tmp_path)
     key_file = tmp_path / "paper" / "demo-account.json"
@@ -41,7 +41,7 @@ def test_shipped_config_loads_with_demo_account(tmp_path: Path) -> None:
 def test_demo_secret_from_environment(tmp_path: Path) -> None:
     """PAPER_DEMO_SECRET supplies the demo key; no file is written."""
     secret, public = signing.keygen()
-    config = load_paper_config(SHIPPED, env={"PAPER_DEMO_SECRET": secret})
+    config = load_model(SHIPPED, PaperExchangeConfig, env={"PAPER_DEMO_SECRET": secret})
     [account] = resolve_accounts(config, tmp_path)
     assert account.api_key == public
     assert not (tmp_path / "paper" / "demo-account.json").exists()
@@ -54,11 +54,11 @@ def test_loader_errors_name_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_bytes(orjson.dumps(data))
     with pytest.raises(ConfigError) as info:
-        load_paper_config(path, env={})
+        load_model(path, PaperExchangeConfig, env={})
     assert info.value.file == str(path) and info.value.loc == "markets[1].tick_size"
     path.write_text("{not json")
     with pytest.raises(ConfigError, match="invalid JSON"):
-        load_paper_config(path, env={})
+        load_model(path, PaperExchangeConfig, env={})
 
 
 def test_admin_token_is_private_and_stable(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_admin_token_is_private_and_stable(tmp_path: Path) -> None:
 
 def test_random_walk_is_reproducible_and_on_tick(tmp_path: Path) -> None:
     """The same seed gives the same path; prices are rounded to the tick."""
-    config = load_paper_config(SHIPPED, env={})
+    config = load_model(SHIPPED, PaperExchangeConfig, env={})
     spec = market_spec(config.markets[0])
 
     async def path(seed: int) -> list[D]:
@@ -95,7 +95,7 @@ def test_csv_replay(tmp_path: Path) -> None:
     """A CSV with a per-symbol column replays in order and loops."""
     csv_file = tmp_path / "prices.csv"
     csv_file.write_text("SOL_USDC,other\n150.004,1\n151,2\n")
-    config = load_paper_config(SHIPPED, env={})
+    config = load_model(SHIPPED, PaperExchangeConfig, env={})
     spec = market_spec(config.markets[0])
     feed = PriceFeed(PriceSource(kind="csv", csv_path="prices.csv"), tmp_path)
 

@@ -1,0 +1,75 @@
+"""`gridkeeper status` without click, pydantic or rich: the command operators run most, kept
+near the interpreter's own start-up time. Anything it does not handle falls back to the full CLI
+(returns None): other options, no keeper running (the full CLI starts one), help."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+NOT_RUNNING_EXIT = 3
+
+
+def _parse(argv: Sequence[str]) -> tuple[str | None, bool, str | None] | None:
+    name: str | None = None
+    as_json = False
+    home: str | None = None
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--json":
+            as_json = True
+        elif arg == "--home" and args:
+            home = args.pop(0)
+        elif arg.startswith("--home="):
+            home = arg.split("=", 1)[1]
+        elif arg.startswith("-") or name is not None:
+            return None  # --config, --settings, -h, two names: the full CLI handles them
+        else:
+            name = arg
+    return name, as_json, home
+
+
+def status(argv: Sequence[str]) -> int | None:
+    parsed = _parse(argv)
+    if parsed is None:
+        return None
+    name, as_json, home = parsed
+    from gridkeeper.keeper.client import KeeperClient, KeeperError
+    from gridkeeper.paths import resolve_home
+
+    client = KeeperClient(resolve_home(home))
+    try:
+        rows = client.request("status", names=[name] if name else None)
+    except KeeperError as exc:
+        if exc.code == "not_found" and name:
+            print(f"{name}: not known to the keeper (not running)", file=sys.stderr)
+            return NOT_RUNNING_EXIT
+        return None
+    except Exception:
+        return None
+    if as_json:
+        import json
+
+        print(json.dumps(rows, indent=2))
+    elif rows:
+        from gridkeeper.cli.table import status_table
+
+        print(status_table(rows, colour=sys.stdout.isatty()))
+    else:
+        print("no instances")
+    if name and any(r["state"] not in ("running", "starting") for r in rows):
+        return NOT_RUNNING_EXIT
+    return 0
+
+
+def run() -> None:
+    """The console script: fast paths first, then the full click CLI."""
+    argv = sys.argv[1:]
+    if argv and argv[0] == "status":
+        code = status(argv[1:])
+        if code is not None:
+            sys.exit(code)
+    from gridkeeper.cli.main import main
+
+    sys.exit(main())
