@@ -131,3 +131,25 @@ def show(file: Path, settings_path: Path | None) -> None:
         "strategy_config": cfg.strategy.model_dump(mode="json") if cfg.strategy else None,
     }
     click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+
+
+@config.command(hidden=True)
+@click.argument("files", nargs=-1)
+@click.option("--settings", "settings_path", type=click.Path(path_type=Path), default=None)
+@click.option("--defaults", is_flag=True, help="Also the legacy program or every active file.")
+@click.option("--home", type=click.Path(path_type=Path), default=None)
+def resolve(
+    files: tuple[str, ...], settings_path: Path | None, defaults: bool, home: Path | None
+) -> None:
+    """Internal: resolved configs as JSON for the keeper (carries secrets; pipes only)."""
+    import sys
+
+    from gridkeeper.config.wire import resolve as resolve_configs
+
+    if sys.stdout.isatty():
+        raise click.UsageError("internal command for the keeper; its output holds secrets")
+    try:
+        doc = resolve_configs(settings_path, list(files), defaults=defaults, home=home)
+    except ConfigError as exc:
+        doc = {"ok": False, "error": str(exc)}
+    click.echo(orjson.dumps(doc).decode())

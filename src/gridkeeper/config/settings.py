@@ -45,6 +45,13 @@ class HealthCheck(StrictModel):
         30.0, ge=0, description="Seconds after start during which failures only delay `running`."
     )
 
+    @field_validator("url")
+    @classmethod
+    def _plain_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("http://"):
+            raise ValueError("the probe speaks plain http:// to a local bot (use type tcp for TLS)")
+        return value
+
 
 class DaemonDefaults(StrictModel):
     """Supervision settings. In the settings file they are defaults; in an instance file's

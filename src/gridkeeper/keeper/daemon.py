@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from gridkeeper.config import Settings, load_settings
 from gridkeeper.errors import GridkeeperError, KeeperUnavailable
 from gridkeeper.keeper.server import serve
+from gridkeeper.keeper.spec import Resolution, SettingsSpec, resolve
 from gridkeeper.keeper.supervisor import Supervisor
 from gridkeeper.logs import LogSink, SinkConfig, configure_logging, get_logger
 
@@ -55,21 +55,22 @@ def set_subreaper() -> None:
         pass
 
 
-def sink_config(home: Path, settings: Settings) -> SinkConfig:
+def sink_config(home: Path, settings: SettingsSpec) -> SinkConfig:
     log_dir = Path(settings.log_dir).expanduser()
     if not log_dir.is_absolute():
         log_dir = home / log_dir
     lg = settings.logging
     return SinkConfig(
         log_dir=log_dir,
-        rotate_bytes=int(lg.rotate_mb * 1024 * 1024),
-        backups=lg.backups,
-        compress=lg.compress,
-        rotate_daily=lg.rotate_daily,
+        rotate_bytes=int(lg["rotate_mb"] * 1024 * 1024),
+        backups=int(lg["backups"]),
+        compress=bool(lg["compress"]),
+        rotate_daily=bool(lg["rotate_daily"]),
         retention_days=settings.log_retention_days,
-        max_total_bytes=int(lg.max_total_mb * 1024 * 1024),
+        max_total_bytes=int(lg["max_total_mb"] * 1024 * 1024),
         cleanup_interval_s=settings.log_cleanup_interval,
-        queue_size=lg.queue_size,
+        queue_size=int(lg["queue_size"]),
+        redact=frozenset(settings.secrets),
     )
 
 
@@ -131,17 +132,19 @@ def run(
             return 1
         return 0
     try:
-        settings = load_settings(settings_path)
+        first = resolve(settings_path, home=home)
     except GridkeeperError as exc:
         report(f"config: {exc}")
+        if not background:
+            print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     set_subreaper()
-    sink = LogSink(sink_config(home, settings))
+    sink = LogSink(sink_config(home, first.settings))
     sink.start()
-    configure_logging(settings.logging.level, json=True, stream=sink.stream_for("keeper"))
+    configure_logging(first.settings.logging["level"], json=True, stream=sink.stream_for("keeper"))
     log = get_logger("gridkeeper.keeper")
     try:
-        return asyncio.run(_main(home, settings_path, sink, log, report, initial, echo))
+        return asyncio.run(_main(home, settings_path, sink, log, report, initial, echo, first))
     finally:
         sink.close()
         lock.close()
@@ -155,8 +158,9 @@ async def _main(
     report: Any,
     initial: dict[str, Any] | None,
     echo: IO[str] | None,
+    first: Resolution,
 ) -> int:
-    supervisor = Supervisor(home, settings_path, sink, log)
+    supervisor = Supervisor(home, settings_path, sink, log, first)
     supervisor.install_signals()
     try:
         server = await serve(supervisor, home / "keeper.sock")
@@ -169,7 +173,7 @@ async def _main(
         f"keeper started (pid {os.getpid()})",
         {"pid": os.getpid(), "home": str(home)},
     )
-    supervisor.restore()
+    await supervisor.restore()
     report("ok")
     if initial is not None:
         for result in await supervisor.op_start(**initial):

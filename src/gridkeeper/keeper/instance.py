@@ -14,12 +14,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpx
-
-from gridkeeper.config import InstanceConfig
 from gridkeeper.keeper import policy, process
 from gridkeeper.keeper.health import probe
 from gridkeeper.keeper.policy import Exit
+from gridkeeper.keeper.spec import InstanceSpec
 
 State = Literal["starting", "running", "backoff", "stopping", "stopped", "exited", "fatal"]
 ACTIVE: frozenset[str] = frozenset({"starting", "running", "stopping"})
@@ -32,7 +30,6 @@ class Host(Protocol):
 
     home: Path
     run_dir: Path
-    http: httpx.AsyncClient
 
     def emit(
         self, instance: str, kind: str, message: str, data: dict[str, Any] | None = None
@@ -43,7 +40,7 @@ class Host(Protocol):
 
 
 class Instance:
-    def __init__(self, cfg: InstanceConfig, host: Host) -> None:
+    def __init__(self, cfg: InstanceSpec, host: Host) -> None:
         self.cfg = cfg
         self.host = host
         self.state: State = "stopped"
@@ -208,7 +205,7 @@ class Instance:
         if check is not None:
             deadline = time.monotonic() + check.start_grace_s
             while True:
-                ok, reason = await probe(check, self.cfg.cwd, self.host.http)
+                ok, reason = await probe(check, self.cfg.cwd)
                 if generation != self._generation or self.state != "starting":
                     return
                 if ok:
@@ -413,7 +410,7 @@ class Instance:
         check = self.cfg.health
         assert check is not None
         generation = self._generation
-        ok, reason = await probe(check, self.cfg.cwd, self.host.http)
+        ok, reason = await probe(check, self.cfg.cwd)
         if generation != self._generation or self.state != "running":
             return
         if ok:

@@ -5,35 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpx
-
 from gridkeeper import __version__
-from gridkeeper.config import (
-    InstanceConfig,
-    Settings,
-    instances_dir,
-    legacy_instance,
-    load_instance,
-    load_settings,
-    secret_values,
-)
-from gridkeeper.config.loader import check_unique, program_instance
 from gridkeeper.errors import ConfigError, GridkeeperError
 from gridkeeper.keeper import process
 from gridkeeper.keeper.instance import Instance, exit_from_status
 from gridkeeper.keeper.policy import Exit
+from gridkeeper.keeper.spec import InstanceSpec, Resolution, SettingsSpec, check_unique, resolve
 from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
 MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
+LEGACY = "daemon_config"  # the seed's single program described by the settings file
 
 
 class Sink(Protocol):
@@ -51,18 +41,20 @@ class ApiError(GridkeeperError):
 
 
 class Supervisor:
-    def __init__(self, home: Path, settings_path: Path | None, sink: Sink, log: Any) -> None:
+    def __init__(
+        self, home: Path, settings_path: Path | None, sink: Sink, log: Any, first: Resolution
+    ) -> None:
         self.home = home
         self.run_dir = home / "run"
         self.run_dir.mkdir(mode=0o700, exist_ok=True)
         self.settings_path = settings_path
-        self.settings: Settings = load_settings(settings_path)
+        self.settings: SettingsSpec = first.settings
+        self._monitor_spec: InstanceSpec | None = first.monitor
         self.sink = sink
         self.log = log
         self.store = StateStore(home / "state.db")
         self.instances: dict[str, Instance] = {}
         self.started_at = time.time()
-        self.http = httpx.AsyncClient(trust_env=False)
         self.done = asyncio.Event()
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._by_pid: dict[int, Instance] = {}
@@ -174,7 +166,7 @@ class Supervisor:
                 inst.on_exit(exit_from_status(status))
 
     # ------------------------------------------------------------------ registry
-    def register(self, cfg: InstanceConfig) -> Instance:
+    def register(self, cfg: InstanceSpec) -> Instance:
         inst = self.instances.get(cfg.name)
         if inst is None:
             inst = Instance(cfg, self)
@@ -182,13 +174,13 @@ class Supervisor:
             self._watchers[cfg.name] = asyncio.get_running_loop().create_task(inst.watch())
         elif inst.pid is None:
             inst.cfg = cfg
-        self._add_redactions(cfg)
+        self._add_redactions(cfg.secrets)
         return inst
 
-    def _add_redactions(self, cfg: InstanceConfig) -> None:
+    def _add_redactions(self, secrets: Iterable[str]) -> None:
         add = getattr(self.sink, "add_redactions", None)
         if add is not None:
-            add(secret_values(cfg))
+            add(secrets)
 
     def _forget(self, name: str) -> None:
         inst = self.instances.pop(name, None)
@@ -199,23 +191,37 @@ class Supervisor:
             task.cancel()
         self.store.forget(name)
 
-    def default_configs(self) -> list[InstanceConfig]:
+    async def _resolve(self, files: Iterable[str] = (), *, defaults: bool = False) -> Resolution:
+        """Configs are read by the config package in its own short-lived process."""
+        call = functools.partial(
+            resolve, self.settings_path, list(files), defaults=defaults, home=self.home
+        )
+        result = await asyncio.get_running_loop().run_in_executor(None, call)
+        self._add_redactions(result.settings.secrets)
+        return result
+
+    @staticmethod
+    def _strict(result: Resolution) -> list[InstanceSpec]:
+        """For start: one bad file starts nothing."""
+        if result.errors:
+            raise ConfigError("\n".join(message for _, message in result.errors))
+        return result.instances
+
+    async def default_configs(self) -> list[InstanceSpec]:
         """No target: the settings file's legacy program, else every active instance file."""
-        if self.settings_path is not None and self.settings.has_legacy_program:
-            return [legacy_instance(self.settings_path, self.settings)]
-        folder = instances_dir(self.settings_path, self.settings)
-        if not folder.is_dir():
-            raise ApiError("config", f"no instances to start: {folder} does not exist")
-        configs = [load_instance(p, self.settings) for p in sorted(folder.glob("*.json"))]
+        result = await self._resolve(defaults=True)
+        configs = self._strict(result)
         if not configs:
+            folder = result.settings.instances_dir
             raise ApiError("config", f"no instances to start: no *.json in {folder}")
         return configs
 
-    def _load(self, paths: Iterable[str]) -> list[InstanceConfig]:
+    async def _load(self, paths: Iterable[str]) -> list[InstanceSpec]:
         """Load every config first: one bad file starts nothing."""
-        configs = [load_instance(p, self.settings) for p in paths]
+        configs = self._strict(await self._resolve(paths))
         check_unique(configs)
-        others = [i.cfg for i in self.instances.values() if i.name not in {c.name for c in configs}]
+        new = {c.name for c in configs}
+        others = [i.cfg for i in self.instances.values() if i.name not in new]
         for cfg in configs:
             inst = self.instances.get(cfg.name)
             if inst is not None and inst.cfg.path != cfg.path:
@@ -246,49 +252,24 @@ class Supervisor:
             found += match
         return found
 
-    def builtin_monitor(self) -> InstanceConfig | None:
-        """The monitor runs as an instance of the keeper so alerts work with no second terminal;
-        it talks to the keeper only through the socket, like any client."""
-        if not self.settings.monitor.enabled:
-            return None
-        argv = [sys.executable, "-m", "gridkeeper", "monitor", "--home", str(self.home)]
-        if self.settings_path is not None:
-            argv += ["--settings", str(self.settings_path)]
-        return program_instance(
-            MONITOR,
-            argv,
-            self.settings,
-            path=self.settings_path or self.home / "state.db",
-            cwd=self.home,
-            overrides={
-                "auto_restart": "always",
-                "max_restart_attempts": 1000,
-                "memory_limit_mb": None,
-                "cpu_limit_percent": None,
-                "startsecs": 1,
-            },
-        )
-
     # ------------------------------------------------------------------ restore
-    def restore(self) -> None:
+    async def restore(self) -> None:
         """Re-adopt what a previous keeper left running; restart what died meanwhile; run the
-        built-in monitor."""
-        monitor = self.builtin_monitor()
+        built-in monitor (alerts work with no second terminal; it talks to us via the socket)."""
+        saved_rows = [s for s in self.store.instances() if s.name != MONITOR]
+        result = await self._resolve([s.config for s in saved_rows]) if saved_rows else None
+        specs = {c.name: c for c in result.instances} if result else {}
+        for file, message in result.errors if result else []:
+            self.emit("keeper", "config_error", f"cannot restore from {file}: {message}")
+        monitor = self._monitor_spec
         for saved in self.store.instances():
             if saved.name == MONITOR:
                 if monitor is not None and process.same_process(saved.pid, saved.create_time):
                     assert saved.pid is not None and saved.create_time is not None
                     self.register(monitor).adopt(saved.pid, saved.create_time, saved.started_at)
                 continue
-            try:
-                if saved.name == "daemon_config" and self.settings_path is not None:
-                    cfg = legacy_instance(Path(saved.config), load_settings(Path(saved.config)))
-                else:
-                    cfg = load_instance(saved.config, self.settings)
-            except ConfigError as exc:
-                self.emit(saved.name, "config_error", f"cannot restore {saved.name}: {exc}")
-                continue
-            if cfg.name != saved.name:
+            cfg = specs.get(saved.name)
+            if cfg is None:
                 continue
             inst = self.register(cfg)
             inst.restarts = saved.restarts
@@ -335,13 +316,15 @@ class Supervisor:
     ) -> list[dict[str, Any]]:
         targets: list[Instance] = []
         if configs:
-            for cfg in self._load(configs):
+            for cfg in await self._load(configs):
                 inst = self.register(cfg)
                 targets.append(inst)
         if names:
             targets += self._named(names)
         if not configs and not names:
-            targets += [self.register(c) for c in self._loaded_defaults()]
+            defaults = await self.default_configs()
+            check_unique(defaults)
+            targets += [self.register(c) for c in defaults]
         results: list[dict[str, Any]] = []
         waits: list[asyncio.Future[dict[str, Any]]] = []
         for inst in targets:
@@ -355,11 +338,6 @@ class Supervisor:
         if waits:
             results += await asyncio.gather(*waits)
         return results
-
-    def _loaded_defaults(self) -> list[InstanceConfig]:
-        configs = self.default_configs()
-        check_unique(configs)
-        return configs
 
     async def op_stop(
         self,
@@ -416,29 +394,19 @@ class Supervisor:
         return self.store.events(since_seq, limit, names)
 
     async def op_reload(self, dry_run: bool = False) -> dict[str, list[str]]:
-        settings = load_settings(self.settings_path)
-        old_settings = self.settings
-        self.settings = settings
-        try:
-            wanted: dict[str, InstanceConfig] = {}
-            for inst in self.instances.values():
-                if inst.name in ("daemon_config", MONITOR):
-                    continue
-                if Path(inst.cfg.path).exists():
-                    cfg = load_instance(inst.cfg.path, settings)
-                    wanted[cfg.name] = cfg
-            folder = instances_dir(self.settings_path, settings)
-            if folder.is_dir():
-                for path in sorted(folder.glob("*.json")):
-                    cfg = load_instance(path, settings)
-                    wanted.setdefault(cfg.name, cfg)
-            if self.settings_path is not None and settings.has_legacy_program:
-                cfg = legacy_instance(self.settings_path, settings)
-                wanted[cfg.name] = cfg
-            check_unique(wanted.values())
-        except Exception:
-            self.settings = old_settings
-            raise
+        # A known instance whose file is gone is reported as removed, not as an error.
+        paths = [
+            str(i.cfg.path)
+            for i in self.instances.values()
+            if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
+        ]
+        result = await self._resolve(paths, defaults=True)
+        wanted: dict[str, InstanceSpec] = {}
+        for cfg in self._strict(result):
+            if cfg.name in wanted and wanted[cfg.name].path != cfg.path:
+                check_unique([wanted[cfg.name], cfg])
+            wanted.setdefault(cfg.name, cfg)
+        check_unique(list(wanted.values()))
         report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [], "unchanged": []}
         for name, cfg in wanted.items():
             known = self.instances.get(name)
@@ -450,8 +418,8 @@ class Supervisor:
                 report["unchanged"].append(name)
         report["removed"] = sorted(set(self.instances) - set(wanted) - {MONITOR})
         if dry_run:
-            self.settings = old_settings
             return report
+        self.settings = result.settings
         for name in report["removed"]:
             await self.instances[name].stop(reason="reload (config removed)")
             self._forget(name)
@@ -460,12 +428,29 @@ class Supervisor:
             was_running = inst.desired == "running"
             await inst.stop(reason="reload (config changed)")
             inst.cfg = wanted[name]
-            self._add_redactions(inst.cfg)
+            self._add_redactions(inst.cfg.secrets)
             if was_running:
                 inst.start()
         for name in report["added"]:
             self.register(wanted[name]).start()
+        await self._reload_monitor(result.monitor)
         return report
+
+    async def _reload_monitor(self, spec: InstanceSpec | None) -> None:
+        """The built-in monitor follows the settings: started, stopped or restarted."""
+        self._monitor_spec = spec
+        current = self.instances.get(MONITOR)
+        if spec is None:
+            if current is not None:
+                await current.stop(reason="reload (monitor disabled)")
+                self._forget(MONITOR)
+            return
+        if current is None:
+            self.register(spec).start(operator=False)
+        elif current.cfg.fingerprint != spec.fingerprint:
+            await current.stop(reason="reload (settings changed)")
+            current.cfg = spec
+            current.start(operator=False)
 
     async def op_shutdown(self) -> dict[str, list[str]]:
         names = [i.name for i in self.instances.values() if i.pid is not None]
@@ -505,7 +490,6 @@ class Supervisor:
         for queue in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
-        await self.http.aclose()
         self.done.set()
 
     def install_signals(self) -> None:

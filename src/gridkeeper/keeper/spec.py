@@ -1,0 +1,194 @@
+"""What the keeper knows of a config: plain dataclasses read from `gridkeeper config resolve`.
+
+The keeper never imports pydantic or the config models (they would double its memory, see
+benchmarks/keeper.py). It runs the resolver as a short-lived process and reads its JSON; the
+config package owns every rule about what a config means.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from gridkeeper.errors import ConfigError
+
+RESOLVE_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class DaemonSpec:
+    auto_restart: Literal["always", "on-failure", "never"] = "on-failure"
+    max_restart_attempts: int = 3
+    restart_window_s: float = 300.0
+    restart_delay: float = 5.0
+    restart_delay_max: float = 300.0
+    restart_jitter: float = 0.1
+    fatal_exit_codes: list[int] = field(default_factory=lambda: [78])
+    startsecs: float = 1.0
+    stop_timeout: float = 25.0
+    health_check_interval: float = 30.0
+    memory_limit_mb: float | None = None
+    cpu_limit_percent: float | None = None
+    cpu_limit_action: Literal["event", "restart"] = "event"
+    limit_samples: int = 3
+    log_dir: str = "logs"
+    log_retention_days: float = 30.0
+    log_cleanup_interval: float = 3600.0
+
+
+@dataclass(frozen=True)
+class HealthSpec:
+    type: Literal["http", "tcp", "file"]
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: int | None = None
+    path: str | None = None
+    max_age_s: float = 60.0
+    timeout_s: float = 5.0
+    failures: int = 3
+    start_grace_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    name: str
+    path: Path
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]
+    web_port: int | None
+    fingerprint: str
+    daemon: DaemonSpec
+    health: HealthSpec | None = None
+    grid_bot: bool = False
+    secrets: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def log_dir(self, home: Path) -> Path:
+        base = Path(self.daemon.log_dir).expanduser()
+        if not base.is_absolute():
+            base = home / base
+        return base / self.name
+
+
+@dataclass(frozen=True)
+class SettingsSpec:
+    path: Path | None
+    log_dir: str = "logs"
+    log_retention_days: float = 30.0
+    log_cleanup_interval: float = 3600.0
+    logging: dict[str, Any] = field(default_factory=dict)
+    monitor_enabled: bool = False
+    legacy: bool = False
+    instances_dir: Path | None = None
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    settings: SettingsSpec
+    instances: list[InstanceSpec]
+    errors: list[tuple[str, str]]
+    monitor: InstanceSpec | None
+
+
+def _pick(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def instance_from_wire(data: dict[str, Any]) -> InstanceSpec:
+    health = data.get("health")
+    return InstanceSpec(
+        name=data["name"],
+        path=Path(data["path"]),
+        argv=tuple(data["argv"]),
+        cwd=Path(data["cwd"]),
+        env=dict(data["env"]),
+        web_port=data.get("web_port"),
+        fingerprint=data["fingerprint"],
+        daemon=DaemonSpec(**_pick(DaemonSpec, data["daemon"])),
+        health=HealthSpec(**_pick(HealthSpec, health)) if health else None,
+        grid_bot=bool(data.get("grid_bot")),
+        secrets=tuple(data.get("secrets", ())),
+        warnings=tuple(data.get("warnings", ())),
+    )
+
+
+def settings_from_wire(data: dict[str, Any]) -> SettingsSpec:
+    return SettingsSpec(
+        path=Path(data["path"]) if data.get("path") else None,
+        log_dir=data["log_dir"],
+        log_retention_days=data["log_retention_days"],
+        log_cleanup_interval=data["log_cleanup_interval"],
+        logging=dict(data["logging"]),
+        monitor_enabled=bool(data["monitor_enabled"]),
+        legacy=bool(data["legacy"]),
+        instances_dir=Path(data["instances_dir"]) if data.get("instances_dir") else None,
+        secrets=tuple(data.get("secrets", ())),
+    )
+
+
+def resolve(
+    settings_path: Path | None,
+    files: list[str] | tuple[str, ...] = (),
+    *,
+    defaults: bool = False,
+    home: Path | None = None,
+) -> Resolution:
+    """Ask the config package (in its own process) to load and resolve configs."""
+    argv = [sys.executable, "-m", "gridkeeper", "config", "resolve"]
+    if settings_path is not None:
+        argv += ["--settings", str(settings_path)]
+    if defaults:
+        argv.append("--defaults")
+    if home is not None:
+        argv += ["--home", str(home)]
+    argv += ["--", *[str(f) for f in files]]
+    env = {k: v for k, v in os.environ.items() if k != "GRIDKEEPER_INSTANCE"}
+    proc = subprocess.run(argv, capture_output=True, env=env, timeout=RESOLVE_TIMEOUT, check=False)
+    # The keeper reaps every child on SIGCHLD, so the exit status may be lost: the JSON says
+    # whether it worked, and no JSON means it did not.
+    try:
+        doc = json.loads(proc.stdout)
+    except ValueError:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ConfigError(
+            "cannot resolve configs: " + (detail[-1] if detail else "the resolver printed nothing")
+        ) from None
+    if not doc.get("ok"):
+        raise ConfigError(str(doc.get("error", "unknown error")))
+    return Resolution(
+        settings=settings_from_wire(doc["settings"]),
+        instances=[instance_from_wire(d) for d in doc["instances"]],
+        errors=[(e["file"], e["message"]) for e in doc["errors"]],
+        monitor=instance_from_wire(doc["monitor"]) if doc.get("monitor") else None,
+    )
+
+
+def check_unique(specs: list[InstanceSpec]) -> None:
+    """Two instances may not share a name or a web_port (same rule as `config check`)."""
+    names: dict[str, InstanceSpec] = {}
+    ports: dict[int, InstanceSpec] = {}
+    for spec in specs:
+        if spec.name in names and names[spec.name].path != spec.path:
+            raise ConfigError(
+                f"duplicate instance_id {spec.name!r}: also used by {names[spec.name].path}",
+                file=str(spec.path),
+                loc="metadata.instance_id",
+            )
+        names[spec.name] = spec
+        if spec.web_port is not None:
+            other = ports.get(spec.web_port)
+            if other is not None and other.name != spec.name:
+                raise ConfigError(
+                    f"duplicate web_port {spec.web_port}: also used by {other.path} ({other.name})",
+                    file=str(spec.path),
+                    loc="daemon_config.web_port",
+                )
+            ports[spec.web_port] = spec
