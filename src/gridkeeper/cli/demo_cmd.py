@@ -40,11 +40,13 @@ def run_demo(home: Path | None, settings_path: Path | None) -> None:
     grids = [c for c in configs if c.is_grid_bot and c.web_port]
     deadline = time.monotonic() + GRID_WAIT_S
     for cfg in grids:
-        summary = _grid_summary(f"http://127.0.0.1:{cfg.web_port}", deadline)
+        url = f"http://127.0.0.1:{cfg.web_port}"
+        summary = _grid_summary(url, deadline)
         if summary is None:
             click.secho(f"{cfg.name}: no grid yet (see: gridkeeper logs {cfg.name})", fg="yellow")
         else:
             click.echo(f"{cfg.name}: {summary}")
+        click.echo(f"    control API {url}  (/health, /health/detailed, /api/grid, /openapi.json)")
     _table(client.request("status"))
     click.echo(
         "\nNext:\n"

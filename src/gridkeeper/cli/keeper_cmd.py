@@ -34,6 +34,7 @@ def _context(home: Path | None, settings_path: Path | None) -> tuple[Path, Path 
 
 def _default_configs(spath: Path | None, settings: Settings) -> list[InstanceConfig]:
     from gridkeeper.config import instances_dir, legacy_instance, load_instance
+    from gridkeeper.config.loader import check_dependencies
 
     if spath is not None and settings.has_legacy_program:
         return [legacy_instance(spath, settings)]
@@ -45,7 +46,32 @@ def _default_configs(spath: Path | None, settings: Settings) -> list[InstanceCon
     )
     if not configs:
         raise UsageError(f"nothing to start: no --config given and no *.json in {folder}")
+    check_dependencies(configs)
     return configs
+
+
+def _with_dependencies(
+    loaded: list[InstanceConfig], spath: Path | None, settings: Settings
+) -> list[InstanceConfig]:
+    """`start --config bot.json` also brings what the bot depends on from the active dir."""
+    missing = {d for c in loaded for d in c.daemon.depends_on} - {c.name for c in loaded}
+    if not missing:
+        return loaded
+    from gridkeeper.config import instances_dir, load_instance
+    from gridkeeper.config.loader import check_dependencies
+
+    folder = instances_dir(spath, settings)
+    active = {
+        c.name: c for c in (load_instance(p, settings) for p in sorted(folder.glob("*.json")))
+    }
+    result = list(loaded)
+    while missing:
+        name = missing.pop()
+        if name in active and name not in {c.name for c in result}:
+            result.append(active[name])
+            missing |= set(active[name].daemon.depends_on) - {c.name for c in result}
+    check_dependencies(result)
+    return result
 
 
 def _print_results(results: list[dict[str, Any]]) -> int:
@@ -111,6 +137,7 @@ def start(
         loaded = []
     else:
         loaded = _default_configs(spath, settings)
+    loaded = _with_dependencies(loaded, spath, settings)
     check_unique(loaded)
     for cfg in loaded:
         warn(cfg.warnings)

@@ -176,7 +176,40 @@ def load_active(
         raise ConfigError("instances directory not found", file=str(folder))
     configs = [load_instance(p, settings, env) for p in sorted(folder.glob("*.json"))]
     check_unique(configs)
+    check_dependencies(configs)
     return configs
+
+
+def check_dependencies(configs: Iterable[InstanceConfig]) -> None:
+    """Every `depends_on` names an instance of the set, and there is no cycle."""
+    by_name = {c.name: c for c in configs}
+    for cfg in by_name.values():
+        for dep in cfg.daemon.depends_on:
+            if dep not in by_name:
+                raise ConfigError(
+                    f"depends on {dep!r}, which is not an active instance",
+                    file=str(cfg.path),
+                    loc="daemon_config.depends_on",
+                )
+    state: dict[str, int] = {}
+
+    def visit(name: str, chain: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*chain[chain.index(name) :], name])
+            raise ConfigError(
+                f"dependency cycle: {cycle}",
+                file=str(by_name[name].path),
+                loc="daemon_config.depends_on",
+            )
+        state[name] = 1
+        for dep in by_name[name].daemon.depends_on:
+            visit(dep, [*chain, name])
+        state[name] = 2
+
+    for name in by_name:
+        visit(name, [])
 
 
 def check_unique(configs: Iterable[InstanceConfig]) -> None:

@@ -171,6 +171,11 @@ class EmailChannel(StrictModel):
     from_email: str = Field("", description="Sender address; defaults to username.")
     to_emails: list[str] = Field(default_factory=list, description="Recipients.")
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds per SMTP operation.")
+    ca_file: str = Field(
+        "",
+        description="PEM file of the CA(s) that sign the SMTP server's certificate; only these "
+        "are trusted. Empty: the system's trust store.",
+    )
     min_level: Level = Field("warning", description="Lowest alert level sent here.")
 
     @model_validator(mode="after")

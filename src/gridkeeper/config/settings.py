@@ -171,6 +171,11 @@ class ProgramFields(StrictModel):
     web_port: int | None = Field(
         None, ge=1, le=65535, description="The bot's control API port on 127.0.0.1."
     )
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="Instances started first and `running` before this one starts "
+        "(e.g. a paper bot on the paper-exchange instance).",
+    )
 
 
 class LoggingSettings(StrictModel):

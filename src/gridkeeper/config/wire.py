@@ -39,6 +39,7 @@ def instance_wire(cfg: InstanceConfig) -> dict[str, Any]:
         "cwd": str(cfg.cwd),
         "env": dict(cfg.env),
         "web_port": cfg.web_port,
+        "depends_on": list(cfg.daemon.depends_on),
         "fingerprint": cfg.fingerprint,
         "grid_bot": cfg.is_grid_bot,
         "daemon": daemon,

@@ -66,6 +66,7 @@ class InstanceSpec:
     daemon: DaemonSpec
     health: HealthSpec | None = None
     grid_bot: bool = False
+    depends_on: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -115,6 +116,7 @@ def instance_from_wire(data: dict[str, Any]) -> InstanceSpec:
         daemon=DaemonSpec(**_pick(DaemonSpec, data["daemon"])),
         health=HealthSpec(**_pick(HealthSpec, health)) if health else None,
         grid_bot=bool(data.get("grid_bot")),
+        depends_on=tuple(data.get("depends_on", ())),
         secrets=tuple(data.get("secrets", ())),
         warnings=tuple(data.get("warnings", ())),
     )

@@ -32,6 +32,26 @@ class Sink(Protocol):
     ) -> None: ...
 
 
+def dependency_order(targets: list[Instance]) -> list[Instance]:
+    """Targets with their dependencies (those among the targets) first; stable otherwise."""
+    by_name = {i.name: i for i in targets}
+    ordered: list[Instance] = []
+    seen: set[str] = set()
+
+    def visit(inst: Instance, path: tuple[str, ...]) -> None:
+        if inst.name in seen or inst.name in path:
+            return  # a cycle was refused by the config check; never loop on one
+        for dep in inst.cfg.depends_on:
+            if dep in by_name:
+                visit(by_name[dep], (*path, inst.name))
+        seen.add(inst.name)
+        ordered.append(inst)
+
+    for inst in targets:
+        visit(inst, ())
+    return ordered
+
+
 class ApiError(GridkeeperError):
     """An operation the socket API refuses; `code` goes into the error reply."""
 
@@ -327,17 +347,47 @@ class Supervisor:
             targets += [self.register(c) for c in defaults]
         results: list[dict[str, Any]] = []
         waits: list[asyncio.Future[dict[str, Any]]] = []
-        for inst in targets:
+        started: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        for inst in dependency_order(targets):
+            blocker = await self._dependencies_ready(inst, started)
+            if blocker is not None:
+                results.append(
+                    {"name": inst.name, "outcome": "failed", "message": f"not started: {blocker}"}
+                )
+                continue
             outcome, message = inst.start()
-            if outcome == "starting" and wait:
-                waits.append(inst.wait_settled())
-            elif outcome == "starting" and inst.state == "fatal":
-                results.append({"name": inst.name, "outcome": "failed", "message": inst.last_exit})
-            else:
-                results.append({"name": inst.name, "outcome": outcome, "message": message})
+            if outcome == "starting":
+                settled = inst.wait_settled()
+                started[inst.name] = settled
+                if wait:
+                    waits.append(settled)
+                    continue
+                if inst.state == "fatal":
+                    outcome, message = "failed", inst.last_exit or "failed"
+            results.append({"name": inst.name, "outcome": outcome, "message": message})
         if waits:
             results += await asyncio.gather(*waits)
         return results
+
+    async def _dependencies_ready(
+        self, inst: Instance, started: dict[str, asyncio.Future[dict[str, Any]]]
+    ) -> str | None:
+        """Wait until every dependency runs; the reason when one cannot."""
+        for dep in inst.cfg.depends_on:
+            other = self.instances.get(dep)
+            if other is None:
+                return f"depends on {dep!r}, which the keeper does not know (start it too)"
+            if other.state == "running":
+                continue
+            settled = started.get(dep)
+            if settled is None:
+                if other.state != "starting":
+                    return f"depends on {dep!r}, which is {other.state}"
+                settled = other.wait_settled()
+            result = await asyncio.shield(settled)
+            if result["outcome"] != "running":
+                return f"dependency {dep!r} did not start: {result['message']}"
+        return None
 
     async def op_stop(
         self,

@@ -52,10 +52,23 @@ METRICS: dict[str, tuple[MetricType, str]] = {
     "node_network_transmit_bytes_total": ("counter", "Bytes sent on all interfaces."),
     "gridkeeper_instance_up": ("gauge", "1 when the instance is running."),
     "gridkeeper_instance_restarts_total": ("counter", "Restarts of the instance by the keeper."),
-    "gridkeeper_instance_resident_memory_bytes": ("gauge", "Resident memory of the instance."),
-    "gridkeeper_instance_cpu_percent": ("gauge", "CPU use of the instance, percent of one core."),
-    "gridkeeper_instance_threads": ("gauge", "Threads of the instance's process."),
-    "gridkeeper_instance_open_fds": ("gauge", "Open file descriptors of the instance's process."),
+    "gridkeeper_instance_resident_memory_bytes": (
+        "gauge",
+        "Resident memory of the instance's processes, summed.",
+    ),
+    "gridkeeper_instance_cpu_percent": (
+        "gauge",
+        "CPU use of the instance's processes, percent of one core, summed.",
+    ),
+    "gridkeeper_instance_threads": ("gauge", "Threads of the instance's processes, summed."),
+    "gridkeeper_instance_open_fds": (
+        "gauge",
+        "Open file descriptors of the instance's processes, summed.",
+    ),
+    "gridkeeper_instance_processes": (
+        "gauge",
+        "Processes of the instance: its main process and all descendants.",
+    ),
     "gridkeeper_network_target_up": ("gauge", "1 when the network target answered."),
     "gridkeeper_network_target_latency_seconds": ("gauge", "Latency of the last good try."),
     "gridkeeper_keeper_up": ("gauge", "1 when the keeper answers on its socket."),

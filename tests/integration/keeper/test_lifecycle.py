@@ -149,3 +149,32 @@ def _exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_depends_on_starts_the_dependency_first(project: Project) -> None:
+    project.settings(startsecs=1)
+    project.instance("base")
+    project.instance("dependent", depends_on=["base"])
+    proc = project.gk("start", "-d", "--config", str(project.active / "dependent.json"))
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in project.status()}
+    assert rows["base"]["state"] == rows["dependent"]["state"] == "running"
+    # The dependent was spawned only once its dependency had been up for startsecs.
+    assert rows["dependent"]["started_at"] >= rows["base"]["started_at"] + 1.0
+
+
+def test_failed_dependency_blocks_the_dependent(project: Project) -> None:
+    project.settings(max_restart_attempts=0, startsecs=0.5)
+    project.instance("broken", "crash", "--after", "0.1", "--code", "4")
+    project.instance("waiter", depends_on=["broken"])
+    proc = project.gk("start", "-d")
+    assert proc.returncode == 1
+    assert "waiter: not started: dependency 'broken' did not start" in proc.stdout
+    assert project.alive("main") == []
+
+
+def test_unknown_dependency_is_a_config_error(project: Project) -> None:
+    project.instance("orphan", depends_on=["nobody"])
+    proc = project.gk("start", "-d")
+    assert proc.returncode == 2
+    assert "daemon_config.depends_on: depends on 'nobody'" in proc.stderr

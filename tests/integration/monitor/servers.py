@@ -3,7 +3,7 @@
 - `HttpReceiver`: a threaded HTTP server recording every request; its answer is a function of
   the request, so one class plays the webhook receiver and the Telegram Bot API. It can be
   stopped and started again on the same port to play an outage.
-- `SmtpReceiver`: an aiosmtpd server recording every message.
+- `SmtpReceiver`: an aiosmtpd server recording every message, plain or TLS, with or without AUTH.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -121,6 +123,10 @@ class _SmtpHandler:
         self.sink = sink
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        # Checked here as well as by aiosmtpd, because aiosmtpd cannot require AUTH on an
+        # implicit-TLS port (it only counts STARTTLS as encryption).
+        if self.sink.users and not session.authenticated:
+            return "530 5.7.0 Authentication required"
         with self.sink.lock:
             self.sink.messages.append(
                 (list(envelope.rcpt_tos), message_from_bytes(envelope.content))
@@ -129,11 +135,46 @@ class _SmtpHandler:
 
 
 class SmtpReceiver:
-    def __init__(self) -> None:
+    """aiosmtpd on 127.0.0.1, plain, STARTTLS-only (`starttls`) or implicit TLS (`implicit_tls`).
+
+    With `users` (login -> password), AUTH is required and every successful login is recorded.
+    """
+
+    def __init__(
+        self,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        users: Mapping[str, str] | None = None,
+    ) -> None:
         self.messages: list[tuple[list[str], Message]] = []
+        self.logins: list[str] = []
+        self.users = dict(users or {})
         self.lock = threading.Lock()
         self.port = free_port()
-        self._controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)
+        kwargs: dict[str, Any] = {}
+        if self.users:
+            kwargs["authenticator"] = self._authenticate
+        if starttls is not None:
+            kwargs.update(tls_context=starttls, require_starttls=True)
+            kwargs.update(auth_required=bool(self.users), auth_require_tls=True)
+        elif implicit_tls is not None:
+            kwargs.update(ssl_context=implicit_tls, auth_require_tls=False)
+        self._controller = Controller(
+            _SmtpHandler(self), hostname="127.0.0.1", port=self.port, **kwargs
+        )
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        ok = login in self.users and hmac.compare_digest(self.users[login], password)
+        if ok:
+            with self.lock:
+                self.logins.append(login)
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> SmtpReceiver:
         self._controller.start()

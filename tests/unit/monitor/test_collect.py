@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler, mountpoint
+from gridkeeper.monitor.samples import Sample
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+MIB = 1 << 20
+
+# One level of an instance's process tree: holds 16 MiB, 2 extra threads and 3 extra files,
+# starts the next level (argv[2] levels below it), prints every pid below and including itself on
+# one line, then waits. With argv[1] == "busy" the deepest level spins instead of waiting.
+TREE = """
+import os, subprocess, sys, threading
+busy, depth = sys.argv[1] == "busy", int(sys.argv[2])
+blob = b"x" * (16 << 20)
+for _ in range(2):
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+files = [open(os.devnull) for _ in range(3)]
+pids = [str(os.getpid())]
+kid = None
+if depth > 0:
+    kid = subprocess.Popen(
+        [sys.executable, __file__, sys.argv[1], str(depth - 1)], stdout=subprocess.PIPE
+    )
+    pids += kid.stdout.readline().decode().split()
+print(" ".join(pids), flush=True)
+if kid is not None:
+    kid.wait()
+elif busy:
+    while True:
+        pass
+threading.Event().wait()
+"""
 
 
 @pytest.fixture
@@ -74,3 +105,99 @@ def test_stopped_instance_is_down_without_process_metrics() -> None:
         ("gridkeeper_instance_up", 0.0),
         ("gridkeeper_instance_restarts_total", 0.0),
     ]
+
+
+def _poll(fn: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _start_tree(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """An instance of three processes (main, child, grandchild) tagged `tree`."""
+    script = tmp_path / "tree.py"
+    script.write_text(TREE)
+    env = {**os.environ, "GRIDKEEPER_INSTANCE": "tree"}
+    top = subprocess.Popen(
+        [sys.executable, str(script), mode, "2"], env=env, stdout=subprocess.PIPE
+    )
+    assert top.stdout is not None
+    pids = [int(p) for p in top.stdout.readline().split()]
+    assert len(pids) == 3 and pids[0] == top.pid
+    return top, pids
+
+
+def _stop_tree(top: subprocess.Popen[bytes], members: list[psutil.Process]) -> None:
+    # psutil.Process.kill checks the pid still names the process we started (never a reuse).
+    for proc in reversed(members):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    top.wait()
+    if top.stdout is not None:
+        top.stdout.close()
+
+
+@pytest.fixture
+def idle_tree(tmp_path: Path) -> Iterator[list[int]]:
+    top, pids = _start_tree(tmp_path, "idle")
+    members = [psutil.Process(pid) for pid in pids]
+    yield pids
+    _stop_tree(top, members)
+
+
+@pytest.fixture
+def busy_tree(tmp_path: Path) -> Iterator[list[int]]:
+    top, pids = _start_tree(tmp_path, "busy")
+    members = [psutil.Process(pid) for pid in pids]
+    yield pids
+    _stop_tree(top, members)
+
+
+def _instance(sampler: ProcessSampler, pid: int) -> dict[str, float]:
+    status = [{"name": "tree", "state": "running", "pid": pid, "restarts": 0}]
+    samples: list[Sample] = sampler.sample(status)
+    return {s.name.removeprefix("gridkeeper_instance_"): s.value for s in samples}
+
+
+def test_instance_is_measured_as_its_whole_process_tree(idle_tree: list[int]) -> None:
+    """Memory, threads and open files are summed over the main process and all descendants."""
+    procs = [psutil.Process(pid) for pid in idle_tree]
+    got = _instance(ProcessSampler(), idle_tree[0])
+    assert got["processes"] == 3
+    assert got["threads"] == sum(p.num_threads() for p in procs)
+    assert got["threads"] >= 9  # each level: main thread + 2
+    assert got["open_fds"] == sum(p.num_fds() for p in procs)
+    # Each level holds 16 MiB; the main process alone would be well under 48 MiB.
+    assert got["resident_memory_bytes"] >= 48 * MIB
+    assert got["resident_memory_bytes"] > procs[0].memory_info().rss + 32 * MIB
+
+
+def test_busy_grandchild_shows_in_cpu_across_cycles(busy_tree: list[int]) -> None:
+    """CPU is measured between cycles on kept objects, so a spinning grandchild shows.
+
+    The first cycle only starts each process's window (0 %). The second covers the time the
+    grandchild spent spinning since then: one busy thread, so between 20 % and 150 % of a core.
+    A fresh psutil object per cycle would measure a microsecond window: 0 % or thousands.
+    """
+    sampler = ProcessSampler()
+    leaf = psutil.Process(busy_tree[2])
+    assert _instance(sampler, busy_tree[0])["cpu_percent"] == 0.0
+    start = sum(leaf.cpu_times()[:2])
+    _poll(lambda: sum(leaf.cpu_times()[:2]) - start >= 0.3, what="the grandchild to spin 0.3 s")
+    assert 20.0 <= _instance(sampler, busy_tree[0])["cpu_percent"] <= 150.0
+
+
+def test_tree_shrinks_when_a_descendant_exits(idle_tree: list[int]) -> None:
+    """A grandchild that exits drops out of the next cycles; the rest is still measured."""
+    sampler = ProcessSampler()
+    assert _instance(sampler, idle_tree[0])["processes"] == 3
+    psutil.Process(idle_tree[2]).kill()
+    _poll(
+        lambda: _instance(sampler, idle_tree[0])["processes"] == 2,
+        what="the instance to count two processes",
+    )
+    procs = [psutil.Process(pid) for pid in idle_tree[:2]]
+    assert _instance(sampler, idle_tree[0])["threads"] == sum(p.num_threads() for p in procs)
