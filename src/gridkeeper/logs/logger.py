@@ -118,10 +118,8 @@ class _Pipeline:
             event = str(event)
         to_sink = self._to_sink
         if to_sink is not None:
-            record = {"logger": name, "event": event}
-            if fields:
-                record.update(fields)
-            to_sink(time.time(), level, record)
+            # `fields` is ours to keep: handed over as it is, rendered by the writer thread.
+            to_sink(time.time(), level, name, event, fields)
             return
         out: dict[str, Any] = {
             "ts": self._fmt(time.time()),

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import orjson
 
 MASK = "***"
+_MASK_BYTES = MASK.encode()
 
 
 class Redactor:
@@ -18,6 +19,11 @@ class Redactor:
     secret that contains another is masked whole. A redactor can `link()` others (the sink links
     its logger's) and then masks their values too, merged into the same longest-first order.
     Adding values is thread-safe; redacting reads immutable tuples and takes no lock.
+
+    `redact_bytes()` masks UTF-8 text without decoding it (a UTF-8 needle matches a UTF-8
+    haystack exactly where the text matches), which lets the sink mask a whole batch of lines at
+    once: as long as no secret contains a newline (`crosses_lines` is False), no match can span
+    two lines, so masking the joined batch equals masking each line.
     """
 
     __slots__ = ("_linked", "_lock", "_merged", "_own", "_version")
@@ -27,8 +33,14 @@ class Redactor:
         self._own: frozenset[str] = frozenset()
         self._linked: tuple[Redactor, ...] = ()
         self._version = 0
-        # (versions of self and every linked redactor, merged values longest first)
-        self._merged: tuple[tuple[object, ...], tuple[str, ...]] = ((), ())
+        # (versions of self and every linked redactor, merged values longest first, the same
+        # as UTF-8, whether any value holds a newline)
+        self._merged: tuple[tuple[object, ...], tuple[str, ...], tuple[bytes, ...], bool] = (
+            (),
+            (),
+            (),
+            False,
+        )
         self.add(values)
 
     def add(self, values: Iterable[str]) -> None:
@@ -59,21 +71,37 @@ class Redactor:
             values = values | other._all()
         return values
 
-    def _values(self) -> tuple[str, ...]:
+    def _current(self) -> tuple[tuple[object, ...], tuple[str, ...], tuple[bytes, ...], bool]:
+        merged = self._merged
         key = self._key()
-        cached_key, values = self._merged
-        if key != cached_key:
+        if key != merged[0]:
             values = tuple(sorted(self._all(), key=len, reverse=True))
-            self._merged = (key, values)
-        return values
+            # Longest first by characters; UTF-8 keeps that order for values that contain one
+            # another, which is all the order is for.
+            encoded = tuple(value.encode("utf-8", "surrogatepass") for value in values)
+            merged = (key, values, encoded, any("\n" in value for value in values))
+            self._merged = merged
+        return merged
 
     @property
     def active(self) -> bool:
         """True once there is anything to mask."""
         return bool(self._own) or any(other.active for other in self._linked)
 
+    @property
+    def crosses_lines(self) -> bool:
+        """True when some value holds a newline, so lines must be masked one by one."""
+        return self._current()[3]
+
     def __call__(self, text: str) -> str:
-        for value in self._values():
+        for value in self._current()[1]:
             if value in text:
                 text = text.replace(value, MASK)
         return text
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """`__call__()` for UTF-8 encoded text."""
+        for value in self._current()[2]:
+            if value in data:
+                data = data.replace(value, _MASK_BYTES)
+        return data

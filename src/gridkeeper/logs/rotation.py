@@ -92,15 +92,29 @@ class RotatingFile:
         self._day = int((info.st_mtime if info.st_size else self._clock()) // _DAY)
         self._checked_at = self._clock()
 
+    def fits(self, size: int, now: float) -> bool:
+        """Whether `size` more bytes can be appended at `now` without any rotation.
+
+        The writer checks a whole batch of records at once: when it fits, one `append()` of the
+        joined batch is the same as appending its records one by one.
+        """
+        pending = self._size + self._buffered
+        return pending + size <= self._policy.max_bytes and (
+            not pending or not self._policy.daily or int(now // _DAY) == self._day
+        )
+
     def append(self, data: bytes, now: float) -> None:
         """Queue `data` for this file, rotating first when it would not fit."""
         pending = self._size + self._buffered
-        if pending and (
-            pending + len(data) > self._policy.max_bytes
-            or (self._policy.daily and int(now // _DAY) != self._day)
-        ):
-            self.flush()
-            self._rotate(now)
+        if pending:
+            if pending + len(data) > self._policy.max_bytes or (
+                self._policy.daily and int(now // _DAY) != self._day
+            ):
+                self.flush()
+                self._rotate(now)
+        elif self._policy.daily:
+            # An empty file belongs to the day of its first record, not the day it was opened.
+            self._day = int(now // _DAY)
         self._buffer.append(data)
         self._buffered += len(data)
 

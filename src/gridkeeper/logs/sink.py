@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal, TextIO, cast
 
@@ -71,9 +72,10 @@ class _Marker:
         self.done = threading.Event()
 
 
-# (instance, stream, payload, ts, level): payload is a captured line (level -1, parsed by the
-# writer) or the fields of one of our own records (level known).
-_Item = tuple[str, str, bytes | str | dict[str, Any], float, int]
+# (instance, stream, payload, ts, level, logger, event): payload is a captured line (level -1,
+# parsed by the writer; logger and event unused) or the other fields of one of our own records
+# (level known). One flat tuple per record: the caller copies nothing.
+_Item = tuple[str, str, bytes | str | dict[str, Any], float, int, str | None, str]
 
 
 class LogSink:
@@ -142,14 +144,22 @@ class LogSink:
                     self._dropped += 1
                     self._drops[instance] = self._drops.get(instance, 0) + 1
                 return
-        queue.append((instance, stream, line, time.time(), -1))
+        queue.append((instance, stream, line, time.time(), -1, None, ""))
         if not self._wake.is_set():
             self._wake.set()
 
     def submit_record(
-        self, instance: str, stream: str, ts: float, level: int, fields: dict[str, Any]
+        self,
+        instance: str,
+        stream: str,
+        ts: float,
+        level: int,
+        logger: str | None,
+        event: str,
+        fields: dict[str, Any],
     ) -> None:
-        """Queue one record of our own logger (fields include `logger` and `event`).
+        """Queue one record of our own logger. `fields` (never holding `ts`, `level`, `logger`
+        or `event`) is kept, not copied: the caller must not change it afterwards.
 
         Like `submit()`, but nothing is parsed: the writer renders the fields as they are.
         """
@@ -159,7 +169,7 @@ class LogSink:
                 self._dropped += 1
                 self._drops[instance] = self._drops.get(instance, 0) + 1
             return
-        queue.append((instance, stream, fields, ts, level))
+        queue.append((instance, stream, fields, ts, level, logger, event))
         if not self._wake.is_set():
             self._wake.set()
 
@@ -174,19 +184,13 @@ class LogSink:
             raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
         self._admit(instance)
         kind = cast(Literal["stdout", "stderr"], stream)
-
-        def submit(line: bytes | str) -> None:
-            self.submit(instance, kind, line)
-
-        def submit_record(ts: float, level: int, fields: dict[str, Any]) -> None:
-            self.submit_record(instance, kind, ts, level, fields)
-
+        # partial() rather than closures: one call level less for every record.
         return cast(
             TextIO,
             SinkStream(
-                submit,
+                partial(self.submit, instance, kind),
                 f"<log sink {instance}:{stream}>",
-                submit_record=submit_record,
+                submit_record=partial(self.submit_record, instance, kind),
                 add_redactor=self._add_redactor,
             ),
         )
@@ -250,12 +254,14 @@ class LogSink:
                 stop = self._drain()
             except Exception as exc:  # the writer must outlive any bug in one record
                 self._report(f"writer error: {exc!r}")
+        self._begin_batch()
         for log in self._logs.values():
             with contextlib.suppress(OSError):
-                log.close()
+                log.close(self._batch_now, self._batch_redact)
 
     def _drain(self) -> bool:
         queue = self._queue
+        logs = self._logs
         count = 0
         self._begin_batch()
         while True:
@@ -270,21 +276,19 @@ class LogSink:
                     return True
                 continue
             self._dequeued += 1
-            instance, stream, payload, ts, level = item
-            if level < 0:
-                self._feed(instance, stream, cast("bytes | str", payload), ts)
-            else:
-                log = self._logs.get(instance) or self._log(instance)
-                if log is not None:
-                    try:
+            instance, stream, payload, ts, level, logger, event = item
+            try:
+                if level < 0:
+                    self._feed(instance, stream, cast("bytes | str", payload), ts)
+                else:
+                    log = logs.get(instance) or self._log(instance)
+                    if log is not None:
                         fields = cast("dict[str, Any]", payload)
-                        log.write_own(
-                            ts, level, stream, fields, self._batch_now, self._batch_redact
-                        )
-                    except OSError as exc:
-                        self._write_errors += 1
-                        self._report(f"writing the logs of {log.instance} failed: {exc}")
-                    self._written += 1
+                        log.write_own(ts, level, stream, logger, event, fields)
+                        self._written += 1
+            except Exception as exc:  # one record that cannot be rendered costs only itself
+                self._write_errors += 1
+                self._report(f"cannot write a record of {instance}: {exc!r}")
             count += 1
             if count >= _BATCH_LINES:
                 self._flush_files()
@@ -296,20 +300,19 @@ class LogSink:
     def _feed(self, instance: str, stream: str, line: bytes | str, ts: float) -> None:
         text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
         text = text.rstrip("\r\n")
-        log = self._log(instance)
+        log = self._logs.get(instance) or self._log(instance)
         if log is None:
             return
         parser = log.parser(stream)
-        parts = text.split("\n") if "\n" in text else (text,)
-        for part in parts:
-            records = parser.feed(part.rstrip("\r"), ts)
-            if records:
-                self._write(log, records)
-        key = (instance, stream)
+        if "\n" in text:
+            for part in text.split("\n"):
+                self._write(log, parser.feed(part.rstrip("\r"), ts))
+        else:
+            self._write(log, parser.feed(text, ts))
         if parser.pending:
-            self._held[key] = time.monotonic() + GROUP_QUIET_S
-        elif key in self._held:
-            del self._held[key]
+            self._held[(instance, stream)] = time.monotonic() + GROUP_QUIET_S
+        elif self._held:
+            self._held.pop((instance, stream), None)
 
     def _log(self, instance: str) -> InstanceLog | None:
         log = self._logs.get(instance)
@@ -342,15 +345,8 @@ class LogSink:
 
     def _write(self, log: InstanceLog, records: list[Record]) -> None:
         for record in records:
-            self._write_one(log, record)
-
-    def _write_one(self, log: InstanceLog, record: Record) -> None:
-        try:
-            log.write(record, self._batch_now, self._batch_redact)
-        except OSError as exc:
-            self._write_errors += 1
-            self._report(f"writing the logs of {log.instance} failed: {exc}")
-        self._written += record.lines
+            log.write(record)
+            self._written += record.lines
 
     def _hold_timeout(self) -> float | None:
         if not self._held:
@@ -391,7 +387,7 @@ class LogSink:
     def _flush_files(self) -> None:
         for log in self._logs.values():
             try:
-                log.flush()
+                log.flush(self._batch_now, self._batch_redact)
             except OSError as exc:
                 self._write_errors += 1
                 self._report(f"writing the logs of {log.instance} failed: {exc}")

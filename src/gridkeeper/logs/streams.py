@@ -10,7 +10,8 @@ from typing import Any
 from gridkeeper.logs.redact import Redactor
 
 LineSubmit = Callable[[bytes | str], None]
-RecordSubmit = Callable[[float, int, dict[str, Any]], None]
+# (ts, level, logger, event, fields): fields never hold ts, level, logger or event.
+RecordSubmit = Callable[[float, int, str | None, str, dict[str, Any]], None]
 
 
 class SinkStream(io.TextIOBase):

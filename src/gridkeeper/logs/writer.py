@@ -39,6 +39,11 @@ class InstanceLog:
             directory / current_name(instance, "structured"), policy, on_rotated
         )
         self._parsers = {"stdout": StreamParser("stdout"), "stderr": StreamParser("stderr")}
+        # This batch's rendered lines, written by flush(): readable (every record), readable
+        # (ERROR and above), structured.
+        self._lines: list[str] = []
+        self._error_lines: list[str] = []
+        self._records: list[bytes] = []
 
     def parser(self, stream: str) -> StreamParser:
         """The parser of one stream (created for any stream name the sink is given)."""
@@ -47,41 +52,84 @@ class InstanceLog:
             parser = self._parsers[stream] = StreamParser(stream)
         return parser
 
-    def write(self, record: Record, now: float, redact: Redactor | None) -> None:
-        """Buffer the record's lines in the files it belongs to."""
-        self._store(*self._renderer.render(record), record.level, now, redact)
+    def write(self, record: Record) -> None:
+        """Render the record into this batch's lines of the files it belongs to."""
+        readable, structured = self._renderer.render(record)
+        self._lines.append(readable)
+        if record.level >= ERROR:
+            self._error_lines.append(readable)
+        self._records.append(structured)
 
     def write_own(
         self,
         ts: float,
         level: int,
         stream: str,
+        logger: str | None,
+        event: str,
         fields: dict[str, Any],
-        now: float,
-        redact: Redactor | None,
     ) -> None:
         """`write()` for a record of our own logger, without building a Record."""
-        self._store(*self._renderer.render_own(ts, level, stream, fields), level, now, redact)
-
-    def _store(
-        self, readable: str, structured: bytes, level: int, now: float, redact: Redactor | None
-    ) -> None:
-        if redact is not None:
-            readable = redact(readable)
-            structured = redact(structured.decode()).encode()
-        data = readable.encode()
-        self._main.append(data, now)
+        readable, structured = self._renderer.render_own(ts, level, stream, logger, event, fields)
+        self._lines.append(readable)
         if level >= ERROR:
-            self._errors.append(data, now)
-        self._structured.append(structured, now)
+            self._error_lines.append(readable)
+        self._records.append(structured)
 
-    def flush(self) -> None:
-        """Write every buffered line of the three files."""
-        self._main.flush()
-        self._errors.flush()
-        self._structured.flush()
+    def flush(self, now: float, redact: Redactor | None) -> None:
+        """Mask, encode and write this batch's lines: one write per file.
 
-    def close(self) -> None:
+        All three files are attempted; the first OSError is raised afterwards.
+        """
+        failure: OSError | None = None
+        pending: list[str] | list[bytes]
+        for file, pending in (
+            (self._main, self._lines),
+            (self._errors, self._error_lines),
+            (self._structured, self._records),
+        ):
+            if not pending:
+                continue
+            batch = pending.copy()
+            pending.clear()
+            try:
+                _put(file, batch, now, redact)
+            except OSError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def close(self, now: float, redact: Redactor | None) -> None:
         """Flush and close the three files."""
-        for file in (self._main, self._errors, self._structured):
-            file.close()
+        try:
+            self.flush(now, redact)
+        finally:
+            for file in (self._main, self._errors, self._structured):
+                file.close()
+
+
+def _encode(line: str | bytes) -> bytes:
+    return line if isinstance(line, bytes) else line.encode("utf-8", "backslashreplace")
+
+
+def _put(
+    file: RotatingFile, lines: list[str] | list[bytes], now: float, redact: Redactor | None
+) -> None:
+    """Write the lines of one batch to `file`, masked, rotating between records as needed."""
+    if redact is None or not redact.crosses_lines:
+        if isinstance(lines[0], bytes):
+            data = b"".join(lines)
+        else:
+            data = "".join(lines).encode("utf-8", "backslashreplace")
+        if redact is not None:
+            data = redact.redact_bytes(data)
+        if file.fits(len(data), now):
+            file.append(data, now)
+            file.flush()
+            return
+    # The batch spans a rotation (or a secret spans lines): record by record, as append() rotates
+    # before the record that would not fit.
+    for line in lines:
+        data = _encode(line)
+        file.append(data if redact is None else redact.redact_bytes(data), now)
+    file.flush()

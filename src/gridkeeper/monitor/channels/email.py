@@ -50,7 +50,6 @@ class EmailSender:
     def __init__(self, config: EmailChannel) -> None:
         self.config = config
         self.min_level: str = config.min_level
-        # `ca_file` may not exist on an older EmailChannel model: absent means the system store.
         ca_file = config.ca_file
         self.ca_file = str(Path(ca_file).expanduser()) if ca_file else ""
 
