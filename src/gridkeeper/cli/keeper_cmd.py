@@ -183,6 +183,17 @@ class _spinner:
             self.status.__exit__(*exc)
 
 
+def _keeper_if_anything_ran(home: Path) -> KeeperClient | None:
+    """The keeper, started if need be — but only when one ran here before: after a keeper
+    crash its bots still run, and only a keeper (which re-adopts them) can stop them."""
+    client = KeeperClient(home)
+    if client.ping() is not None:
+        return client
+    if not (home / "state.db").exists():
+        return None
+    return ensure_keeper(home, find_settings(None))
+
+
 def _targets(names: tuple[str, ...], configs: tuple[Path, ...], all_: bool) -> dict[str, Any]:
     if names == ("-",):
         return {"all": True}  # the seed's `stop -`
@@ -216,9 +227,9 @@ def stop(
     args = _targets(names, configs, all_)
     if not args:
         raise UsageError("name an instance, give --config FILE, or --all")
-    client = KeeperClient(resolve_home(home))
-    if client.ping() is None:
-        click.echo("no keeper is running: nothing to stop")
+    client = _keeper_if_anything_ran(resolve_home(home))
+    if client is None:
+        click.echo("no keeper has run on this home: nothing to stop")
         return
     with _spinner("stopping"):
         results = client.request("stop", **args)
@@ -432,10 +443,10 @@ def shutdown(home: Path | None) -> None:
     Example: gridkeeper shutdown
     """
     home_dir = resolve_home(home)
-    client = KeeperClient(home_dir)
-    info = client.ping()
-    if info is None:
-        click.echo("no keeper is running")
+    client = _keeper_if_anything_ran(home_dir)
+    info = client.ping() if client is not None else None
+    if client is None or info is None:
+        click.echo("no keeper has run on this home: nothing to shut down")
         return
     result = client.request("shutdown")
     click.echo(f"stopping: {', '.join(result['stopping']) or 'no instances'}")

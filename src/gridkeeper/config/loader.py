@@ -28,6 +28,7 @@ from gridkeeper.paths import find_settings as find_settings
 M = TypeVar("M", bound=BaseModel)
 
 LEGACY_INSTANCE = "daemon_config"
+RESERVED_NAMES = frozenset({"keeper", "gridkeeper-monitor", LEGACY_INSTANCE})
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -113,6 +114,13 @@ def load_instance(
         data = {**data, "daemon_config": merged}
     parsed: InstanceFile = _validate(InstanceFile, data, file)
     name = parsed.metadata.instance_id or file.stem
+    if name in RESERVED_NAMES:
+        raise ConfigError(
+            f"instance name {name!r} is reserved (the keeper's own log and events use it); "
+            "set another metadata.instance_id",
+            file=str(file),
+            loc="metadata.instance_id",
+        )
     if not _valid_name(name):
         raise ConfigError(
             f"instance name {name!r} (the file stem) may hold only letters, digits, '.', '_', "

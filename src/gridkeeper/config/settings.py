@@ -48,8 +48,19 @@ class HealthCheck(StrictModel):
     @field_validator("url")
     @classmethod
     def _plain_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("http://"):
+        if value is None:
+            return value
+        if not value.startswith("http://"):
             raise ValueError("the probe speaks plain http:// to a local bot (use type tcp for TLS)")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises on a port outside 0..65535
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        if not parts.hostname:
+            raise ValueError(f"no host in {value!r}")
         return value
 
 

@@ -8,6 +8,7 @@ on its home; the pid written inside is for people. Daemonizing reports back thro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gridkeeper.errors import GridkeeperError, KeeperUnavailable
-from gridkeeper.keeper.server import serve
+from gridkeeper.keeper.server import close_connections, serve
 from gridkeeper.keeper.spec import Resolution, SettingsSpec, resolve
 from gridkeeper.keeper.supervisor import Supervisor
 from gridkeeper.logs import LogSink, SinkConfig, configure_logging, get_logger
@@ -181,7 +182,9 @@ async def _main(
                 print(f"{result['name']}: {result['message']}", file=echo, flush=True)
     await supervisor.done.wait()
     server.close()
-    await server.wait_closed()
+    close_connections()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.wait_closed(), 5)
     (home / "keeper.sock").unlink(missing_ok=True)
     supervisor.store.close()
     return 0

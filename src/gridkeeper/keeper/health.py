@@ -69,6 +69,6 @@ async def probe(check: HealthSpec, cwd: Path) -> tuple[bool, str]:
         return False, f"heartbeat file missing: {exc.filename}"
     except TimeoutError:
         return False, f"{check.type} probe timed out after {check.timeout_s:g}s"
-    except (OSError, ValueError) as exc:
+    except Exception as exc:
         return False, f"{check.type} probe failed: {type(exc).__name__}: {exc}"
     return True, ""

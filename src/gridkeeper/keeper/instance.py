@@ -46,7 +46,7 @@ class Instance:
         self.state: State = "stopped"
         self.desired: Literal["running", "stopped"] = "stopped"
         self.pid: int | None = None
-        self.create_time: float | None = None
+        self.identity: str | None = None
         self.popen: Any = None
         self.adopted = False
         self.started_at: float | None = None
@@ -68,6 +68,7 @@ class Instance:
         self._waiters: list[asyncio.Future[dict[str, Any]]] = []
         self._generation = 0
         self._stopping = False
+        self._cleanup: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -110,15 +111,28 @@ class Instance:
     def start(self, *, operator: bool = True) -> tuple[str, str]:
         """Ask for the instance to run; (outcome, message)."""
         self.desired = "running"
-        if self.state in ("starting", "running"):
-            return "already_running", f"{self.name} is already {self.state} (pid {self.pid})"
-        if self.state == "stopping":
+        if self.state == "starting":
+            # The caller waits on wait_settled() like the first starter does.
+            return "starting", f"{self.name} is already starting (pid {self.pid})"
+        if self.state == "running":
+            return "already_running", f"{self.name} is already running (pid {self.pid})"
+        if self.state == "stopping" or self.cleaning:
             return "failed", f"{self.name} is stopping; try again when it has stopped"
         if operator:
             self.history.clear()
         self._cancel_restart()
         self._launch()
         return "starting", f"{self.name} starting (pid {self.pid})"
+
+    @property
+    def cleaning(self) -> bool:
+        """The last process died and what it left behind is still being killed."""
+        return self._cleanup is not None and not self._cleanup.done()
+
+    async def idle(self) -> None:
+        """Wait until no post-death clean-up is running (start and stop wait for it)."""
+        while self._cleanup is not None and not self._cleanup.done():
+            await asyncio.shield(self._cleanup)
 
     def wait_settled(self) -> asyncio.Future[dict[str, Any]]:
         """A future resolved when this start attempt is running or has failed."""
@@ -160,6 +174,7 @@ class Instance:
             process.ensure_fifo(path)
         self.host.watch_output(self)
         self.stderr_tail.clear()
+        self.pending_cause = None
         self._generation += 1
         self.health = "unknown"
         self.health_failures = self.mem_over = self.cpu_over = 0
@@ -173,7 +188,7 @@ class Instance:
             self._set("fatal", "fatal", f"cannot execute {cfg.argv[0]}: {exc}")
             self._settle("failed", self.last_exit)
             return
-        self.pid, self.create_time, self.popen = spawned.pid, spawned.create_time, spawned.popen
+        self.pid, self.identity, self.popen = spawned.pid, spawned.identity, spawned.popen
         self.adopted = False
         self.started_at = time.time()
         self.exit_future = asyncio.get_running_loop().create_future()
@@ -183,10 +198,13 @@ class Instance:
         self.host.watch_death(self)
         self._spawn_task(self._confirm_start(self._generation))
 
-    def adopt(self, pid: int, create_time: float, started_at: float | None) -> None:
-        """Take back a process a previous keeper started (same pid and start time)."""
-        self.desired = "running"
-        self.pid, self.create_time, self.popen = pid, create_time, None
+    def adopt(
+        self, pid: int, ident: str, started_at: float | None, desired: str = "running"
+    ) -> None:
+        """Take back a process a previous keeper started (same pid and start time). A stop the
+        previous keeper did not finish is finished here."""
+        self.desired = "stopped" if desired == "stopped" else "running"
+        self.pid, self.identity, self.popen = pid, ident, None
         self.adopted = True
         self.started_at = started_at
         self._generation += 1
@@ -196,6 +214,13 @@ class Instance:
         self.host.persist(self)
         self.host.emit(self.name, "adopted", f"{self.name} re-adopted (pid {pid})", {"pid": pid})
         self.host.watch_death(self)
+        if self.desired == "stopped":
+            self._spawn_task(self.stop(reason="operator (stop resumed after a keeper restart)"))
+
+    async def contain_orphans(self) -> None:
+        """Before a restart by a new keeper: kill whatever an earlier generation left behind
+        (the old keeper may have died before it could)."""
+        await self._contain(None, everywhere=True)
 
     async def _confirm_start(self, generation: int) -> None:
         await asyncio.sleep(self.cfg.daemon.startsecs)
@@ -225,20 +250,25 @@ class Instance:
         if self.popen is not None:
             self.popen.returncode = exit.code if exit.code is not None else -(exit.signal or 0)
             self.popen = None
+        cause = self.pending_cause
+        self.pending_cause = None
         if self.exit_future is not None and not self.exit_future.done():
             self.exit_future.set_result(exit)
         if self._stopping:
             return  # stop() owns what follows
-        cause = self.pending_cause
-        self.pending_cause = None
         if cause is not None:
             exit = Exit(exit.code, exit.signal, cause.cause)
-        self._spawn_task(self._after_death(exit))
-
-    async def _after_death(self, exit: Exit) -> None:
-        dead_pid = self.pid
-        await self._contain(signal.SIGKILL)
+        dead_pid, generation = self.pid, self._generation
+        # From here on nothing may signal "the current pid": it is dead and may be reused.
         self.pid = None
+        self._cleanup = asyncio.get_running_loop().create_task(
+            self._after_death(exit, dead_pid, generation)
+        )
+
+    async def _after_death(self, exit: Exit, dead_pid: int | None, generation: int) -> None:
+        await self._contain(dead_pid, everywhere=self.adopted)
+        if generation != self._generation:
+            return
         self.last_exit_code = exit.code
         self.last_exit = policy.describe(exit)
         self.host.emit(
@@ -294,21 +324,23 @@ class Instance:
             return
         self.pending_cause = Exit(None, None, cause)
         self.host.emit(self.name, "restarting", f"{self.name}: {why}", {"cause": cause})
-        self._spawn_task(self._terminate_for_restart())
+        self._spawn_task(self._terminate_for_restart(self.pid))
 
-    async def _terminate_for_restart(self) -> None:
+    async def _terminate_for_restart(self, pid: int) -> None:
         fut = self.exit_future
-        self._signal_all(signal.SIGTERM)
+        self._signal_tree(pid, signal.SIGTERM)
         if fut is None:
             return
         try:
             await asyncio.wait_for(asyncio.shield(fut), self.cfg.daemon.stop_timeout)
         except TimeoutError:
-            self._signal_all(signal.SIGKILL)
+            self._signal_tree(pid, signal.SIGKILL)
 
     # ------------------------------------------------------------------ stop
     async def stop(self, *, reason: str = "operator") -> tuple[str, str]:
         self.desired = "stopped"
+        self._cancel_restart()
+        await self.idle()
         self._cancel_restart()
         if self.state == "backoff":
             self._set("stopped", "stopped", f"{self.name} stopped (pending restart cancelled)")
@@ -327,27 +359,27 @@ class Instance:
         self._set("stopping", "stopping", f"{self.name} stopping (pid {pid})")
         killed = False
         try:
-            self._signal_all(signal.SIGTERM)
+            self._signal_tree(pid, signal.SIGTERM)
             deadline = time.monotonic() + self.cfg.daemon.stop_timeout
             fut = self.exit_future
             assert fut is not None
             try:
                 await asyncio.wait_for(asyncio.shield(fut), self.cfg.daemon.stop_timeout)
-                while self._survivors() and time.monotonic() < deadline:
+                while self._survivors(pid) and time.monotonic() < deadline:
                     await asyncio.sleep(0.05)
             except TimeoutError:
                 pass
-            if not fut.done() or self._survivors():
+            if not fut.done() or self._survivors(pid):
                 killed = True
-                self._signal_all(signal.SIGKILL)
+                self._signal_tree(pid, signal.SIGKILL)
             # The keeper never forgets a process it has not seen die.
             while not fut.done():
                 try:
                     await asyncio.wait_for(asyncio.shield(fut), 5)
                 except TimeoutError:
-                    self._signal_all(signal.SIGKILL)
+                    self._signal_tree(pid, signal.SIGKILL)
             exit = fut.result()
-            await self._contain(signal.SIGKILL)
+            await self._contain(pid, everywhere=self.adopted)
         finally:
             self._stopping = False
         self.pid = None
@@ -358,29 +390,36 @@ class Instance:
         self._settle("failed", f"{self.name} stopped")
         return "stopped", f"{self.name} stopped{how}"
 
-    def _signal_all(self, sig: int) -> None:
+    # Every signal names its process group explicitly (the leader's pid: each instance leads
+    # its own session). Never "the current pid": after a death it may belong to the next run.
+    def _signal_tree(self, pgid: int | None, sig: int, *, everywhere: bool | None = None) -> None:
         process.signal_tree(
-            self.name, str(self.host.home), self._pgid(), sig, everywhere=self.adopted
+            self.name,
+            str(self.host.home),
+            pgid,
+            sig,
+            everywhere=self.adopted if everywhere is None else everywhere,
         )
 
-    def _pgid(self) -> int | None:
-        return self.pid  # the leader of its own session: pgid == pid
-
-    def _survivors(self) -> list[int]:
+    def _survivors(self, pgid: int | None, *, everywhere: bool | None = None) -> list[int]:
         return process.survivors(
-            self.name, str(self.host.home), self._pgid(), everywhere=self.adopted
+            self.name,
+            str(self.host.home),
+            pgid,
+            everywhere=self.adopted if everywhere is None else everywhere,
         )
 
-    async def _contain(self, sig: int) -> None:
-        """Kill everything the dead process left behind, and see it gone."""
+    async def _contain(self, pgid: int | None, *, everywhere: bool) -> None:
+        """Kill everything a dead process left behind (its group, its tagged descendants) and
+        see it gone before anything new starts."""
         deadline = time.monotonic() + CONTAIN_TIMEOUT
         while True:
-            left = self._survivors()
+            left = self._survivors(pgid, everywhere=everywhere)
             if not left:
                 return
-            self._signal_all(sig)
+            self._signal_tree(pgid, signal.SIGKILL, everywhere=everywhere)
             for pid in left:
-                process.kill_now(pid, sig)
+                process.kill_now(pid, signal.SIGKILL)
             if time.monotonic() >= deadline:
                 self.host.emit(
                     self.name,
@@ -462,6 +501,8 @@ class Instance:
 
     def cancel_tasks(self) -> None:
         self._cancel_restart()
+        if self._cleanup is not None:
+            self._cleanup.cancel()
         for task in list(self._tasks):
             task.cancel()
 

@@ -31,7 +31,7 @@ PIPE_SIZE = 1 << 20
 @dataclass
 class Spawned:
     pid: int
-    create_time: float
+    identity: str | None
     popen: subprocess.Popen[bytes] | None
 
 
@@ -87,24 +87,42 @@ def spawn(
     finally:
         for fd in (out_w, err_w, *keep):
             os.close(fd)
-    try:
-        created = psutil.Process(popen.pid).create_time()
-    except psutil.Error:
-        created = 0.0
-    return Spawned(popen.pid, created, popen)
+    return Spawned(popen.pid, identity(popen.pid), popen)
 
 
-def same_process(pid: int | None, create_time: float | None) -> bool:
-    """True when `pid` is still the process that started at `create_time` (pids get reused)."""
-    if not pid or create_time is None:
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown-boot"
+
+
+def identity(pid: int) -> str | None:
+    """`<boot id>:<start time in clock ticks since boot>`: what makes a pid one process.
+
+    Read from /proc rather than psutil's create_time(), which adds the boot time in wall-clock
+    seconds and so moves when the clock is stepped (NTP), breaking re-adoption.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] == "Z":
+        return None
+    return f"{_boot_id()}:{fields[19]}"
+
+
+def same_process(pid: int | None, ident: str | None, name: str, home: str) -> bool:
+    """True when `pid` is still the process we started (pids get reused): same kernel start
+    time on the same boot, and it still carries this instance's tag."""
+    if not pid or not ident or identity(pid) != ident:
         return False
     try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return abs(proc.create_time() - create_time) < 0.01
-    except psutil.Error:
+        environ = psutil.Process(pid).environ()
+    except (psutil.Error, OSError):
         return False
+    return environ.get(TAG_ENV) == name and environ.get(HOME_ENV) == home
 
 
 def tagged(name: str, home: str, *, everywhere: bool) -> list[psutil.Process]:

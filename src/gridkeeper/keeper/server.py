@@ -36,9 +36,20 @@ async def serve(supervisor: Supervisor, path: Path) -> asyncio.AbstractServer:
     return server
 
 
+_CONNECTIONS: set[asyncio.StreamWriter] = set()
+
+
+def close_connections() -> None:
+    """Close every client connection (on shutdown: since Python 3.12 `wait_closed()` waits for
+    them, and a subscriber never hangs up by itself)."""
+    for writer in list(_CONNECTIONS):
+        writer.close()
+
+
 async def _client(
     supervisor: Supervisor, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
+    _CONNECTIONS.add(writer)
     try:
         while True:
             try:
@@ -68,6 +79,7 @@ async def _client(
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
+        _CONNECTIONS.discard(writer)
         with contextlib.suppress(Exception):
             writer.close()
 

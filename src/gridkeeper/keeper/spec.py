@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -194,3 +194,15 @@ def check_unique(specs: list[InstanceSpec]) -> None:
                     loc="daemon_config.web_port",
                 )
             ports[spec.web_port] = spec
+
+
+def instance_to_wire(spec: InstanceSpec) -> dict[str, Any]:
+    """The inverse of instance_from_wire (stored in state.db beside the running process)."""
+    data = asdict(spec)
+    data["path"] = str(spec.path)
+    data["cwd"] = str(spec.cwd)
+    data["argv"] = list(spec.argv)
+    data["depends_on"] = list(spec.depends_on)
+    data["secrets"] = list(spec.secrets)
+    data["warnings"] = list(spec.warnings)
+    return data

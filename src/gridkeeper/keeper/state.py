@@ -26,7 +26,11 @@ CREATE TABLE IF NOT EXISTS instances (
     restarts INTEGER NOT NULL DEFAULT 0,
     last_exit_code INTEGER,
     last_exit TEXT,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    state TEXT,                     -- the last state, so fatal/exited survive a keeper restart
+    identity TEXT,                  -- boot id + kernel start ticks: immune to clock steps
+    spec TEXT,                      -- the resolved config the process was started with (JSON)
+    history TEXT                    -- restart times in the window (JSON), for the limit
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -38,6 +42,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_instance ON events(instance, seq);
 """
+# Columns added after the first release of the schema; added to older files on open.
+LATER_COLUMNS = {"state": "TEXT", "identity": "TEXT", "spec": "TEXT", "history": "TEXT"}
 
 MAX_EVENTS = 100_000
 
@@ -53,6 +59,10 @@ class SavedInstance:
     restarts: int
     last_exit_code: int | None
     last_exit: str | None
+    state: str | None
+    identity: str | None
+    spec: dict[str, Any] | None
+    history: list[float]
 
 
 def rfc3339(ts: float | None = None) -> str:
@@ -71,6 +81,10 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(instances)")}
+        for column, kind in LATER_COLUMNS.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE instances ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -107,9 +121,27 @@ class StateStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT name, config, desired, pid, create_time, started_at, restarts, "
-                "last_exit_code, last_exit FROM instances ORDER BY name"
+                "last_exit_code, last_exit, state, identity, spec, history "
+                "FROM instances ORDER BY name"
             ).fetchall()
-        return [SavedInstance(*row) for row in rows]
+        return [
+            SavedInstance(
+                name=row[0],
+                config=row[1],
+                desired=row[2],
+                pid=row[3],
+                create_time=row[4],
+                started_at=row[5],
+                restarts=row[6],
+                last_exit_code=row[7],
+                last_exit=row[8],
+                state=row[9],
+                identity=row[10],
+                spec=orjson.loads(row[11]) if row[11] else None,
+                history=orjson.loads(row[12]) if row[12] else [],
+            )
+            for row in rows
+        ]
 
     def add_event(
         self, instance: str, kind: str, message: str, data: dict[str, Any] | None = None

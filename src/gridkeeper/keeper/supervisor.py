@@ -13,17 +13,29 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import orjson
+
 from gridkeeper import __version__
 from gridkeeper.errors import ConfigError, GridkeeperError
 from gridkeeper.keeper import process
 from gridkeeper.keeper.instance import Instance, exit_from_status
 from gridkeeper.keeper.policy import Exit
-from gridkeeper.keeper.spec import InstanceSpec, Resolution, SettingsSpec, check_unique, resolve
+from gridkeeper.keeper.spec import (
+    InstanceSpec,
+    Resolution,
+    SettingsSpec,
+    check_unique,
+    instance_from_wire,
+    instance_to_wire,
+    resolve,
+)
 from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
+MAX_LINE = 64 * 1024
 MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
 LEGACY = "daemon_config"  # the seed's single program described by the settings file
+READ_ONLY_OPS = frozenset({"ping", "status", "events"})  # still answered while shutting down
 
 
 class Sink(Protocol):
@@ -95,10 +107,12 @@ class Supervisor:
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
-                # A subscriber that cannot keep up is cut off; it reconnects with since_seq.
+                # A subscriber that cannot keep up is cut off (its connection closes at the end
+                # marker) and catches up from the state file when it reconnects with since_seq.
                 self._subscribers.discard(queue)
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(None)
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                queue.put_nowait(None)
 
     def persist(self, inst: Instance) -> None:
         self.store.save(
@@ -106,11 +120,16 @@ class Supervisor:
             config=str(inst.cfg.path),
             desired=inst.desired,
             pid=inst.pid,
-            create_time=inst.create_time if inst.pid else None,
+            identity=inst.identity if inst.pid else None,
             started_at=inst.started_at,
             restarts=inst.restarts,
             last_exit_code=inst.last_exit_code,
             last_exit=inst.last_exit,
+            state=inst.state,
+            # The config the process runs with, so a keeper restart can adopt it even when the
+            # file changed or vanished meanwhile. Secrets stay out of the state file.
+            spec=orjson.dumps({**instance_to_wire(inst.cfg), "secrets": []}).decode(),
+            history=orjson.dumps(inst.history).decode(),
         )
 
     def watch_output(self, inst: Instance) -> None:
@@ -157,7 +176,12 @@ class Supervisor:
         *lines, rest = data.split(b"\n")
         for line in lines:
             self._line(inst, stream, line)
-        if rest:
+        if len(rest) > MAX_LINE:
+            # Output without newlines (a progress bar, a binary dump) is cut into records
+            # rather than buffered without bound.
+            for start in range(0, len(rest), MAX_LINE):
+                self._line(inst, stream, rest[start : start + MAX_LINE])
+        elif rest:
             self._partial[key] = rest
 
     def _line(self, inst: Instance, stream: process.Stream, line: bytes) -> None:
@@ -274,34 +298,69 @@ class Supervisor:
 
     # ------------------------------------------------------------------ restore
     async def restore(self) -> None:
-        """Re-adopt what a previous keeper left running; restart what died meanwhile; run the
-        built-in monitor (alerts work with no second terminal; it talks to us via the socket)."""
-        saved_rows = [s for s in self.store.instances() if s.name != MONITOR]
-        result = await self._resolve([s.config for s in saved_rows]) if saved_rows else None
-        specs = {c.name: c for c in result.instances} if result else {}
+        """Re-adopt what a previous keeper left running (even if its config file changed or
+        vanished since: the state file holds the config it runs with); restart what died while
+        no keeper watched, after killing what it left behind; leave fatal, exited and stopped
+        instances as they were. Then run the built-in monitor (alerts with no second terminal;
+        it talks to us through the socket like any client)."""
+        home = str(self.home)
+        rows = self.store.instances()
+        wanted = [
+            r.config for r in rows if r.name not in (MONITOR, LEGACY) and Path(r.config).exists()
+        ]
+        result = await self._resolve(wanted) if wanted else None
+        fresh = {c.name: c for c in result.instances} if result else {}
+        if rows and any(r.name == LEGACY for r in rows):
+            fresh.update(
+                {
+                    c.name: c
+                    for c in (await self._resolve(defaults=True)).instances
+                    if c.name == LEGACY
+                }
+            )
         for file, message in result.errors if result else []:
-            self.emit("keeper", "config_error", f"cannot restore from {file}: {message}")
+            self.emit("keeper", "config_error", f"cannot read {file}: {message}")
         monitor = self._monitor_spec
-        for saved in self.store.instances():
+        for saved in rows:
+            stored = instance_from_wire(saved.spec) if saved.spec else None
+            alive = saved.pid is not None and process.same_process(
+                saved.pid, saved.identity, saved.name, home
+            )
             if saved.name == MONITOR:
-                if monitor is not None and process.same_process(saved.pid, saved.create_time):
-                    assert saved.pid is not None and saved.create_time is not None
-                    self.register(monitor).adopt(saved.pid, saved.create_time, saved.started_at)
+                if alive and monitor is not None:
+                    assert saved.pid is not None and saved.identity is not None
+                    self.register(monitor).adopt(saved.pid, saved.identity, saved.started_at)
                 continue
-            cfg = specs.get(saved.name)
+            # A live process keeps the config it was started with; a restart takes the file.
+            cfg = (stored or fresh.get(saved.name)) if alive else (fresh.get(saved.name) or stored)
             if cfg is None:
+                self.emit(saved.name, "config_error", f"{saved.name}: no config to restore from")
                 continue
             inst = self.register(cfg)
             inst.restarts = saved.restarts
+            inst.history = list(saved.history)
             inst.last_exit_code, inst.last_exit = saved.last_exit_code, saved.last_exit
-            if process.same_process(saved.pid, saved.create_time):
-                assert saved.pid is not None and saved.create_time is not None
-                inst.adopt(saved.pid, saved.create_time, saved.started_at)
-            elif saved.desired == "running":
+            if alive:
+                assert saved.pid is not None and saved.identity is not None
+                inst.adopt(saved.pid, saved.identity, saved.started_at, saved.desired)
+            elif saved.desired == "running" and saved.state in (
+                None,
+                "starting",
+                "running",
+                "backoff",
+                "stopping",
+            ):
+                await inst.contain_orphans()
                 inst.last_exit = "ended while the keeper was down"
                 inst.start(operator=False)
             else:
-                inst.state = "stopped"
+                inst.state = (
+                    "fatal"
+                    if saved.state == "fatal"
+                    else ("exited" if saved.state == "exited" else "stopped")
+                )
+                inst.desired = "stopped" if inst.state == "stopped" else inst.desired
+                self.persist(inst)
         if monitor is not None and MONITOR not in self.instances:
             self.register(monitor).start(operator=False)
 
@@ -310,6 +369,14 @@ class Supervisor:
         handler = getattr(self, f"op_{op}", None)
         if handler is None or op in ("subscribe",):
             raise ApiError("bad_request", f"unknown op {op!r}")
+        if self._shutting_down and op not in READ_ONLY_OPS:
+            raise ApiError("failed", "the keeper is shutting down")
+        for key in ("names", "configs"):
+            value = args.get(key)
+            if value is not None and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ):
+                raise ApiError("bad_request", f"{key} must be a list of strings")
         return await handler(**args)
 
     async def op_ping(self) -> dict[str, Any]:
@@ -355,6 +422,7 @@ class Supervisor:
                     {"name": inst.name, "outcome": "failed", "message": f"not started: {blocker}"}
                 )
                 continue
+            await inst.idle()
             outcome, message = inst.start()
             if outcome == "starting":
                 settled = inst.wait_settled()
@@ -410,10 +478,24 @@ class Supervisor:
         wait: bool = True,
     ) -> list[dict[str, Any]]:
         targets = self._targets(names, configs, True if not (names or configs) else all)
+        # A restart applies the config file as it is now (read before anything is stopped:
+        # a broken file leaves the running instance alone).
+        files = [
+            str(i.cfg.path)
+            for i in targets
+            if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
+        ]
+        fresh = {c.name: c for c in self._strict(await self._resolve(files))} if files else {}
+        others = [i.cfg for i in self.instances.values() if i.name not in fresh]
+        check_unique([*others, *fresh.values()])
         await asyncio.gather(*(i.stop() for i in targets))
         results = []
         waits = []
-        for inst in targets:
+        for inst in dependency_order(targets):
+            if inst.name in fresh:
+                inst.cfg = fresh[inst.name]
+                self._add_redactions(inst.cfg.secrets)
+            await inst.idle()
             outcome, message = inst.start()
             if outcome == "starting" and wait:
                 waits.append(inst.wait_settled())

@@ -93,6 +93,14 @@ class Project:
     def one(self, name: str) -> dict[str, Any]:
         return self.status(name)[0]
 
+    def one_saved_pid(self, name: str) -> int:
+        """The pid the state file records (readable with no keeper running)."""
+        import sqlite3
+
+        with sqlite3.connect(self.home / "state.db") as db:
+            row = db.execute("SELECT pid FROM instances WHERE name=?", (name,)).fetchone()
+        return int(row[0])
+
     def keeper_pid(self) -> int:
         return int((self.home / "keeper.pid").read_text().strip())
 

@@ -189,3 +189,17 @@ def test_secret_value_not_echoed_in_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_instance(path, load_settings(None))
     assert "12345678" not in str(err.value)
+
+
+def test_reserved_names_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "i.json", {"metadata": {"instance_id": "keeper"}, **PROGRAM})
+    with pytest.raises(ConfigError) as err:
+        load_instance(path, load_settings(None))
+    assert err.value.loc == "metadata.instance_id" and "reserved" in str(err.value)
+
+
+def test_probe_url_is_checked(tmp_path: Path) -> None:
+    data = {"daemon_config": {"command": ["x"], "health_check": {"url": "http://h:99999/x"}}}
+    with pytest.raises(ConfigError) as err:
+        load_instance(write(tmp_path / "i.json", data), load_settings(None))
+    assert err.value.loc == "daemon_config.health_check.url"
