@@ -11,7 +11,8 @@ import click
 import httpx
 
 from gridkeeper.cli.common import home_option, settings_option, warn
-from gridkeeper.cli.keeper_cmd import _context, _default_configs, _print_results, _table
+from gridkeeper.cli.keeper_cmd import _context, _default_configs, _print_results
+from gridkeeper.cli.status_cmd import _table
 from gridkeeper.errors import UsageError
 from gridkeeper.keeper.client import ensure_keeper
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
 
 from gridkeeper.cli.common import home_option, settings_option, warn
-from gridkeeper.errors import ConfigError, OperationFailed, UsageError
+from gridkeeper.errors import OperationFailed, UsageError
 from gridkeeper.keeper.client import KeeperClient, KeeperError, ensure_keeper
 from gridkeeper.paths import find_settings, resolve_home
 
@@ -270,153 +269,6 @@ def restart(
                 raise
             results = client.request("start", configs=args["configs"], wait=True)
     raise click.exceptions.Exit(_print_results(results))
-
-
-def _table(rows: list[dict[str, Any]]) -> None:
-    from gridkeeper.cli.table import status_table
-
-    click.echo(status_table(rows, colour=sys.stdout.isatty()))
-
-
-@click.command()
-@click.argument("name", required=False)
-@click.option("--config", "config", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="JSON objects instead of a table.")
-@home_option
-@settings_option
-def status(
-    name: str | None,
-    config: Path | None,
-    as_json: bool,
-    home: Path | None,
-    settings_path: Path | None,
-) -> None:
-    """Show instance status. Exit 3 when a named instance is not running.
-
-    \b
-    Examples:
-      gridkeeper status
-      gridkeeper status paper-sol-spot --json
-    """
-    home_dir, spath = resolve_home(home), find_settings(settings_path)
-    client = ensure_keeper(home_dir, spath)
-    targeted = name is not None or config is not None
-    if config is not None:
-        from gridkeeper.config import load_instance
-
-        name = load_instance(config, _context(home, settings_path)[2]).name
-    try:
-        rows = client.request("status", names=[name] if name else None)
-    except KeeperError as exc:
-        if exc.code == "not_found" and targeted:
-            click.echo(f"{name}: not known to the keeper (not running)", err=True)
-            raise click.exceptions.Exit(NOT_RUNNING_EXIT) from None
-        raise
-    if as_json:
-        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
-    elif rows:
-        _table(rows)
-    else:
-        click.echo("no instances")
-    if targeted and any(r["state"] not in ("running", "starting") for r in rows):
-        raise click.exceptions.Exit(NOT_RUNNING_EXIT)
-
-
-@click.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@home_option
-@settings_option
-def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
-    """List instances: those the keeper knows, and active configs it has not loaded yet.
-
-    Example: gridkeeper list --json
-    """
-    from gridkeeper.config import instances_dir, load_instance
-
-    home_dir, spath, settings = _context(home, settings_path)
-    client = ensure_keeper(home_dir, spath)
-    rows: list[dict[str, Any]] = client.request("status")
-    known = {r["config"] for r in rows}
-    folder = instances_dir(spath, settings)
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.json")):
-            if str(path.resolve()) not in known:
-                try:
-                    cfg = load_instance(path, settings)
-                except ConfigError:
-                    continue
-                rows.append(
-                    {
-                        "name": cfg.name,
-                        "state": "not loaded",
-                        "pid": None,
-                        "started_at": None,
-                        "uptime_s": None,
-                        "restarts": 0,
-                        "last_exit_code": None,
-                        "last_exit": None,
-                        "cpu_percent": 0.0,
-                        "rss_mb": 0.0,
-                        "health": None,
-                        "port": cfg.web_port,
-                        "config": str(cfg.path),
-                        "log_dir": str(cfg.log_dir(home_dir)),
-                    }
-                )
-    if as_json:
-        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
-    elif rows:
-        _table(rows)
-    else:
-        click.echo("no instances")
-
-
-@click.command()
-@click.argument("name")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("-n", "lines", type=click.IntRange(0), default=50, show_default=True)
-@click.option("--errors", is_flag=True, help="Only the errors file.")
-@click.option("--json", "as_json", is_flag=True, help="The structured JSON file.")
-@home_option
-@settings_option
-def logs(
-    name: str,
-    follow: bool,
-    lines: int,
-    errors: bool,
-    as_json: bool,
-    home: Path | None,
-    settings_path: Path | None,
-) -> None:
-    """Show or follow an instance's logs (`keeper` for the keeper's own).
-
-    \b
-    Examples:
-      gridkeeper logs paper-sol-spot -n 100
-      gridkeeper logs paper-sol-spot -f --errors
-    """
-    from gridkeeper.logs.reader import follow as follow_file
-    from gridkeeper.logs.reader import log_path, tail
-
-    home_dir, _, settings = _context(home, settings_path)
-    log_dir = Path(settings.log_dir).expanduser()
-    if not log_dir.is_absolute():
-        log_dir = home_dir / log_dir
-    kind: Literal["log", "errors", "structured"] = (
-        "errors" if errors else "structured" if as_json else "log"
-    )
-    path = log_path(log_dir, name, kind)
-    if not path.exists() and not follow:
-        raise UsageError(f"no log for {name!r}: {path} does not exist")
-    if path.exists():
-        for line in tail(path, lines):
-            click.echo(line)
-    if follow:
-        try:
-            for line in follow_file(path):
-                click.echo(line)
-        except KeyboardInterrupt:
-            return
 
 
 @click.command()

@@ -177,7 +177,7 @@ async def _main(
     await supervisor.restore()
     report("ok")
     if initial is not None:
-        for result in await supervisor.op_start(**initial):
+        for result in await supervisor.api.op_start(**initial):
             if echo is not None:
                 print(f"{result['name']}: {result['message']}", file=echo, flush=True)
     await supervisor.done.wait()

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from gridkeeper.keeper import policy, process
 from gridkeeper.keeper.health import probe
+from gridkeeper.keeper.limits import LimitTracker
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.spec import InstanceSpec
 
@@ -56,8 +57,7 @@ class Instance:
         self.last_exit: str | None = None
         self.health = "unknown"
         self.health_failures = 0
-        self.mem_over = 0
-        self.cpu_over = 0
+        self.limits = LimitTracker()
         self.cpu_percent = 0.0
         self.rss_mb = 0.0
         self.stderr_tail: deque[str] = deque(maxlen=TAIL_LINES)
@@ -177,7 +177,8 @@ class Instance:
         self.pending_cause = None
         self._generation += 1
         self.health = "unknown"
-        self.health_failures = self.mem_over = self.cpu_over = 0
+        self.health_failures = 0
+        self.limits.reset()
         try:
             spawned = process.spawn(self.name, cfg.argv, cfg.cwd, env, fifos)
         except OSError as exc:
@@ -470,34 +471,15 @@ class Instance:
     def _sample(self) -> None:
         assert self.pid is not None
         self.rss_mb, self.cpu_percent = process.tree_usage(self.pid)
-        daemon = self.cfg.daemon
-        if daemon.memory_limit_mb is not None and self.rss_mb > daemon.memory_limit_mb:
-            self.mem_over += 1
-            if self.mem_over >= daemon.limit_samples:
-                self.host.emit(
-                    self.name,
-                    "memory_limit",
-                    f"{self.name}: RSS {self.rss_mb:.0f} MiB > {daemon.memory_limit_mb:g} MiB",
-                    {"rss_mb": self.rss_mb, "limit_mb": daemon.memory_limit_mb},
-                )
-                self.mem_over = 0
-                self._restart_for("memory", "memory limit exceeded")
-        else:
-            self.mem_over = 0
-        if daemon.cpu_limit_percent is not None and self.cpu_percent > daemon.cpu_limit_percent:
-            self.cpu_over += 1
-            if self.cpu_over >= daemon.limit_samples:
-                self.cpu_over = 0
-                self.host.emit(
-                    self.name,
-                    "cpu_limit",
-                    f"{self.name}: CPU {self.cpu_percent:.0f}% > {daemon.cpu_limit_percent:g}%",
-                    {"cpu_percent": self.cpu_percent, "limit": daemon.cpu_limit_percent},
-                )
-                if daemon.cpu_limit_action == "restart":
-                    self._restart_for("cpu", "CPU limit exceeded")
-        else:
-            self.cpu_over = 0
+        for breach in self.limits.observe(self.cfg.daemon, self.rss_mb, self.cpu_percent):
+            self.host.emit(
+                self.name,
+                f"{breach.kind}_limit",
+                f"{self.name}: {breach.message}",
+                {"value": breach.value, "limit": breach.limit},
+            )
+            if breach.restart:
+                self._restart_for(breach.kind, f"{breach.kind} limit exceeded")
 
     def cancel_tasks(self) -> None:
         self._cancel_restart()

@@ -15,9 +15,9 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
-from gridkeeper import __version__
 from gridkeeper.errors import ConfigError, GridkeeperError
 from gridkeeper.keeper import process
+from gridkeeper.keeper.api import LEGACY, MONITOR, Api, ApiError
 from gridkeeper.keeper.instance import Instance, exit_from_status
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.spec import (
@@ -33,43 +33,12 @@ from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
 MAX_LINE = 64 * 1024
-MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
-LEGACY = "daemon_config"  # the seed's single program described by the settings file
-READ_ONLY_OPS = frozenset({"ping", "status", "events"})  # still answered while shutting down
 
 
 class Sink(Protocol):
     def submit(
         self, instance: str, stream: Literal["stdout", "stderr"], line: bytes | str
     ) -> None: ...
-
-
-def dependency_order(targets: list[Instance]) -> list[Instance]:
-    """Targets with their dependencies (those among the targets) first; stable otherwise."""
-    by_name = {i.name: i for i in targets}
-    ordered: list[Instance] = []
-    seen: set[str] = set()
-
-    def visit(inst: Instance, path: tuple[str, ...]) -> None:
-        if inst.name in seen or inst.name in path:
-            return  # a cycle was refused by the config check; never loop on one
-        for dep in inst.cfg.depends_on:
-            if dep in by_name:
-                visit(by_name[dep], (*path, inst.name))
-        seen.add(inst.name)
-        ordered.append(inst)
-
-    for inst in targets:
-        visit(inst, ())
-    return ordered
-
-
-class ApiError(GridkeeperError):
-    """An operation the socket API refuses; `code` goes into the error reply."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Supervisor:
@@ -81,7 +50,7 @@ class Supervisor:
         self.run_dir.mkdir(mode=0o700, exist_ok=True)
         self.settings_path = settings_path
         self.settings: SettingsSpec = first.settings
-        self._monitor_spec: InstanceSpec | None = first.monitor
+        self.monitor_spec: InstanceSpec | None = first.monitor
         self.sink = sink
         self.log = log
         self.store = StateStore(home / "state.db")
@@ -94,7 +63,8 @@ class Supervisor:
         self._partial: dict[tuple[str, process.Stream], bytes] = {}
         self._pidfds: dict[str, int] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
-        self._shutting_down = False
+        self.shutting_down = False
+        self.api = Api(self)
 
     # ------------------------------------------------------------------ Host protocol
     def emit(
@@ -218,15 +188,15 @@ class Supervisor:
             self._watchers[cfg.name] = asyncio.get_running_loop().create_task(inst.watch())
         elif inst.pid is None:
             inst.cfg = cfg
-        self._add_redactions(cfg.secrets)
+        self.add_redactions(cfg.secrets)
         return inst
 
-    def _add_redactions(self, secrets: Iterable[str]) -> None:
+    def add_redactions(self, secrets: Iterable[str]) -> None:
         add = getattr(self.sink, "add_redactions", None)
         if add is not None:
             add(secrets)
 
-    def _forget(self, name: str) -> None:
+    def forget(self, name: str) -> None:
         inst = self.instances.pop(name, None)
         if inst is not None:
             inst.cancel_tasks()
@@ -235,17 +205,19 @@ class Supervisor:
             task.cancel()
         self.store.forget(name)
 
-    async def _resolve(self, files: Iterable[str] = (), *, defaults: bool = False) -> Resolution:
+    async def resolve_configs(
+        self, files: Iterable[str] = (), *, defaults: bool = False
+    ) -> Resolution:
         """Configs are read by the config package in its own short-lived process."""
         call = functools.partial(
             resolve, self.settings_path, list(files), defaults=defaults, home=self.home
         )
         result = await asyncio.get_running_loop().run_in_executor(None, call)
-        self._add_redactions(result.settings.secrets)
+        self.add_redactions(result.settings.secrets)
         return result
 
     @staticmethod
-    def _strict(result: Resolution) -> list[InstanceSpec]:
+    def strict(result: Resolution) -> list[InstanceSpec]:
         """For start: one bad file starts nothing."""
         if result.errors:
             raise ConfigError("\n".join(message for _, message in result.errors))
@@ -253,16 +225,16 @@ class Supervisor:
 
     async def default_configs(self) -> list[InstanceSpec]:
         """No target: the settings file's legacy program, else every active instance file."""
-        result = await self._resolve(defaults=True)
-        configs = self._strict(result)
+        result = await self.resolve_configs(defaults=True)
+        configs = self.strict(result)
         if not configs:
             folder = result.settings.instances_dir
             raise ApiError("config", f"no instances to start: no *.json in {folder}")
         return configs
 
-    async def _load(self, paths: Iterable[str]) -> list[InstanceSpec]:
+    async def load(self, paths: Iterable[str]) -> list[InstanceSpec]:
         """Load every config first: one bad file starts nothing."""
-        configs = self._strict(await self._resolve(paths))
+        configs = self.strict(await self.resolve_configs(paths))
         check_unique(configs)
         new = {c.name for c in configs}
         others = [i.cfg for i in self.instances.values() if i.name not in new]
@@ -277,7 +249,7 @@ class Supervisor:
             check_unique([*others, cfg])
         return configs
 
-    def _named(self, names: Iterable[str]) -> list[Instance]:
+    def named(self, names: Iterable[str]) -> list[Instance]:
         found = []
         for name in names:
             inst = self.instances.get(name)
@@ -286,7 +258,7 @@ class Supervisor:
             found.append(inst)
         return found
 
-    def _by_config(self, paths: Iterable[str]) -> list[Instance]:
+    def by_config(self, paths: Iterable[str]) -> list[Instance]:
         found = []
         for path in paths:
             resolved = str(Path(path).resolve())
@@ -308,19 +280,19 @@ class Supervisor:
         wanted = [
             r.config for r in rows if r.name not in (MONITOR, LEGACY) and Path(r.config).exists()
         ]
-        result = await self._resolve(wanted) if wanted else None
+        result = await self.resolve_configs(wanted) if wanted else None
         fresh = {c.name: c for c in result.instances} if result else {}
         if rows and any(r.name == LEGACY for r in rows):
             fresh.update(
                 {
                     c.name: c
-                    for c in (await self._resolve(defaults=True)).instances
+                    for c in (await self.resolve_configs(defaults=True)).instances
                     if c.name == LEGACY
                 }
             )
         for file, message in result.errors if result else []:
             self.emit("keeper", "config_error", f"cannot read {file}: {message}")
-        monitor = self._monitor_spec
+        monitor = self.monitor_spec
         for saved in rows:
             stored = instance_from_wire(saved.spec) if saved.spec else None
             alive = saved.pid is not None and process.same_process(
@@ -366,228 +338,8 @@ class Supervisor:
 
     # ------------------------------------------------------------------ operations
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
-        handler = getattr(self, f"op_{op}", None)
-        if handler is None or op in ("subscribe",):
-            raise ApiError("bad_request", f"unknown op {op!r}")
-        if self._shutting_down and op not in READ_ONLY_OPS:
-            raise ApiError("failed", "the keeper is shutting down")
-        for key in ("names", "configs"):
-            value = args.get(key)
-            if value is not None and not (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)
-            ):
-                raise ApiError("bad_request", f"{key} must be a list of strings")
-        return await handler(**args)
-
-    async def op_ping(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "home": str(self.home),
-            "version": __version__,
-            "started_at": self.started_at,
-            "settings": str(self.settings_path) if self.settings_path else None,
-        }
-
-    async def op_status(self, names: list[str] | None = None) -> list[dict[str, Any]]:
-        insts = (
-            self._named(names) if names else sorted(self.instances.values(), key=lambda i: i.name)
-        )
-        return [i.status() for i in insts]
-
-    async def op_start(
-        self,
-        configs: list[str] | None = None,
-        names: list[str] | None = None,
-        wait: bool = False,
-        all: bool = False,
-    ) -> list[dict[str, Any]]:
-        targets: list[Instance] = []
-        if configs:
-            for cfg in await self._load(configs):
-                inst = self.register(cfg)
-                targets.append(inst)
-        if names:
-            targets += self._named(names)
-        if not configs and not names:
-            defaults = await self.default_configs()
-            check_unique(defaults)
-            targets += [self.register(c) for c in defaults]
-        results: list[dict[str, Any]] = []
-        waits: list[asyncio.Future[dict[str, Any]]] = []
-        started: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        for inst in dependency_order(targets):
-            blocker = await self._dependencies_ready(inst, started)
-            if blocker is not None:
-                results.append(
-                    {"name": inst.name, "outcome": "failed", "message": f"not started: {blocker}"}
-                )
-                continue
-            await inst.idle()
-            outcome, message = inst.start()
-            if outcome == "starting":
-                settled = inst.wait_settled()
-                started[inst.name] = settled
-                if wait:
-                    waits.append(settled)
-                    continue
-                if inst.state == "fatal":
-                    outcome, message = "failed", inst.last_exit or "failed"
-            results.append({"name": inst.name, "outcome": outcome, "message": message})
-        if waits:
-            results += await asyncio.gather(*waits)
-        return results
-
-    async def _dependencies_ready(
-        self, inst: Instance, started: dict[str, asyncio.Future[dict[str, Any]]]
-    ) -> str | None:
-        """Wait until every dependency runs; the reason when one cannot."""
-        for dep in inst.cfg.depends_on:
-            other = self.instances.get(dep)
-            if other is None:
-                return f"depends on {dep!r}, which the keeper does not know (start it too)"
-            if other.state == "running":
-                continue
-            settled = started.get(dep)
-            if settled is None:
-                if other.state != "starting":
-                    return f"depends on {dep!r}, which is {other.state}"
-                settled = other.wait_settled()
-            result = await asyncio.shield(settled)
-            if result["outcome"] != "running":
-                return f"dependency {dep!r} did not start: {result['message']}"
-        return None
-
-    async def op_stop(
-        self,
-        names: list[str] | None = None,
-        all: bool = False,
-        configs: list[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        targets = self._targets(names, configs, all)
-        outcomes = await asyncio.gather(*(i.stop() for i in targets))
-        return [
-            {"name": i.name, "outcome": o, "message": m}
-            for i, (o, m) in zip(targets, outcomes, strict=True)
-        ]
-
-    async def op_restart(
-        self,
-        names: list[str] | None = None,
-        all: bool = False,
-        configs: list[str] | None = None,
-        wait: bool = True,
-    ) -> list[dict[str, Any]]:
-        targets = self._targets(names, configs, True if not (names or configs) else all)
-        # A restart applies the config file as it is now (read before anything is stopped:
-        # a broken file leaves the running instance alone).
-        files = [
-            str(i.cfg.path)
-            for i in targets
-            if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
-        ]
-        fresh = {c.name: c for c in self._strict(await self._resolve(files))} if files else {}
-        others = [i.cfg for i in self.instances.values() if i.name not in fresh]
-        check_unique([*others, *fresh.values()])
-        await asyncio.gather(*(i.stop() for i in targets))
-        results = []
-        waits = []
-        for inst in dependency_order(targets):
-            if inst.name in fresh:
-                inst.cfg = fresh[inst.name]
-                self._add_redactions(inst.cfg.secrets)
-            await inst.idle()
-            outcome, message = inst.start()
-            if outcome == "starting" and wait:
-                waits.append(inst.wait_settled())
-            else:
-                results.append({"name": inst.name, "outcome": outcome, "message": message})
-        return results + list(await asyncio.gather(*waits))
-
-    def _targets(
-        self, names: list[str] | None, configs: list[str] | None, all_: bool
-    ) -> list[Instance]:
-        if all_:
-            # --all means the operator's instances; the built-in monitor stops with the keeper.
-            return sorted(
-                (i for i in self.instances.values() if i.name != MONITOR), key=lambda i: i.name
-            )
-        targets = []
-        if names:
-            targets += self._named(names)
-        if configs:
-            targets += self._by_config(configs)
-        if not targets:
-            raise ApiError("bad_request", "name an instance, a --config file, or --all")
-        return targets
-
-    async def op_events(
-        self, since_seq: int | None = None, limit: int = 100, names: list[str] | None = None
-    ) -> list[dict[str, Any]]:
-        return self.store.events(since_seq, limit, names)
-
-    async def op_reload(self, dry_run: bool = False) -> dict[str, list[str]]:
-        # A known instance whose file is gone is reported as removed, not as an error.
-        paths = [
-            str(i.cfg.path)
-            for i in self.instances.values()
-            if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
-        ]
-        result = await self._resolve(paths, defaults=True)
-        wanted: dict[str, InstanceSpec] = {}
-        for cfg in self._strict(result):
-            if cfg.name in wanted and wanted[cfg.name].path != cfg.path:
-                check_unique([wanted[cfg.name], cfg])
-            wanted.setdefault(cfg.name, cfg)
-        check_unique(list(wanted.values()))
-        report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [], "unchanged": []}
-        for name, cfg in wanted.items():
-            known = self.instances.get(name)
-            if known is None:
-                report["added"].append(name)
-            elif known.cfg.fingerprint != cfg.fingerprint:
-                report["changed"].append(name)
-            else:
-                report["unchanged"].append(name)
-        report["removed"] = sorted(set(self.instances) - set(wanted) - {MONITOR})
-        if dry_run:
-            return report
-        self.settings = result.settings
-        for name in report["removed"]:
-            await self.instances[name].stop(reason="reload (config removed)")
-            self._forget(name)
-        for name in report["changed"]:
-            inst = self.instances[name]
-            was_running = inst.desired == "running"
-            await inst.stop(reason="reload (config changed)")
-            inst.cfg = wanted[name]
-            self._add_redactions(inst.cfg.secrets)
-            if was_running:
-                inst.start()
-        for name in report["added"]:
-            self.register(wanted[name]).start()
-        await self._reload_monitor(result.monitor)
-        return report
-
-    async def _reload_monitor(self, spec: InstanceSpec | None) -> None:
-        """The built-in monitor follows the settings: started, stopped or restarted."""
-        self._monitor_spec = spec
-        current = self.instances.get(MONITOR)
-        if spec is None:
-            if current is not None:
-                await current.stop(reason="reload (monitor disabled)")
-                self._forget(MONITOR)
-            return
-        if current is None:
-            self.register(spec).start(operator=False)
-        elif current.cfg.fingerprint != spec.fingerprint:
-            await current.stop(reason="reload (settings changed)")
-            current.cfg = spec
-            current.start(operator=False)
-
-    async def op_shutdown(self) -> dict[str, list[str]]:
-        names = [i.name for i in self.instances.values() if i.pid is not None]
-        asyncio.get_running_loop().create_task(self.shutdown(stop_instances=True))
-        return {"stopping": names}
+        """One socket API request (see gridkeeper.keeper.api)."""
+        return await self.api.handle(op, args)
 
     # ------------------------------------------------------------------ subscriptions
     def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
@@ -600,9 +352,9 @@ class Supervisor:
 
     # ------------------------------------------------------------------ life
     async def shutdown(self, *, stop_instances: bool) -> None:
-        if self._shutting_down:
+        if self.shutting_down:
             return
-        self._shutting_down = True
+        self.shutting_down = True
         self.emit(
             "keeper",
             "keeper_stopping",
@@ -639,7 +391,7 @@ class Supervisor:
 
     async def _reload_logged(self) -> None:
         try:
-            report = await self.op_reload()
+            report = await self.api.op_reload()
             self.emit("keeper", "reloaded", f"reload: {report}")
         except GridkeeperError as exc:
             self.emit("keeper", "reload_failed", f"reload failed: {exc}")

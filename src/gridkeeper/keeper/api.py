@@ -1,0 +1,283 @@
+"""The keeper's socket API operations (docs/architecture.md): what each request does to the
+supervisor's instances. The server (server.py) frames requests; this module answers them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Any
+
+from gridkeeper import __version__
+from gridkeeper.errors import GridkeeperError
+from gridkeeper.keeper.instance import Instance
+from gridkeeper.keeper.spec import InstanceSpec, check_unique
+
+if TYPE_CHECKING:
+    from gridkeeper.keeper.supervisor import Supervisor
+
+LEGACY = "daemon_config"  # the seed's single program described by the settings file
+MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
+READ_ONLY_OPS = frozenset({"ping", "status", "events"})  # still answered while shutting down
+
+
+class ApiError(GridkeeperError):
+    """An operation the socket API refuses; `code` goes into the error reply."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def dependency_order(targets: list[Instance]) -> list[Instance]:
+    """Targets with their dependencies (those among the targets) first; stable otherwise."""
+    by_name = {i.name: i for i in targets}
+    ordered: list[Instance] = []
+    seen: set[str] = set()
+
+    def visit(inst: Instance, path: tuple[str, ...]) -> None:
+        if inst.name in seen or inst.name in path:
+            return  # a cycle was refused by the config check; never loop on one
+        for dep in inst.cfg.depends_on:
+            if dep in by_name:
+                visit(by_name[dep], (*path, inst.name))
+        seen.add(inst.name)
+        ordered.append(inst)
+
+    for inst in targets:
+        visit(inst, ())
+    return ordered
+
+
+class Api:
+    def __init__(self, sup: Supervisor) -> None:
+        self.sup = sup
+
+    async def handle(self, op: str, args: dict[str, Any]) -> Any:
+        handler = getattr(self, f"op_{op}", None)
+        if handler is None or op in ("subscribe",):
+            raise ApiError("bad_request", f"unknown op {op!r}")
+        if self.sup.shutting_down and op not in READ_ONLY_OPS:
+            raise ApiError("failed", "the keeper is shutting down")
+        for key in ("names", "configs"):
+            value = args.get(key)
+            if value is not None and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ):
+                raise ApiError("bad_request", f"{key} must be a list of strings")
+        return await handler(**args)
+
+    async def op_ping(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "home": str(self.sup.home),
+            "version": __version__,
+            "started_at": self.sup.started_at,
+            "settings": str(self.sup.settings_path) if self.sup.settings_path else None,
+        }
+
+    async def op_status(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        insts = (
+            self.sup.named(names)
+            if names
+            else sorted(self.sup.instances.values(), key=lambda i: i.name)
+        )
+        return [i.status() for i in insts]
+
+    async def op_start(
+        self,
+        configs: list[str] | None = None,
+        names: list[str] | None = None,
+        wait: bool = False,
+        all: bool = False,
+    ) -> list[dict[str, Any]]:
+        targets: list[Instance] = []
+        if configs:
+            for cfg in await self.sup.load(configs):
+                inst = self.sup.register(cfg)
+                targets.append(inst)
+        if names:
+            targets += self.sup.named(names)
+        if not configs and not names:
+            defaults = await self.sup.default_configs()
+            check_unique(defaults)
+            targets += [self.sup.register(c) for c in defaults]
+        results: list[dict[str, Any]] = []
+        waits: list[asyncio.Future[dict[str, Any]]] = []
+        started: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        for inst in dependency_order(targets):
+            blocker = await self._dependencies_ready(inst, started)
+            if blocker is not None:
+                results.append(
+                    {"name": inst.name, "outcome": "failed", "message": f"not started: {blocker}"}
+                )
+                continue
+            await inst.idle()
+            outcome, message = inst.start()
+            if outcome == "starting":
+                settled = inst.wait_settled()
+                started[inst.name] = settled
+                if wait:
+                    waits.append(settled)
+                    continue
+                if inst.state == "fatal":
+                    outcome, message = "failed", inst.last_exit or "failed"
+            results.append({"name": inst.name, "outcome": outcome, "message": message})
+        if waits:
+            results += await asyncio.gather(*waits)
+        return results
+
+    async def _dependencies_ready(
+        self, inst: Instance, started: dict[str, asyncio.Future[dict[str, Any]]]
+    ) -> str | None:
+        """Wait until every dependency runs; the reason when one cannot."""
+        for dep in inst.cfg.depends_on:
+            other = self.sup.instances.get(dep)
+            if other is None:
+                return f"depends on {dep!r}, which the keeper does not know (start it too)"
+            if other.state == "running":
+                continue
+            settled = started.get(dep)
+            if settled is None:
+                if other.state != "starting":
+                    return f"depends on {dep!r}, which is {other.state}"
+                settled = other.wait_settled()
+            result = await asyncio.shield(settled)
+            if result["outcome"] != "running":
+                return f"dependency {dep!r} did not start: {result['message']}"
+        return None
+
+    async def op_stop(
+        self,
+        names: list[str] | None = None,
+        all: bool = False,
+        configs: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        targets = self._targets(names, configs, all)
+        outcomes = await asyncio.gather(*(i.stop() for i in targets))
+        return [
+            {"name": i.name, "outcome": o, "message": m}
+            for i, (o, m) in zip(targets, outcomes, strict=True)
+        ]
+
+    async def op_restart(
+        self,
+        names: list[str] | None = None,
+        all: bool = False,
+        configs: list[str] | None = None,
+        wait: bool = True,
+    ) -> list[dict[str, Any]]:
+        targets = self._targets(names, configs, True if not (names or configs) else all)
+        # A restart applies the config file as it is now (read before anything is stopped:
+        # a broken file leaves the running instance alone).
+        files = [
+            str(i.cfg.path)
+            for i in targets
+            if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
+        ]
+        fresh = (
+            {c.name: c for c in self.sup.strict(await self.sup.resolve_configs(files))}
+            if files
+            else {}
+        )
+        others = [i.cfg for i in self.sup.instances.values() if i.name not in fresh]
+        check_unique([*others, *fresh.values()])
+        await asyncio.gather(*(i.stop() for i in targets))
+        results = []
+        waits = []
+        for inst in dependency_order(targets):
+            if inst.name in fresh:
+                inst.cfg = fresh[inst.name]
+                self.sup.add_redactions(inst.cfg.secrets)
+            await inst.idle()
+            outcome, message = inst.start()
+            if outcome == "starting" and wait:
+                waits.append(inst.wait_settled())
+            else:
+                results.append({"name": inst.name, "outcome": outcome, "message": message})
+        return results + list(await asyncio.gather(*waits))
+
+    def _targets(
+        self, names: list[str] | None, configs: list[str] | None, all_: bool
+    ) -> list[Instance]:
+        if all_:
+            # --all means the operator's instances; the built-in monitor stops with the keeper.
+            return sorted(
+                (i for i in self.sup.instances.values() if i.name != MONITOR), key=lambda i: i.name
+            )
+        targets = []
+        if names:
+            targets += self.sup.named(names)
+        if configs:
+            targets += self.sup.by_config(configs)
+        if not targets:
+            raise ApiError("bad_request", "name an instance, a --config file, or --all")
+        return targets
+
+    async def op_events(
+        self, since_seq: int | None = None, limit: int = 100, names: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self.sup.store.events(since_seq, limit, names)
+
+    async def op_reload(self, dry_run: bool = False) -> dict[str, list[str]]:
+        # A known instance whose file is gone is reported as removed, not as an error.
+        paths = [
+            str(i.cfg.path)
+            for i in self.sup.instances.values()
+            if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
+        ]
+        result = await self.sup.resolve_configs(paths, defaults=True)
+        wanted: dict[str, InstanceSpec] = {}
+        for cfg in self.sup.strict(result):
+            if cfg.name in wanted and wanted[cfg.name].path != cfg.path:
+                check_unique([wanted[cfg.name], cfg])
+            wanted.setdefault(cfg.name, cfg)
+        check_unique(list(wanted.values()))
+        report: dict[str, list[str]] = {"added": [], "removed": [], "changed": [], "unchanged": []}
+        for name, cfg in wanted.items():
+            known = self.sup.instances.get(name)
+            if known is None:
+                report["added"].append(name)
+            elif known.cfg.fingerprint != cfg.fingerprint:
+                report["changed"].append(name)
+            else:
+                report["unchanged"].append(name)
+        report["removed"] = sorted(set(self.sup.instances) - set(wanted) - {MONITOR})
+        if dry_run:
+            return report
+        self.sup.settings = result.settings
+        for name in report["removed"]:
+            await self.sup.instances[name].stop(reason="reload (config removed)")
+            self.sup.forget(name)
+        for name in report["changed"]:
+            inst = self.sup.instances[name]
+            was_running = inst.desired == "running"
+            await inst.stop(reason="reload (config changed)")
+            inst.cfg = wanted[name]
+            self.sup.add_redactions(inst.cfg.secrets)
+            if was_running:
+                inst.start()
+        for name in report["added"]:
+            self.sup.register(wanted[name]).start()
+        await self._reload_monitor(result.monitor)
+        return report
+
+    async def _reload_monitor(self, spec: InstanceSpec | None) -> None:
+        """The built-in monitor follows the settings: started, stopped or restarted."""
+        self.sup.monitor_spec = spec
+        current = self.sup.instances.get(MONITOR)
+        if spec is None:
+            if current is not None:
+                await current.stop(reason="reload (monitor disabled)")
+                self.sup.forget(MONITOR)
+            return
+        if current is None:
+            self.sup.register(spec).start(operator=False)
+        elif current.cfg.fingerprint != spec.fingerprint:
+            await current.stop(reason="reload (settings changed)")
+            current.cfg = spec
+            current.start(operator=False)
+
+    async def op_shutdown(self) -> dict[str, list[str]]:
+        names = [i.name for i in self.sup.instances.values() if i.pid is not None]
+        asyncio.get_running_loop().create_task(self.sup.shutdown(stop_instances=True))
+        return {"stopping": names}
