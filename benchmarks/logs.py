@@ -2,15 +2,20 @@
 
 1. Logger: N records with 5 fields each.
    baseline  stdlib logging.FileHandler + a json.dumps formatter (the caller formats and writes)
-   ours      configure_logging(stream=sink.stream_for(...)): orjson on the caller, LogSink writes
-   Reported: records/s until everything is on disk, and the caller thread's p50/p99 per call.
+   ours      configure_logging(stream=sink.stream_for(...)): the caller hands the fields over,
+             the LogSink's writer renders the readable, errors and structured files
+   ours+4    the same with 4 secrets configured (every line is masked)
+   Reported: records/s until every record has been written to its file(s) (handed to the OS by
+   write(); neither side fsyncs), and the caller thread's p50/p99 per call.
 2. Capture: N child-output lines.
    baseline  the same lines written straight to one file (buffered writes)
    ours      LogSink.submit() of every line until flush() returns (parses, renders, writes the
              readable and structured files)
 
-Each side runs --rounds times, alternating, and the median round is reported: on a shared
-machine one round of either side can be slowed by a neighbour.
+Each round runs every side once, the order reversed every other round (A B, B A, ...), and the
+ratios are taken within a round, whose sides ran seconds apart: on a shared machine a neighbour
+can slow a whole round. Reported: each side's median over the rounds, and the median of the
+per-round ratios.
 
 Usage: python benchmarks/logs.py [--records N] [--lines N] [--rounds N]
 """
@@ -26,6 +31,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +84,11 @@ def bench_stdlib(directory: Path, n: int) -> dict[str, float]:
     return {"rate": n / elapsed, "p50": p50, "p99": p99}
 
 
-def bench_ours(directory: Path, n: int) -> dict[str, float]:
-    sink = LogSink(SinkConfig(log_dir=directory / "ours", queue_size=max(n, 1000)))
+SECRETS = frozenset({"sk-live-4f9a8b7c6d5e", "hunter2-pass", "123456:AAF-bot-token", "s3cr3t"})
+
+
+def bench_ours(directory: Path, n: int, secrets: frozenset[str] = frozenset()) -> dict[str, float]:
+    sink = LogSink(SinkConfig(log_dir=directory / "ours", queue_size=max(n, 1000), redact=secrets))
     sink.start()
     configure_logging("info", json=True, stream=sink.stream_for("bench"))
     log = get_logger("bench.ours")
@@ -129,52 +138,67 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--lines", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="gk-bench-logs-"))
+    lines = [
+        f"2024-05-01 12:00:{i % 60:02d} tick {i:07d} price=101.25 grid=ok\n".encode()
+        for i in range(args.lines)
+    ]
+    runs: dict[str, list[Any]] = {name: [] for name in ("base", "ours", "secrets", "direct", "cap")}
     try:
-        lines = [
-            f"2024-05-01 12:00:{i % 60:02d} tick {i:07d} price=101.25 grid=ok\n".encode()
-            for i in range(args.lines)
-        ]
-        runs: dict[str, list[Any]] = {"base": [], "ours": [], "direct": [], "capture": []}
         for round_no in range(args.rounds):
             here = directory / str(round_no)
             here.mkdir()
-            runs["base"].append(bench_stdlib(here, args.records))
-            runs["ours"].append(bench_ours(here, args.records))
-            runs["direct"].append(bench_direct_write(here, lines))
-            runs["capture"].append(bench_capture(here, lines))
+            sides: list[tuple[str, Callable[[], Any]]] = [
+                ("base", partial(bench_stdlib, here, args.records)),
+                ("ours", partial(bench_ours, here / "a", args.records)),
+                ("secrets", partial(bench_ours, here / "b", args.records, SECRETS)),
+                ("direct", partial(bench_direct_write, here, lines)),
+                ("cap", partial(bench_capture, here, lines)),
+            ]
+            for name, run in sides if round_no % 2 == 0 else reversed(sides):
+                runs[name].append(run())
             shutil.rmtree(here, ignore_errors=True)
-        base = _median_run(runs["base"])
-        ours = _median_run(runs["ours"])
-        direct = statistics.median(runs["direct"])
-        capture = statistics.median(runs["capture"])
     finally:
         shutil.rmtree(directory, ignore_errors=True)
         logging.getLogger().handlers.clear()
+    _report(args, runs)
 
-    print(f"logger: {args.records} records, 5 fields each")
+
+def _report(args: argparse.Namespace, runs: dict[str, list[Any]]) -> None:
+    base = _median_run(runs["base"])
+    rows = [
+        ("stdlib FileHandler + json.dumps", base),
+        ("gridkeeper logger -> LogSink", _median_run(runs["ours"])),
+        ("  the same, 4 secrets masked", _median_run(runs["secrets"])),
+    ]
+    print(f"logger: {args.records} records, 5 fields each, median of {args.rounds} rounds")
     print(f"{'':34} {'records/s':>12} {'p50 us':>9} {'p99 us':>9}")
-    print(
-        f"{'stdlib FileHandler + json.dumps':34} {base['rate']:>12,.0f} "
-        f"{base['p50']:>9.1f} {base['p99']:>9.1f}"
-    )
-    print(
-        f"{'gridkeeper logger -> LogSink':34} {ours['rate']:>12,.0f} "
-        f"{ours['p50']:>9.1f} {ours['p99']:>9.1f}"
-    )
-    print(
-        f"ratio: throughput {ours['rate'] / base['rate']:.2f}x (target >= 2x), "
-        f"caller p99 {ours['p99'] / base['p99']:.2f}x (target <= 0.5x), "
-        f"caller p50 {ours['p50'] / base['p50']:.2f}x"
-    )
+    for label, row in rows:
+        print(f"{label:34} {row['rate']:>12,.0f} {row['p50']:>9.1f} {row['p99']:>9.1f}")
+    for label, name in (("ours", "ours"), ("ours, 4 secrets", "secrets")):
+        pairs = list(zip(runs["base"], runs[name], strict=True))
+        rate = [mine["rate"] / theirs["rate"] for theirs, mine in pairs]
+        p99 = [mine["p99"] / theirs["p99"] for theirs, mine in pairs]
+        p50 = [mine["p50"] / theirs["p50"] for theirs, mine in pairs]
+        print(
+            f"ratio ({label}): throughput {statistics.median(rate):.2f}x "
+            f"(rounds {min(rate):.2f}-{max(rate):.2f}; target >= 2x), "
+            f"caller p99 {statistics.median(p99):.2f}x (target <= 0.5x), "
+            f"caller p50 {statistics.median(p50):.2f}x"
+        )
     print()
-    print(f"capture: {args.lines} lines")
+    direct = statistics.median(runs["direct"])
+    capture = statistics.median(runs["cap"])
+    ratios = [mine / theirs for theirs, mine in zip(runs["direct"], runs["cap"], strict=True)]
+    print(f"capture: {args.lines} lines, median of {args.rounds} rounds")
     print(f"{'':34} {'lines/s':>12}")
     print(f"{'straight to one file':34} {direct:>12,.0f}")
     print(f"{'LogSink.submit until flushed':34} {capture:>12,.0f}")
-    print(f"ratio: {capture / direct:.2f}x (the sink also parses levels and writes 2 files)")
+    print(
+        f"ratio: {statistics.median(ratios):.3f}x (the sink also parses levels and writes 2 files)"
+    )
 
 
 def _median_run(results: list[dict[str, float]]) -> dict[str, float]:

@@ -49,6 +49,8 @@ _METHOD_LEVELS: Final[dict[str, int]] = {
     "fatal": CRITICAL,
 }
 _RESERVED: Final = frozenset({"ts", "level", "logger", "event"})
+# Keys that need work before a record is handed on; one C-level check for the usual record.
+_SPECIAL: Final = _RESERVED | {"exc_info", "stack_info"}
 _COLORS: Final[dict[int, str]] = {
     DEBUG: "\x1b[2m",
     INFO: "\x1b[32m",
@@ -102,11 +104,11 @@ class _Pipeline:
         self.colors = not json and _isatty(stream)
         self._fmt = TimestampFormatter()
         self._lock = threading.Lock()
-        self._to_sink = stream.write_record if isinstance(stream, SinkStream) else None
+        self.to_sink = stream.write_record if isinstance(stream, SinkStream) else None
 
     def emit(self, level: int, name: str | None, event: Any, fields: dict[str, Any]) -> None:
         """Write one record. `fields` is a fresh dict this call may keep."""
-        if fields:
+        if not _SPECIAL.isdisjoint(fields):
             if "exc_info" in fields:
                 text = _exc_text(fields.pop("exc_info"))
                 if text:
@@ -116,7 +118,7 @@ class _Pipeline:
                 fields = {(f"field_{k}" if k in _RESERVED else k): v for k, v in fields.items()}
         if not isinstance(event, str):
             event = str(event)
-        to_sink = self._to_sink
+        to_sink = self.to_sink
         if to_sink is not None:
             # `fields` is ours to keep: handed over as it is, rendered by the writer thread.
             to_sink(time.time(), level, name, event, fields)
@@ -207,6 +209,11 @@ class Logger:
             event = str(event) % args
         if self._context:
             fields = {**self._context, **fields}
+        to_sink = pipeline.to_sink
+        if to_sink is not None and type(event) is str and _SPECIAL.isdisjoint(fields):
+            # The keeper's usual record: nothing to rename or format, straight to the sink.
+            to_sink(time.time(), level, self._name, event, fields)
+            return
         pipeline.emit(level, self._name, event, fields)
 
     def debug(self, event: Any, *args: Any, **fields: Any) -> None:

@@ -99,21 +99,28 @@ def level_from_value(value: Any) -> int | None:
     return None
 
 
+# Candidates for `_upper_word`: a longer word is tried before its own prefix (CRITICAL before
+# CRIT), and the scanning happens in C instead of one `str.find` per word.
+_UPPER_RE: Final = re.compile("|".join(_UPPER_WORDS))
+
+
 def _upper_word(head: str) -> tuple[int, str] | None:
     """The first upper-case level word standing alone (not inside a longer word) in `head`."""
-    best: tuple[int, str] | None = None
-    size = len(head)
-    for word in _UPPER_WORDS:
-        pos = head.find(word)
-        while pos != -1 and (best is None or pos < best[0]):
-            end = pos + len(word)
-            if (pos == 0 or not head[pos - 1].isalpha()) and (
-                end >= size or not head[end].isalpha()
-            ):
-                best = (pos, word)
-                break
-            pos = head.find(word, pos + 1)
-    return best
+    # A candidate rejected for a letter next to it cannot hide a valid word: a shorter word at
+    # the same place has the same neighbour before it and a letter after it, and a word starting
+    # inside the candidate has a letter before it.
+    # Every level word holds an E, I or A: most lines without a level skip the regex.
+    if "E" not in head and "I" not in head and "A" not in head:
+        return None
+    match = _UPPER_RE.search(head)
+    while match is not None:
+        pos, end = match.span()
+        if (pos == 0 or not head[pos - 1].isalpha()) and (
+            end >= len(head) or not head[end].isalpha()
+        ):
+            return pos, match.group()
+        match = _UPPER_RE.search(head, end)
+    return None
 
 
 def parse_plain_level(text: str) -> int | None:
@@ -255,14 +262,20 @@ class StreamParser:
             done = self.flush()
             done.extend(self.feed(text, ts))
             return done
-        if self.stream == "stderr" and _TB_HEADER.match(text):
+        stream = self.stream
+        if stream == "stderr":
             header = _TB_HEADER.match(text)
-            self._group = _Group(ts, [text], exception_group=bool(header and header.group(1)))
-            return []
-        fields = parse_json_object(text)
-        if fields is not None:
-            return [Record(ts, json_level(fields, self.stream), self.stream, text, fields)]
-        return [Record(ts, plain_level(text, self.stream), self.stream, text)]
+            if header is not None:
+                self._group = _Group(ts, [text], exception_group=bool(header.group(1)))
+                return []
+        if text[:1] == "{":
+            fields = parse_json_object(text)
+            if fields is not None:
+                return [Record(ts, json_level(fields, stream), stream, text, fields)]
+        level = parse_plain_level(text)
+        if level is None:
+            level = INFO if stream == "stdout" else WARNING
+        return [Record(ts, level, stream, text)]
 
     def _absorb(self, group: _Group, text: str) -> bool:
         """Add the line to the traceback if it belongs there; say whether it did."""

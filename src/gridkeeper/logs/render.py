@@ -8,6 +8,7 @@ from typing import Any, Final
 import orjson
 
 from gridkeeper.logs.records import (
+    ERROR,
     INFO,
     LEVEL_NAMES,
     MESSAGE_KEYS,
@@ -23,7 +24,6 @@ _PLACED: Final = frozenset(
     {"ts", "timestamp", "time", "@timestamp", "level", "levelname", "severity", "lvl", "logger"}
     | set(MESSAGE_KEYS)
 )
-_OWN_PLACED: Final = frozenset({"logger", "event"})
 _MULTILINE_KEYS: Final = ("exception", "exc_info", "stack", "traceback")
 _JSON_OPTS: Final = orjson.OPT_NON_STR_KEYS
 
@@ -47,7 +47,10 @@ def _stringify(value: Any) -> Any:
         return {str(key): _stringify(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_stringify(item) for item in value]
-    if value is None or isinstance(value, str | bool | float):
+    if isinstance(value, str):
+        # A lone surrogate (text decoded with surrogateescape) is not UTF-8: keep it visible.
+        return value.encode("utf-8", "backslashreplace").decode()
+    if value is None or isinstance(value, bool | float):
         return value
     return str(value)
 
@@ -69,51 +72,88 @@ def _value_text(value: Any) -> str:
 # Short string values repeat (symbols, sides, states): their readable text is kept per renderer.
 _TEXT_CACHE_SIZE: Final = 1024
 _TEXT_CACHE_LEN: Final = 64
+# Distinct heads (level, stream, logger, event) kept within one millisecond.
+_HEAD_CACHE_SIZE: Final = 256
+_JSON_LINE_OPTS: Final = _JSON_OPTS | orjson.OPT_APPEND_NEWLINE
+
+# The start of both lines of a record: the readable `<ts> <LEVEL> [logger: event]` and the
+# structured `{"ts":..,"level":..,"instance":..,"stream":..` up to where the fields follow.
+_Heads = tuple[str, bytes]
 
 
 class Renderer:
     """Renders records of one instance. Keeps small caches, so one per writer thread.
 
-    The structured line is spliced from bytes: a cached head (`{"ts":..,"level":..,"instance":..,
-    "stream":..`, shared by the records of one millisecond) followed by orjson's encoding of the
-    record's own fields. The result is byte for byte what encoding one merged dict would give,
-    without building that dict for every record.
+    `add()` and `add_own()` append a record's lines to the current batch (`lines`: readable, every
+    record; `error_lines`: readable, ERROR and above; `records`: structured), which the writer
+    takes with `take()` and writes in one go. `render()` and `render_own()` return them instead.
+
+    Both lines are spliced together: a head shared by the records of one millisecond (the
+    timestamp, level, tags and, for our own records, logger and event) and the record's own part.
+    The structured line is byte for byte what encoding one merged dict would give, without
+    building that dict for every record.
     """
 
-    __slots__ = ("_fmt", "_heads", "_heads_ts", "_names", "_texts", "instance")
+    __slots__ = (
+        "_fmt",
+        "_heads",
+        "_millis",
+        "_texts",
+        "_ts",
+        "error_lines",
+        "instance",
+        "lines",
+        "records",
+    )
 
     def __init__(self, instance: str, fmt: TimestampFormatter | None = None) -> None:
         self.instance = instance
         self._fmt = fmt or TimestampFormatter()
-        self._heads: dict[tuple[int, str], bytes] = {}
-        self._heads_ts = ""
-        self._names: dict[str | None, bytes] = {}
+        self._millis = -1
+        self._ts = ""
+        self._heads: dict[tuple[Any, ...], _Heads] = {}
         self._texts: dict[str, str] = {}
+        self.lines: list[str] = []
+        self.error_lines: list[str] = []
+        self.records: list[bytes] = []
 
-    def _json_head(self, ts: str, level: int, stream: str) -> bytes:
-        """The structured line up to (without) the comma before the record's own fields."""
-        if ts != self._heads_ts:
+    def take(self) -> tuple[list[str], list[str], list[bytes]]:
+        """The batch so far (readable, errors, structured); the next one starts empty."""
+        batch = self.lines, self.error_lines, self.records
+        self.lines, self.error_lines, self.records = [], [], []
+        return batch
+
+    def add(self, record: Record) -> None:
+        """Append the record's lines to the batch."""
+        readable, structured = self.render(record)
+        self.lines.append(readable)
+        if record.level >= ERROR:
+            self.error_lines.append(readable)
+        self.records.append(structured)
+
+    def _tick(self, ts_value: float, millis: int) -> None:
+        """A record of another millisecond: new timestamp text, heads start over."""
+        self._millis = millis
+        self._ts = self._fmt(ts_value)
+        self._heads = {}
+
+    def _make_heads(self, key: tuple[Any, ...], level: int, stream: str, *own: Any) -> _Heads:
+        tags = {"ts": self._ts, "level": level_name(level), "instance": self.instance}
+        tags["stream"] = stream
+        readable = f"{self._ts} {_HEADS.get(level) or _HEADS[INFO]}"
+        if own:
+            logger, event = own
+            tags["logger"] = logger
+            tags["event"] = event
+            readable += f" {logger}: {event}" if logger else f" {event}"
+            structured = dumps(tags)[:-1] + b","
+        else:
+            readable += " "
+            structured = dumps(tags)[:-1] + b',"msg":'
+        if len(self._heads) >= _HEAD_CACHE_SIZE:
             self._heads = {}
-            self._heads_ts = ts
-        key = (level, stream)
-        head = self._heads.get(key)
-        if head is None:
-            tags = {
-                "ts": ts,
-                "level": level_name(level),
-                "instance": self.instance,
-                "stream": stream,
-            }
-            head = self._heads[key] = dumps(tags)[:-1]
-        return head
-
-    def _name_json(self, name: str | None) -> bytes:
-        encoded = self._names.get(name)
-        if encoded is None:
-            encoded = dumps(name)
-            if len(self._names) < _TEXT_CACHE_SIZE:
-                self._names[name] = encoded
-        return encoded
+        heads = self._heads[key] = (readable, structured)
+        return heads
 
     def _str_text(self, value: str) -> str:
         """A string value as the readable line shows it (quoted when it needs to be)."""
@@ -130,30 +170,25 @@ class Renderer:
     def render(self, record: Record) -> tuple[str, bytes]:
         """The readable text and the structured JSON line of a record, each ending in '\n'."""
         fields = record.fields
-        head = _HEADS.get(record.level) or _HEADS[INFO]
         if fields is None:
-            ts = self._fmt(record.ts)
-            start = self._json_head(ts, record.level, record.stream)
+            millis = int(record.ts * 1000)
+            if millis != self._millis:
+                self._tick(record.ts, millis)
+            key = (record.level, record.stream)
+            heads = self._heads.get(key) or self._make_heads(key, record.level, record.stream)
             text = record.text
             if record.traceback:
-                structured = b"".join(
-                    (
-                        start,
-                        b',"msg":',
-                        dumps(traceback_summary(text)),
-                        b',"traceback":',
-                        dumps(text),
-                        b"}\n",
-                    )
+                tail = b"".join(
+                    (dumps(traceback_summary(text)), b',"traceback":', dumps(text), b"}\n")
                 )
             else:
-                structured = b"".join((start, b',"msg":', dumps(text), b"}\n"))
-            return f"{ts} {head} {text}\n", structured
+                tail = dumps(text) + b"}\n"
+            return heads[0] + text + "\n", heads[1] + tail
         if record.own:
             logger = fields.get("logger")
             event = fields.get("event", "")
             rest = {k: v for k, v in fields.items() if k != "logger" and k != "event"}
-            return self.render_own(
+            return self._own_lines(
                 record.ts,
                 record.level,
                 record.stream,
@@ -162,6 +197,7 @@ class Renderer:
                 rest,
             )
         ts = json_timestamp(fields) or self._fmt(record.ts)
+        head = _HEADS.get(record.level) or _HEADS[INFO]
         placed, message = _PLACED, json_message(fields)
         return self._readable(ts, head, fields, placed, message), self._structured(
             ts, record, fields
@@ -177,18 +213,57 @@ class Renderer:
         fields: dict[str, Any],
     ) -> tuple[str, bytes]:
         """`render()` for a record of our own logger: `fields` never hold `ts`, `level`,
-        `logger` or `event` (the logger renamed those). The hot path of the keeper's log."""
-        ts = self._fmt(ts_value)
-        head = _HEADS.get(level) or _HEADS[INFO]
-        parts = [ts, head, f"{logger}: {event}" if logger else event]
-        tails: list[str] = []
+        `logger` or `event` (the logger renamed those)."""
+        return self._own_lines(ts_value, level, stream, logger, event, fields)
+
+    def _own_lines(
+        self,
+        ts_value: float,
+        level: int,
+        stream: str,
+        logger: str | None,
+        event: str,
+        fields: dict[str, Any],
+    ) -> tuple[str, bytes]:
+        self.add_own(ts_value, level, stream, logger, event, fields)
+        if level >= ERROR:
+            self.error_lines.pop()
+        return self.lines.pop(), self.records.pop()
+
+    def add_own(
+        self,
+        ts_value: float,
+        level: int,
+        stream: str,
+        logger: str | None,
+        event: str,
+        fields: dict[str, Any],
+    ) -> None:
+        """`add()` for a record of our own logger (see `render_own()`). The hot path of the
+        keeper's log: renders straight into the batch."""
+        millis = int(ts_value * 1000)
+        if millis != self._millis:
+            self._tick(ts_value, millis)
+        key = (level, stream, logger, event)
+        heads = self._heads.get(key) or self._make_heads(key, level, stream, logger, event)
+        if not fields:
+            line = heads[0] + "\n"
+            self.lines.append(line)
+            if level >= ERROR:
+                self.error_lines.append(line)
+            self.records.append(heads[1][:-1] + b"}\n")
+            return
+        parts = [heads[0]]
+        tails: list[str] | None = None
         texts = self._texts
-        for key, value in fields.items():
+        for name, value in fields.items():
             kind = type(value)
             if kind is str:
                 text = texts.get(value)
                 if text is None:
-                    if "\n" in value and key in _MULTILINE_KEYS:
+                    if "\n" in value and name in _MULTILINE_KEYS:
+                        if tails is None:
+                            tails = []
                         tails.append(value.rstrip("\n"))
                         continue
                     text = self._str_text(value)
@@ -196,28 +271,20 @@ class Renderer:
                 text = repr(value)
             else:
                 text = _value_text(value)
-            parts.append(f"{key}={text}")
-        line = " ".join(parts)
+            parts.append(f"{name}={text}")
+        line = " ".join(parts) + "\n"
         if tails:
-            line += "\n" + "\n".join(tails)
-        if fields:
-            if "instance" in fields or "stream" in fields:
-                fields = {(f"field_{k}" if k in _TAGS else k): v for k, v in fields.items()}
-            rest = b"," + dumps(fields)[1:]
-        else:
-            rest = b"}"
-        structured = b"".join(
-            (
-                self._json_head(ts, level, stream),
-                b',"logger":',
-                self._name_json(logger),
-                b',"event":',
-                dumps(event),
-                rest,
-                b"\n",
-            )
-        )
-        return line + "\n", structured
+            line += "\n".join(tails) + "\n"
+        if "instance" in fields or "stream" in fields:
+            fields = {(f"field_{k}" if k in _TAGS else k): v for k, v in fields.items()}
+        try:
+            body = orjson.dumps(fields, default=str, option=_JSON_LINE_OPTS)
+        except TypeError:
+            body = dumps(fields) + b"\n"
+        self.lines.append(line)
+        if level >= ERROR:
+            self.error_lines.append(line)
+        self.records.append(heads[1] + body[1:])
 
     def readable(self, record: Record) -> str:
         """`<ts> <LEVEL> [logger: ]message key=value ...` plus any multi-line text, with '\\n'."""

@@ -75,7 +75,7 @@ class _Marker:
 # (instance, stream, payload, ts, level, logger, event): payload is a captured line (level -1,
 # parsed by the writer; logger and event unused) or the other fields of one of our own records
 # (level known). One flat tuple per record: the caller copies nothing.
-_Item = tuple[str, str, bytes | str | dict[str, Any], float, int, str | None, str]
+_Item = tuple[str, str, Any, float, int, str | None, str]
 
 
 class LogSink:
@@ -264,11 +264,8 @@ class LogSink:
         logs = self._logs
         count = 0
         self._begin_batch()
-        while True:
-            try:
-                item = queue.popleft()
-            except IndexError:
-                break
+        while queue:
+            item = queue.popleft()
             if isinstance(item, _Marker):
                 self._finish_batch(release_all=True)
                 item.done.set()
@@ -279,12 +276,11 @@ class LogSink:
             instance, stream, payload, ts, level, logger, event = item
             try:
                 if level < 0:
-                    self._feed(instance, stream, cast("bytes | str", payload), ts)
+                    self._feed(instance, stream, payload, ts)
                 else:
                     log = logs.get(instance) or self._log(instance)
                     if log is not None:
-                        fields = cast("dict[str, Any]", payload)
-                        log.write_own(ts, level, stream, logger, event, fields)
+                        log.write_own(ts, level, stream, logger, event, payload)
                         self._written += 1
             except Exception as exc:  # one record that cannot be rendered costs only itself
                 self._write_errors += 1
@@ -303,7 +299,7 @@ class LogSink:
         log = self._logs.get(instance) or self._log(instance)
         if log is None:
             return
-        parser = log.parser(stream)
+        parser = log.parsers.get(stream) or log.parser(stream)
         if "\n" in text:
             for part in text.split("\n"):
                 self._write(log, parser.feed(part.rstrip("\r"), ts))

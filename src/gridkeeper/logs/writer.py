@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from gridkeeper.logs.records import ERROR, Record, StreamParser
+from gridkeeper.logs.records import StreamParser
 from gridkeeper.logs.redact import Redactor
 from gridkeeper.logs.render import Renderer
 from gridkeeper.logs.retention import current_name
@@ -38,43 +37,19 @@ class InstanceLog:
         self._structured = RotatingFile(
             directory / current_name(instance, "structured"), policy, on_rotated
         )
-        self._parsers = {"stdout": StreamParser("stdout"), "stderr": StreamParser("stderr")}
-        # This batch's rendered lines, written by flush(): readable (every record), readable
-        # (ERROR and above), structured.
-        self._lines: list[str] = []
-        self._error_lines: list[str] = []
-        self._records: list[bytes] = []
+        # Per stream; read directly by the writer thread's hot path.
+        self.parsers = {"stdout": StreamParser("stdout"), "stderr": StreamParser("stderr")}
+        # Rendering appends to the renderer's batch; flush() writes it. Bound methods, not
+        # wrappers: one Python call per record less on the writer's hot path.
+        self.write = self._renderer.add
+        self.write_own = self._renderer.add_own
 
     def parser(self, stream: str) -> StreamParser:
         """The parser of one stream (created for any stream name the sink is given)."""
-        parser = self._parsers.get(stream)
+        parser = self.parsers.get(stream)
         if parser is None:
-            parser = self._parsers[stream] = StreamParser(stream)
+            parser = self.parsers[stream] = StreamParser(stream)
         return parser
-
-    def write(self, record: Record) -> None:
-        """Render the record into this batch's lines of the files it belongs to."""
-        readable, structured = self._renderer.render(record)
-        self._lines.append(readable)
-        if record.level >= ERROR:
-            self._error_lines.append(readable)
-        self._records.append(structured)
-
-    def write_own(
-        self,
-        ts: float,
-        level: int,
-        stream: str,
-        logger: str | None,
-        event: str,
-        fields: dict[str, Any],
-    ) -> None:
-        """`write()` for a record of our own logger, without building a Record."""
-        readable, structured = self._renderer.render_own(ts, level, stream, logger, event, fields)
-        self._lines.append(readable)
-        if level >= ERROR:
-            self._error_lines.append(readable)
-        self._records.append(structured)
 
     def flush(self, now: float, redact: Redactor | None) -> None:
         """Mask, encode and write this batch's lines: one write per file.
@@ -82,16 +57,15 @@ class InstanceLog:
         All three files are attempted; the first OSError is raised afterwards.
         """
         failure: OSError | None = None
-        pending: list[str] | list[bytes]
-        for file, pending in (
-            (self._main, self._lines),
-            (self._errors, self._error_lines),
-            (self._structured, self._records),
+        lines, error_lines, records = self._renderer.take()
+        batch: list[str] | list[bytes]
+        for file, batch in (
+            (self._main, lines),
+            (self._errors, error_lines),
+            (self._structured, records),
         ):
-            if not pending:
+            if not batch:
                 continue
-            batch = pending.copy()
-            pending.clear()
             try:
                 _put(file, batch, now, redact)
             except OSError as exc:
@@ -128,8 +102,14 @@ def _put(
             file.flush()
             return
     # The batch spans a rotation (or a secret spans lines): record by record, as append() rotates
-    # before the record that would not fit.
+    # before the record that would not fit. A failed rotation costs its record, not the batch.
+    failure: OSError | None = None
     for line in lines:
         data = _encode(line)
-        file.append(data if redact is None else redact.redact_bytes(data), now)
+        try:
+            file.append(data if redact is None else redact.redact_bytes(data), now)
+        except OSError as exc:
+            failure = failure or exc
     file.flush()
+    if failure is not None:
+        raise failure

@@ -181,3 +181,35 @@ def test_keeper_logging_into_the_sink(make_sink: Callable[..., LogSink], tmp_pat
     errors = log_path(logs, "keeper", "errors").read_text().splitlines()
     assert len(errors) == 1
     assert "gridkeeper.keeper: instance crashed name=bot1 exit_code=1" in errors[0]
+
+
+def test_sink_records_keep_renames_and_exceptions(
+    make_sink: Callable[..., LogSink], tmp_path: Path
+) -> None:
+    """Records that need work (reserved keys, exc_info, a non-str event) still get it on the way
+    to the sink; plain ones go straight through."""
+    sink = make_sink()
+    sink.start()
+    configure_logging(stream=sink.stream_for("keeper"))
+    log = get_logger("gk")
+    log.bind(level="ctx").info("renamed", ts=1, logger="other", event_id=3)
+    log.info(12345)
+    try:
+        raise KeyError("k")
+    except KeyError:
+        log.exception("failed", step=2)
+    log.info("plain", n=1)
+    assert sink.flush()
+    path = log_path(tmp_path / "logs", "keeper", "structured")
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert records[0]["field_level"] == "ctx"
+    assert records[0]["field_ts"] == 1
+    assert records[0]["field_logger"] == "other"
+    assert (records[0]["level"], records[0]["logger"], records[0]["event_id"]) == ("info", "gk", 3)
+    assert records[1]["event"] == "12345"
+    assert records[2]["level"] == "error"
+    assert str(records[2]["exception"]).endswith("KeyError: 'k'")
+    assert "exc_info" not in records[2]
+    assert (records[3]["event"], records[3]["n"]) == ("plain", 1)
+    readable = log_path(tmp_path / "logs", "keeper").read_text()
+    assert "gk: failed step=2\nTraceback (most recent call last):" in readable

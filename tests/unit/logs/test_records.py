@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gridkeeper.logs.records import (
+    _UPPER_WORDS,
     CRITICAL,
     DEBUG,
     ERROR,
@@ -162,3 +163,25 @@ def test_looks_severe_keeps_error_and_traceback_lines() -> None:
     assert not looks_severe("tick 42", "stdout")
     assert not looks_severe('{"level":"info","event":"x"}', "stdout")
     assert not looks_severe("a warning of sorts", "stderr")
+
+
+def test_every_level_word_passes_the_quick_filter() -> None:
+    """Lines without E, I or A skip the level regex: every upper-case level word holds one."""
+    assert all({"E", "I", "A"} & set(word) for word in _UPPER_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        ("ERRORS are counted", None),
+        ("xINFO yDEBUG", None),
+        ("CRITICALLY fine, WARN: slow", WARNING),
+        ("CRITICAL", CRITICAL),
+        ("ERR_x ERR", ERROR),
+        ("2024-05-01 12:00:00 tick 7 price=1 grid=ok", None),
+        ("élan INFO", INFO),
+    ],
+)
+def test_level_word_must_stand_alone(line: str, level: int | None) -> None:
+    """A level word inside a longer word does not count; the first standalone one does."""
+    assert parse_plain_level(line) == level

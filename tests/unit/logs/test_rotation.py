@@ -76,3 +76,33 @@ def test_reopens_file_deleted_behind_its_back(tmp_path: Path) -> None:
     file.append(b"two\n", clock.now)
     file.close()
     assert path.read_text() == "two\n"
+
+
+def test_fits_tells_whether_a_batch_needs_rotating(tmp_path: Path) -> None:
+    """fits() is False exactly when appending the bytes would rotate (or pass the size)."""
+    clock = Clock(86400.0 * 20000 + 100)
+    file = RotatingFile(
+        tmp_path / "a.log", RotationPolicy(max_bytes=20, daily=True), lambda p: None, clock
+    )
+    assert file.fits(20, clock.now)
+    assert not file.fits(21, clock.now)  # an empty file still may not take a batch past the size
+    file.append(b"0123456789", clock.now)
+    assert file.fits(10, clock.now)
+    assert not file.fits(11, clock.now)
+    assert not file.fits(1, clock.now + 86400)
+    file.close()
+
+
+def test_empty_file_takes_the_day_of_its_first_record(tmp_path: Path) -> None:
+    """A file opened one day and first written days later does not rotate at its second record."""
+    clock = Clock(86400.0 * 20000 + 100)
+    rotated: list[Path] = []
+    file = RotatingFile(
+        tmp_path / "a.log", RotationPolicy(max_bytes=10**9, daily=True), rotated.append, clock
+    )
+    later = clock.now + 2 * 86400
+    file.append(b"first\n", later)
+    file.append(b"second\n", later + 60)
+    file.close()
+    assert rotated == []
+    assert (tmp_path / "a.log").read_text() == "first\nsecond\n"
