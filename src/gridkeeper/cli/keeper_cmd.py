@@ -328,6 +328,11 @@ def keeper(home: Path | None, settings_path: Path | None, daemonize: bool) -> No
 
     Example: gridkeeper keeper --home /srv/gridkeeper   # foreground, e.g. under systemd
     """
+    if "asyncio" not in sys.modules and "ssl" not in sys.modules:
+        # The keeper never speaks TLS (its probes are plain HTTP to 127.0.0.1), and asyncio
+        # would otherwise load libssl for nothing: 4 MiB of a daemon meant to stay small.
+        # asyncio treats a missing ssl module as "no TLS support", by design.
+        sys.modules["ssl"] = None  # type: ignore[assignment]
     from gridkeeper.keeper import daemon as keeper_daemon
 
     spath = find_settings(settings_path)

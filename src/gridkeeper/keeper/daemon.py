@@ -142,7 +142,12 @@ def run(
     set_subreaper()
     sink = LogSink(sink_config(home, first.settings))
     sink.start()
-    configure_logging(first.settings.logging["level"], json=True, stream=sink.stream_for("keeper"))
+    configure_logging(
+        first.settings.logging["level"],
+        json=True,
+        stream=sink.stream_for("keeper"),
+        route_structlog=False,
+    )
     log = get_logger("gridkeeper.keeper")
     try:
         return asyncio.run(_main(home, settings_path, sink, log, report, initial, echo, first))

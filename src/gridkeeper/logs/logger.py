@@ -20,8 +20,6 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from types import TracebackType
 from typing import Any, Final, TextIO, cast
 
-import structlog
-
 from gridkeeper.logs.records import LEVEL_NAMES
 from gridkeeper.logs.redact import Redactor
 from gridkeeper.logs.render import dumps
@@ -260,6 +258,8 @@ def _structlog_processor(
         name = event_dict.pop("logger", None)
         event = event_dict.pop("event", "")
         pipeline.emit(level, name, event, dict(event_dict))
+    import structlog  # already imported: this processor exists only once structlog is configured
+
     raise structlog.DropEvent
 
 
@@ -289,8 +289,12 @@ def configure_logging(
     json: bool | None = None,
     stream: TextIO | None = None,
     redact: Iterable[str] = (),
+    route_structlog: bool = True,
 ) -> None:
     """Set where and how every logger of this process writes.
+
+    `route_structlog=False` leaves structlog unimported: the keeper daemon never uses it and
+    saves the memory (structlog pulls in rich and pygments).
 
     `json=None` picks readable lines for a terminal and JSON lines otherwise (a LogSink stream
     always gets records, which the sink renders). Records of the stdlib `logging` module go
@@ -315,7 +319,9 @@ def configure_logging(
     _bridge = _StdlibBridge()
     root.addHandler(_bridge)
     root.setLevel(min_level)
-    if not _structlog_configured:
+    if route_structlog and not _structlog_configured:
+        import structlog
+
         structlog.configure(
             processors=[_structlog_processor],
             logger_factory=structlog.ReturnLoggerFactory(),
