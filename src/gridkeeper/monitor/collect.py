@@ -1,9 +1,9 @@
 """Measurements: the host, and the process trees of our instances (from the keeper's pids).
 
 Measuring only our own processes keeps a cycle cheap; measuring every process on the host is what
-makes other monitors heavy. Finding an instance's descendants does read every process's parent
-pid (psutil's `children()`, about 1 ms per instance on a host of 70 processes), but only the
-members of the tree are measured.
+makes other monitors heavy. Finding instances' descendants reads every process's parent pid,
+once per cycle for all instances (psutil's per-process `children()` would scan /proc once per
+instance); only the members of the trees are measured.
 """
 
 from __future__ import annotations
@@ -129,14 +129,32 @@ class ProcessSampler:
         self._procs[key] = proc
         return proc, True
 
-    def _tree(self, main: psutil.Process, seen: set[ProcKey]) -> TreeUsage | None:
+    @staticmethod
+    def _children_map() -> dict[int, list[int]]:
+        """Parent pid -> child pids, from one scan of /proc per cycle (psutil's `children()`
+        would scan it once per instance)."""
+        kids: dict[int, list[int]] = {}
+        for proc in psutil.process_iter(["ppid"]):
+            ppid = proc.info["ppid"]
+            if ppid is not None:
+                kids.setdefault(ppid, []).append(proc.pid)
+        return kids
+
+    def _tree(
+        self, main: psutil.Process, seen: set[ProcKey], kids: dict[int, list[int]]
+    ) -> TreeUsage | None:
         """Usage of `main` and its descendants; None once `main` itself is gone."""
-        try:
-            members = [main, *main.children(recursive=True)]
-        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        if not main.is_running():
             return None
-        except psutil.AccessDenied:
-            members = [main]
+        members = [main]
+        stack = list(kids.get(main.pid, ()))
+        while stack:
+            pid = stack.pop()
+            try:
+                members.append(psutil.Process(pid))
+            except psutil.Error:
+                continue
+            stack.extend(kids.get(pid, ()))
         usage = TreeUsage()
         for i, member in enumerate(members):
             try:
@@ -165,6 +183,7 @@ class ProcessSampler:
         out: list[Sample] = []
         names: set[str] = set()
         seen: set[ProcKey] = set()
+        kids: dict[int, list[int]] | None = None
         for st in statuses:
             name = str(st.get("name", ""))
             names.add(name)
@@ -180,7 +199,9 @@ class ProcessSampler:
             main = self._main(name, int(pid))
             if main is None:
                 continue
-            usage = self._tree(main, seen)
+            if kids is None:
+                kids = self._children_map()
+            usage = self._tree(main, seen, kids)
             if usage is None:
                 self._mains.pop(name, None)
                 continue
