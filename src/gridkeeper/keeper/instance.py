@@ -433,17 +433,10 @@ class Instance:
 
     # ------------------------------------------------------------------ probes and limits
     async def watch(self) -> None:
-        """Probe health and sample resources while the instance lives (one task per instance)."""
-        daemon = self.cfg.daemon
-        sample_every = min(5.0, daemon.health_check_interval)
-        next_probe = time.monotonic() + daemon.health_check_interval
+        """Probe health while the instance lives (one task per instance)."""
         while True:
-            await asyncio.sleep(sample_every)
-            if self.pid is None or self.state not in ("starting", "running"):
-                continue
-            self._sample()
-            if self.state == "running" and self.cfg.health and time.monotonic() >= next_probe:
-                next_probe = time.monotonic() + daemon.health_check_interval
+            await asyncio.sleep(self.cfg.daemon.health_check_interval)
+            if self.pid is not None and self.state == "running" and self.cfg.health:
                 await self._probe_once()
 
     async def _probe_once(self) -> None:
@@ -468,9 +461,12 @@ class Instance:
         if self.health_failures >= check.failures:
             self._restart_for("health", f"{check.failures} failed health probes: {reason}")
 
-    def _sample(self) -> None:
-        assert self.pid is not None
-        self.rss_mb, self.cpu_percent = process.tree_usage(self.pid)
+    def sample(self, kids: dict[int, list[int]]) -> None:
+        """Measure the process tree and count limit breaches (the supervisor's sampler calls
+        this for every live instance with one shared /proc scan)."""
+        if self.pid is None or self.state not in ("starting", "running"):
+            return
+        self.rss_mb, self.cpu_percent = process.tree_usage(self.pid, kids)
         for breach in self.limits.observe(self.cfg.daemon, self.rss_mb, self.cpu_percent):
             self.host.emit(
                 self.name,

@@ -211,15 +211,30 @@ def pidfd(pid: int) -> int | None:
         raise
 
 
-def tree_usage(pid: int) -> tuple[float, float]:
+def children_map() -> dict[int, list[int]]:
+    """Parent pid -> child pids from one scan of /proc, shared by every instance's sample
+    (psutil's `children()` scans /proc once per call)."""
+    kids: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid is not None:
+            kids.setdefault(ppid, []).append(proc.pid)
+    return kids
+
+
+def tree_usage(pid: int, kids: dict[int, list[int]]) -> tuple[float, float]:
     """(RSS in MiB, CPU% since the last call) of a process and its descendants."""
     rss = 0
     cpu = 0.0
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0, 0.0
+    procs: list[psutil.Process] = []
+    stack = [pid]
+    while stack:
+        member = stack.pop()
+        try:
+            procs.append(psutil.Process(member))
+        except psutil.Error:
+            continue
+        stack.extend(kids.get(member, ()))
     for proc in procs:
         try:
             rss += proc.memory_info().rss

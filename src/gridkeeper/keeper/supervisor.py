@@ -33,6 +33,7 @@ from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
 MAX_LINE = 64 * 1024
+SAMPLE_EVERY = 5.0
 
 
 class Sink(Protocol):
@@ -64,6 +65,7 @@ class Supervisor:
         self._pidfds: dict[str, int] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self.shutting_down = False
+        self._sampler: asyncio.Task[None] | None = None
         self.api = Api(self)
 
     # ------------------------------------------------------------------ Host protocol
@@ -335,6 +337,19 @@ class Supervisor:
                 self.persist(inst)
         if monitor is not None and MONITOR not in self.instances:
             self.register(monitor).start(operator=False)
+        self._sampler = asyncio.get_running_loop().create_task(self._sample_forever())
+
+    async def _sample_forever(self) -> None:
+        """Resource samples of every live instance from one /proc scan, every
+        min(5 s, the shortest health_check_interval)."""
+        while True:
+            intervals = [i.cfg.daemon.health_check_interval for i in self.instances.values()]
+            await asyncio.sleep(min([SAMPLE_EVERY, *intervals]))
+            live = [i for i in self.instances.values() if i.pid is not None]
+            if live:
+                kids = process.children_map()
+                for inst in live:
+                    inst.sample(kids)
 
     # ------------------------------------------------------------------ operations
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
@@ -371,6 +386,8 @@ class Supervisor:
             inst.cancel_tasks()
         for task in self._watchers.values():
             task.cancel()
+        if self._sampler is not None:
+            self._sampler.cancel()
         for queue in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
