@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,8 @@ import pytest
 
 from gridkeeper.exchange.client import BackpackClient
 from gridkeeper.exchange.models import Fill, Order, Position
+from tests import support
+from tests.support import free_port
 
 AUTO = "auto"  # post(): use the bot's own token
 
@@ -56,25 +56,11 @@ PAPER_CONFIG: dict[str, Any] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (httpx.HTTPError, OSError, KeyError, ValueError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    """Poll until truthy; a bot or exchange not answering yet counts as "not yet"."""
+    return support.wait_for(
+        check, timeout, what, ignore=(httpx.HTTPError, OSError, KeyError, ValueError), interval=0.05
+    )
 
 
 @dataclass

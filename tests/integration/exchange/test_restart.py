@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ import pytest
 
 from gridkeeper.exchange.client import BackpackClient
 from gridkeeper.exchange.models import OrderRequest
+from tests.support import free_port
 
 from .conftest import PUBLIC, SECRET
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(config: Path, home: Path, port: int) -> subprocess.Popen[bytes]:
@@ -87,7 +81,7 @@ def test_sigkill_and_restart_keeps_everything(tmp_path: Path) -> None:
             }
         )
     )
-    home, port = tmp_path / "home", _free_port()
+    home, port = tmp_path / "home", free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _start(config, home, port)
 
