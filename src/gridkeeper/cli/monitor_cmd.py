@@ -241,9 +241,17 @@ def alert() -> None:
 def raise_(name: str, level: str | None, message: str, home: Path | None) -> int:
     """Raise custom alert NAME; it fires until `alert resolve NAME`."""
     from gridkeeper.monitor.api import raise_alert
+    from gridkeeper.monitor.service import monitor_running
 
     raise_alert(name, level=level, message=message, home=home)
     click.echo(f"alert {name} raised")
+    if not monitor_running(resolve_home(home)):
+        click.secho(
+            "note: no monitor runs on this home: the alert is kept and notified when one starts "
+            "(the keeper runs it: gridkeeper start -d)",
+            fg="yellow",
+            err=True,
+        )
     return 0
 
 

@@ -72,6 +72,21 @@ class _Lock:
             self._fd = None
 
 
+def monitor_running(home: Path) -> bool:
+    """True when a monitor holds `<home>/monitor.lock` (it alone sends notifications)."""
+    path = home / "monitor.lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 class MonitorService:
     def __init__(
         self,

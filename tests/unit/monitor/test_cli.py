@@ -46,6 +46,7 @@ def test_read_only_commands_do_not_create_the_db(
 def test_alert_raise_and_resolve(gk_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A custom alert is recorded for the monitor; resolving twice is an error."""
     assert main(["alert", "raise", "backup", "--level", "error", "--message", "no backup"]) == 0
+    assert "no monitor runs on this home" in capsys.readouterr().err
     store = Store.open(gk_home)
     (row,) = store.active_custom()
     assert (row["name"], row["level"], row["message"]) == ("backup", "error", "no backup")
