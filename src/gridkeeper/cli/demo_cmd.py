@@ -3,6 +3,8 @@ a daemonized keeper, then what they are doing and how to drive them."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,11 @@ def run_demo(home: Path | None, settings_path: Path | None) -> None:
         "  gridkeeper alerts                      # what the monitor noticed\n"
         "  gridkeeper shutdown                    # stop everything"
     )
+    bindir = Path(sys.executable).parent
+    if str(bindir) not in os.environ.get("PATH", "").split(os.pathsep):
+        click.echo(
+            f"(gridkeeper is {bindir}/gridkeeper; `source {bindir}/activate` puts it on PATH)"
+        )
     raise click.exceptions.Exit(code)
 
 
