@@ -1,6 +1,8 @@
 """Deterministic uint32 `clientId`s: instance, slot and generation packed into 32 bits. Pure.
 
-    bits 31..24  instance tag (8 bits of a hash of the instance name)
+    bits 31..24  grid tag: chosen at random when a grid is created, avoiding the tags of every
+                 order already open on the account (another bot's, or a lost store's), and kept
+                 in the grid's state (older states: 8 bits of a hash of the instance name)
     bits 23..13  slot index (0..2046; 2047 is reserved for orders that close the position)
     bits 12..0   generation of that slot (wraps at 8192; one slot never has two live orders)
 
@@ -12,6 +14,8 @@ store's list of issued ids, never by the tag alone: another instance's tag may c
 from __future__ import annotations
 
 import hashlib
+import random
+from collections.abc import Iterable
 
 SLOT_BITS = 11
 GEN_BITS = 13
@@ -23,11 +27,22 @@ def instance_tag(instance: str) -> int:
     return hashlib.sha256(instance.encode()).digest()[0]
 
 
-def make_client_id(instance: str, slot: int, generation: int) -> int:
+def make_client_id(tag: int, slot: int, generation: int) -> int:
     if not 0 <= slot <= CLOSE_SLOT:
         raise ValueError(f"slot {slot} out of range 0..{CLOSE_SLOT}")
+    if not 0 <= tag <= 0xFF:
+        raise ValueError(f"tag {tag} out of range 0..255")
     gen = generation % (1 << GEN_BITS)
-    return (instance_tag(instance) << (SLOT_BITS + GEN_BITS)) | (slot << GEN_BITS) | gen
+    return (tag << (SLOT_BITS + GEN_BITS)) | (slot << GEN_BITS) | gen
+
+
+def free_tag(taken_ids: Iterable[int | None], rng: random.Random | None = None) -> int:
+    """A random tag no id in `taken_ids` uses (the clientIds of open and recent orders), so a
+    new grid can never reuse the id of an order that is still out there."""
+    used = {cid >> (SLOT_BITS + GEN_BITS) for cid in taken_ids if cid is not None}
+    free = [t for t in range(256) if t not in used]
+    pick = rng or random.SystemRandom()
+    return pick.choice(free) if free else pick.randrange(256)
 
 
 def split_client_id(client_id: int) -> tuple[int, int, int]:

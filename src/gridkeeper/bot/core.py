@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from gridkeeper.bot.client_ids import CLOSE_SLOT, make_client_id
+from gridkeeper.bot.client_ids import CLOSE_SLOT, instance_tag, make_client_id
 from gridkeeper.bot.grid import GridLayout, build_layout, floor_to
 from gridkeeper.bot.layout import pending_leg
 from gridkeeper.bot.state import ZERO, GridState, Side, SlotState, TrackedOrder
@@ -180,7 +180,8 @@ class GridCore:
     def _next_id(self, slot: int) -> int:
         gen = self.state.generations.get(slot, 0) + 1
         self.state.generations[slot] = gen
-        return make_client_id(self.instance, slot, gen)
+        tag = self.state.id_tag if self.state.id_tag is not None else instance_tag(self.instance)
+        return make_client_id(tag, slot, gen)
 
     def _open_quantity(self, side: str, *, opening: bool) -> Decimal:
         return sum(

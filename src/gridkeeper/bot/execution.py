@@ -43,7 +43,12 @@ class OrderClient(Protocol):
     ) -> Order | None: ...
 
     async def get_order_history(
-        self, symbol: str | None = None, *, limit: int = 100, offset: int = 0
+        self,
+        symbol: str | None = None,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        order_id: str | None = None,
     ) -> list[Order]: ...
 
     async def find_order(self, symbol: str, *, client_id: int) -> Order | None: ...
@@ -104,9 +109,12 @@ class Executor:
                 if order is not None:
                     order.cancel_sent = False
                 return
-            if still is None:
-                self.strategy.on_gone(action.client_id, await self._executed(action.client_id))
+            executed = await self._executed(action.client_id) if still is None else None
+            if executed is not None:
+                self.strategy.on_gone(action.client_id, executed)
             elif order is not None:
+                # Still open, or closed without a trace in the history yet (history lags): the
+                # next reconcile decides; freeing the slot now could double a fill.
                 order.cancel_sent = False
             return
         except ExchangeError:
@@ -122,17 +130,21 @@ class Executor:
         )
         self.strategy.on_gone(action.client_id, done.executed_quantity)
 
-    async def _executed(self, client_id: int) -> Decimal:
+    async def _executed(self, client_id: int) -> Decimal | None:
+        """How much a closed order executed, from the history; None when it is not there."""
         order = self.strategy.state.orders.get(client_id)
         known = order.filled if order is not None else Decimal(0)
         try:
-            history = await self.client.get_order_history(self.symbol, limit=200)
+            if order is not None and order.order_id:
+                history = await self.client.get_order_history(self.symbol, order_id=order.order_id)
+            else:
+                history = await self.client.get_order_history(self.symbol, limit=200)
         except ExchangeError:
-            return known
+            return None
         for item in history:
             if item.client_id == client_id:
                 return max(known, item.executed_quantity)
-        return known
+        return None
 
     def _request(self, place: Place) -> OrderRequest:
         order = place.order

@@ -25,6 +25,7 @@ class ReconcileReport:
     adopted: list[int] = field(default_factory=list)
     freed: list[int] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
+    unresolved: list[int] = field(default_factory=list)
     foreign: int = 0
 
     def summary(self) -> dict[str, int]:
@@ -33,6 +34,7 @@ class ReconcileReport:
             "adopted": len(self.adopted),
             "freed": len(self.freed),
             "duplicates": len(self.duplicates),
+            "unresolved": len(self.unresolved),
             "foreign_orders": self.foreign,
         }
 
@@ -89,12 +91,21 @@ def reconcile(
             continue
         found = open_by_id.pop(client_id, None)
         if found is not None:
+            # A cancel recorded before a crash may never have reached the exchange: the order
+            # is still open, so the next plan must send it again.
+            tracked.cancel_sent = False
             if tracked.status != "live" or tracked.order_id != found.id:
                 # Only a change is news: a periodic reconcile must not re-log live orders.
                 report.adopted.append(client_id)
                 strategy.on_placed(client_id, found.id, found.status, found.executed_quantity)
             continue
         closed = (history or {}).get(client_id)
+        if closed is None and tracked.status == "live" and tracked.order_id is not None:
+            # The exchange took it, it is no longer open, and its history does not show it yet
+            # (history lags open orders): how much it filled is unknown. Re-placing now could
+            # double a fill, so the slot stays blocked until a later reconcile sees it.
+            report.unresolved.append(client_id)
+            continue
         executed = closed.executed_quantity if closed is not None else tracked.filled
         strategy.on_gone(client_id, max(executed, tracked.filled))
         if client_id not in state.orders:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from gridkeeper.bot.client_ids import free_tag
 from gridkeeper.bot.errors import BotFatal
 from gridkeeper.bot.execution import Executor, now_ms
 from gridkeeper.bot.grid import GridError
@@ -29,10 +30,11 @@ from gridkeeper.bot.views import grid_view, pnl_view
 from gridkeeper.config.strategy import GridStrategyConfig
 from gridkeeper.exchange.client import BackpackClient
 from gridkeeper.exchange.errors import AuthError, ExchangeError
-from gridkeeper.exchange.models import Fill, Market
+from gridkeeper.exchange.models import Fill, Market, Order
 
 FILL_OVERLAP_MS = 60_000  # re-read fills this far behind the checkpoint; duplicates are ignored
 FILL_PAGE = 1000
+HISTORY_LIMIT = 200  # closed orders read per full reconcile (missing ones: by orderId)
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,11 @@ class BotRunner:
             strategy = GridStrategy.fresh(self.spec.name, cfg, market, price)
         # Fills before this moment are not the grid's business.
         strategy.state.checkpoint_ms = now_ms() - FILL_OVERLAP_MS
+        # A new grid's ids must not collide with any order still out there: another bot's on
+        # the same account, or this bot's own from a store that was lost.
+        open_orders = await self._call(self.client.get_open_orders())
+        history = await self._call(self.client.get_order_history(limit=HISTORY_LIMIT))
+        strategy.state.id_tag = free_tag(o.client_id for o in [*open_orders, *history])
         return strategy
 
     # ---- the loop -----------------------------------------------------------------------
@@ -221,11 +228,19 @@ class BotRunner:
         started = time.monotonic()
         ticker = await self._call(self.client.get_ticker(self.spec.symbol))
         self.latency_s = time.monotonic() - started
+        open_orders: list[Order] = []
+        history: list[Order] = []
+        if full:
+            # Orders before fills: a fill landing between the two reads is then in the fills,
+            # never lost between "not open any more" and "no fill seen".
+            open_orders = await self._call(self.client.get_open_orders(self.spec.symbol))
+            history = await self._call(
+                self.client.get_order_history(self.spec.symbol, limit=HISTORY_LIMIT)
+            )
+            history += await self._look_up_missing(open_orders, history)
         fills = await self._fills_since(strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
         seen = self.store.seen(f.trade_id for f in fills)
         if full:
-            open_orders = await self._call(self.client.get_open_orders(self.spec.symbol))
-            history = await self._call(self.client.get_order_history(self.spec.symbol, limit=200))
             report = reconcile(
                 strategy,
                 open_orders=open_orders,
@@ -246,6 +261,18 @@ class BotRunner:
         self.exchange_error = None
         self.last_loop_at = time.time()
         self._flush_events()
+
+    async def _look_up_missing(self, open_orders: list[Order], history: list[Order]) -> list[Order]:
+        """Our acknowledged orders that are neither open nor in the history page, by orderId."""
+        known = {o.client_id for o in [*open_orders, *history]}
+        found: list[Order] = []
+        for tracked in list(self.strategy.state.orders.values()):
+            if tracked.status != "live" or not tracked.order_id or tracked.client_id in known:
+                continue
+            found += await self._call(
+                self.client.get_order_history(self.spec.symbol, order_id=tracked.order_id)
+            )
+        return found
 
     async def _fills_since(self, from_ms: int) -> list[Fill]:
         fills: list[Fill] = []

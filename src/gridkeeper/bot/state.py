@@ -70,6 +70,7 @@ class GridState:
     closing: bool = False  # emergency_close: flatten the position once orders are cancelled
     orders: dict[int, TrackedOrder] = field(default_factory=dict)
     generations: dict[int, int] = field(default_factory=dict)
+    id_tag: int | None = None  # the clientId tag of this grid (see client_ids)
     position: Decimal = ZERO  # the grid's own net base position (spot: its inventory)
     position0: Decimal = ZERO  # position when the grid started (spot: allocated inventory)
     value0: Decimal = ZERO  # position0 valued at the start price

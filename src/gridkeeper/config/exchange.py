@@ -7,7 +7,7 @@ exchange with no keys reads `<home>/paper/demo-account.json` instead.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from gridkeeper.config.base import StrictModel
 
@@ -44,3 +44,17 @@ class ExchangeConfig(StrictModel):
         le=10,
         description="Retries of a read or cancel after a timeout, 429 or 5xx (never of an order).",
     )
+
+    @field_validator("timeout_s")
+    @classmethod
+    def _outlasts_window(cls, value: float, info: ValidationInfo) -> float:
+        # An order POST that timed out can still reach the exchange until its signature window
+        # closes; the bot looks it up by clientId after the timeout and may then place another.
+        # With the timeout at least the window, a late arrival is always refused as expired.
+        window = info.data.get("window_ms")
+        if window is not None and value * 1000 < window:
+            raise ValueError(
+                f"must be at least window_ms ({window} ms = {window / 1000:g} s), or a timed-out "
+                "order could still land after the bot looked for it"
+            )
+        return value

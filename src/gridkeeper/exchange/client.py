@@ -289,7 +289,22 @@ class BackpackClient:
         data = await self._call(
             "DELETE", "/api/v1/order", instruction="orderCancel", body=body, kind="cancel"
         )
+        if data is None:
+            # 202 with no body: Backpack queued the cancel. Only a closed order is an answer.
+            return await self._confirm_cancel(symbol, order_id, client_id)
         return Order.from_api(data)
+
+    async def _confirm_cancel(
+        self, symbol: str, order_id: str | None, client_id: int | None
+    ) -> Order:
+        if await self.get_open_order(symbol, order_id=order_id, client_id=client_id) is None:
+            history = await self.get_order_history(symbol, order_id=order_id, limit=200)
+            for item in history:
+                if (order_id is not None and item.id == order_id) or (
+                    client_id is not None and item.client_id == client_id
+                ):
+                    return item
+        raise RetryableError("CANCEL_PENDING", "the cancel was accepted (202) but is not done yet")
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         data = await self._call(

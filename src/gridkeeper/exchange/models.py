@@ -226,8 +226,14 @@ class Fill:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Fill:
+        trade_id = data.get("tradeId")
+        if trade_id is None or trade_id == "":
+            # `tradeId` is optional in Backpack's schema; fills are deduplicated by it, so a
+            # missing one becomes a key that is stable for the same fill and differs between
+            # fills: order, time, price and quantity.
+            trade_id = f"{data['orderId']}:{data['timestamp']}:{data['price']}:{data['quantity']}"
         return cls(
-            trade_id=str(data.get("tradeId", "")),
+            trade_id=str(trade_id),
             order_id=str(data["orderId"]),
             client_id=opt_int(data.get("clientId")),
             symbol=data["symbol"],

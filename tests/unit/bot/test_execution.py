@@ -58,7 +58,12 @@ class FlakyExchange:
         return self.orders.get(client_id or -1)
 
     async def get_order_history(
-        self, symbol: str | None = None, *, limit: int = 100, offset: int = 0
+        self,
+        symbol: str | None = None,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        order_id: str | None = None,
     ) -> list[Order]:
         return []
 

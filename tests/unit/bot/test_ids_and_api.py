@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import stat
 from decimal import Decimal as D
 from pathlib import Path
@@ -9,20 +10,31 @@ from pathlib import Path
 import pytest
 
 from gridkeeper.bot.api import ensure_token, parse_adjust
-from gridkeeper.bot.client_ids import CLOSE_SLOT, make_client_id, split_client_id
+from gridkeeper.bot.client_ids import CLOSE_SLOT, free_tag, make_client_id, split_client_id
 from gridkeeper.bot.grid import GridError
 
 
 def test_client_ids_are_deterministic_uint32_and_distinct() -> None:
-    """Same inputs, same id; slots and generations never collide within an instance."""
-    assert make_client_id("a", 3, 7) == make_client_id("a", 3, 7)
-    ids = {make_client_id("a", slot, gen) for slot in range(50) for gen in range(1, 50)}
+    """Same inputs, same id; slots and generations never collide within a grid."""
+    assert make_client_id(7, 3, 7) == make_client_id(7, 3, 7)
+    ids = {make_client_id(7, slot, gen) for slot in range(50) for gen in range(1, 50)}
     assert len(ids) == 50 * 49
     assert all(0 <= i < 2**32 for i in ids)
-    cid = make_client_id("bot", CLOSE_SLOT, 8191)
-    assert split_client_id(cid)[1:] == (CLOSE_SLOT, 8191)
+    cid = make_client_id(255, CLOSE_SLOT, 8191)
+    assert split_client_id(cid) == (255, CLOSE_SLOT, 8191)
     with pytest.raises(ValueError):
-        make_client_id("a", CLOSE_SLOT + 1, 0)
+        make_client_id(7, CLOSE_SLOT + 1, 0)
+    with pytest.raises(ValueError):
+        make_client_id(256, 0, 0)
+
+
+def test_a_new_grid_takes_a_tag_no_order_out_there_uses() -> None:
+    """Two bots on one account (or one bot whose store was lost) never share clientIds."""
+    taken = [make_client_id(tag, 1, 1) for tag in range(256) if tag != 42] + [None]
+    assert free_tag(taken) == 42
+    rng = random.Random(1)
+    others = {make_client_id(5, s, 1) for s in range(20)}
+    assert all(free_tag(others, rng) != 5 for _ in range(200))
 
 
 @pytest.mark.parametrize(

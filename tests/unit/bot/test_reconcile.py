@@ -26,6 +26,25 @@ def restart(strategy: GridStrategy, sim: Sim, doc: dict) -> GridStrategy:  # typ
     return new
 
 
+def closed_order(tracked: TrackedOrder, executed: D) -> Order:
+    """How the exchange's order history shows one of our orders after it was cancelled."""
+    return Order(
+        id=tracked.order_id or "",
+        client_id=tracked.client_id,
+        symbol=PERP.symbol,
+        side=tracked.side,
+        order_type="Limit",
+        price=tracked.price,
+        quantity=tracked.quantity,
+        executed_quantity=executed,
+        executed_quote_quantity=D(0),
+        status="Cancelled",
+        reduce_only=tracked.reduce_only,
+        post_only=True,
+        created_at_ms=0,
+    )
+
+
 def foreign(oid: str = "999") -> Order:
     return Order(
         id=oid,
@@ -172,10 +191,22 @@ def test_order_cancelled_while_down_frees_its_level() -> None:
     strategy, sim = running()
     doc = state_to_dict(strategy.state)
     victim = next(iter(sim.open))
-    sim.open.pop(victim)
+    gone = sim.open.pop(victim)
     new = restart(strategy, sim, doc)
+    # Until the history shows how much it filled, the level stays blocked.
     report = reconcile(
         new, open_orders=sim.exchange_orders(), fills=[], issued=set(sim.sent), seen=set()
+    )
+    assert report.unresolved == [victim] and report.freed == []
+    assert not [a for a in new.plan(sim.now) if isinstance(a, Place)]
+    cancelled = closed_order(gone, executed=D(0))
+    report = reconcile(
+        new,
+        open_orders=sim.exchange_orders(),
+        fills=[],
+        issued=set(sim.sent),
+        seen=set(),
+        history={victim: cancelled},
     )
     assert report.freed == [victim]
     places = [a for a in new.plan(sim.now) if isinstance(a, Place)]
@@ -205,7 +236,12 @@ def test_partially_filled_order_gone_keeps_its_partial_leg() -> None:
         timestamp_ms=5,
     )
     report = reconcile(
-        strategy, open_orders=sim.exchange_orders(), fills=[fill], issued=set(sim.sent), seen=set()
+        strategy,
+        open_orders=sim.exchange_orders(),
+        fills=[fill],
+        issued=set(sim.sent),
+        seen=set(),
+        history={order.client_id: closed_order(order, executed=half)},
     )
     assert order.client_id in report.freed
     places = [a for a in strategy.plan(sim.now) if isinstance(a, Place)]
@@ -230,3 +266,16 @@ def test_long_and_short_legs_filled_while_down_are_netted() -> None:
     assert new.state.realized_profit == D(6) - fee[D(98)] - fee[D(104)]
     assert sorted(o.slot for o in sim.open.values()) == list(range(10))
     assert [(o.side, o.price) for o in sim.open.values() if o.reduce_only] == [("Ask", D(102))]
+
+
+def test_cancel_recorded_before_a_crash_is_sent_again() -> None:
+    """The crash came between saving "cancel sent" and sending it: the order is still open."""
+    strategy, sim = running()
+    victim = next(iter(sim.open))
+    strategy.state.orders[victim].cancel_sent = True
+    new = restart(strategy, sim, state_to_dict(strategy.state))
+    reconcile(new, open_orders=sim.exchange_orders(), fills=[], issued=set(sim.sent), seen=set())
+    assert new.state.orders[victim].cancel_sent is False
+    new.state.status = "paused"
+    cancels = [a for a in new.plan(sim.now) if isinstance(a, Cancel)]
+    assert victim in {c.client_id for c in cancels}

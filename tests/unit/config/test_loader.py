@@ -203,3 +203,10 @@ def test_probe_url_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_instance(write(tmp_path / "i.json", data), load_settings(None))
     assert err.value.loc == "daemon_config.health_check.url"
+
+
+def test_order_timeout_must_outlast_the_signature_window(tmp_path: Path) -> None:
+    data = {**PROGRAM, "exchange_config": {"window_ms": 60000, "timeout_s": 1}}
+    with pytest.raises(ConfigError) as err:
+        load_instance(write(tmp_path / "i.json", data), load_settings(None))
+    assert err.value.loc == "exchange_config.timeout_s"

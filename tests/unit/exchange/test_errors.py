@@ -61,3 +61,22 @@ def test_401_is_auth_error_and_non_json_body_is_tolerated() -> None:
     html = error_from_response(404, b"<html>nope</html>", {}, order_post=False)
     assert isinstance(html, RejectedError)
     assert "nope" in html.message
+
+
+def test_fill_without_trade_id_gets_a_stable_distinct_key() -> None:
+    """`tradeId` is optional in Backpack's schema: two such fills must not collapse into one."""
+    from gridkeeper.exchange.models import Fill
+
+    base = {
+        "orderId": "7",
+        "symbol": "SOL_USDC",
+        "side": "Bid",
+        "price": "100",
+        "quantity": "1",
+        "timestamp": "2026-01-01T00:00:00.000",
+    }
+    one = Fill.from_api(base)
+    two = Fill.from_api({**base, "quantity": "2"})
+    assert one.trade_id and one.trade_id != two.trade_id
+    assert Fill.from_api(base).trade_id == one.trade_id
+    assert Fill.from_api({**base, "tradeId": 55}).trade_id == "55"
