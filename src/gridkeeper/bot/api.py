@@ -26,6 +26,7 @@ from gridkeeper.config.strategy import MAX_GRID_NUM
 from gridkeeper.exchange.errors import ExchangeError
 
 ADJUST_FIELDS = ("grid_lower_price", "grid_upper_price", "grid_num")
+MAX_PRICE = Decimal("1e12")  # no market trades above this; bigger input is a typo
 
 
 def token_path(home: Path, instance: str) -> Path:
@@ -80,6 +81,8 @@ def parse_adjust(body: Any) -> tuple[Decimal | None, Decimal | None, int | None]
             raise GridError(f"{key} must be a number (got {value!r})", field=key) from None
         if not number.is_finite() or number <= 0:
             raise GridError(f"{key} must be a positive number (got {value!r})", field=key)
+        if number > MAX_PRICE:
+            raise GridError(f"{key} must be at most {MAX_PRICE} (got {value!r})", field=key)
         prices.append(number)
     num = body.get("grid_num")
     if num is not None and (isinstance(num, bool) or not isinstance(num, int)):
@@ -93,7 +96,9 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
     def authorized(request: Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode("utf-8", "replace"), token.encode()
+        )
 
     async def health(_: Request) -> JSONResponse:
         ok, reason = runner.health()

@@ -118,6 +118,12 @@ def error_from_response(
             # The engine may have accepted the order before the error: only a lookup can tell.
             return UnknownOutcomeError(code or "SERVER_ERROR", message or f"HTTP {status}", status)
         return RetryableError(code or "SERVER_ERROR", message or f"HTTP {status}", status)
+    if status == 401 and "expired" in (message or "").lower():
+        # A stale timestamp (a clock step, a slow request) is not a bad key: the next request
+        # is signed afresh. A refused request was not executed, so even an order may be resent.
+        return RetryableError(
+            code or "REQUEST_EXPIRED", f"{message} (check the host clock)", status
+        )
     if status in (401, 403) or code in _AUTH_CODES:
         return AuthError(code or "UNAUTHORIZED", message or f"HTTP {status}", status)
     return RejectedError(code or "INVALID_CLIENT_REQUEST", message or f"HTTP {status}", status)

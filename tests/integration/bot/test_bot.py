@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from decimal import Decimal as D
 
+import httpx
 import pytest
 
 from gridkeeper.bot.client_ids import split_client_id
@@ -52,6 +53,9 @@ def test_adjust_over_http_validates_applies_and_persists(paper: Paper, make_bot:
     wait_for(lambda: len(live(bot)) == 10, what="10 live orders")
     before = bot.get("/api/grid")
     assert bot.post("/api/grid/adjust", {"grid_upper_price": 120}, token=None).status_code == 401
+    latin = {"Authorization": "Bearer caf\u00e9".encode()}  # non-ASCII bytes, as a client may send
+    odd = httpx.post(bot.url + "/api/pause", headers=latin, timeout=10)
+    assert odd.status_code == 401
     bad = bot.post("/api/grid/adjust", {"grid_lower_price": 130})
     assert bad.status_code == 400 and bad.json()["field"] == "grid_lower_price"
     unknown = bot.post("/api/grid/adjust", {"grid_upper": 130})

@@ -42,6 +42,7 @@ def test_a_new_grid_takes_a_tag_no_order_out_there_uses() -> None:
     [
         ({"grid_lower_price": "abc"}, "grid_lower_price"),
         ({"grid_upper_price": -5}, "grid_upper_price"),
+        ({"grid_upper_price": "1e30"}, "grid_upper_price"),
         ({"grid_num": 1}, "grid_num"),
         ({"grid_num": "7"}, "grid_num"),
         ({"grid_upper_price": True}, "grid_upper_price"),

@@ -52,12 +52,17 @@ def test_500_on_order_post_is_unknown_outcome_but_maintenance_is_retryable() -> 
 
 
 def test_401_is_auth_error_and_non_json_body_is_tolerated() -> None:
-    """401 maps to AuthError; a proxy's HTML body still yields a readable message."""
+    """401 maps to AuthError, except an expired request (a clock step: retry, re-signed); a
+    proxy's HTML body still yields a readable message."""
     err = error_from_response(
-        401, _body("INVALID_CLIENT_REQUEST", "Request has expired"), {}, order_post=False
+        401, _body("INVALID_CLIENT_REQUEST", "Invalid signature"), {}, order_post=False
     )
     assert isinstance(err, AuthError)
-    assert "expired" in str(err)
+    expired = error_from_response(
+        401, _body("INVALID_CLIENT_REQUEST", "Request has expired"), {}, order_post=True
+    )
+    assert isinstance(expired, RetryableError) and not isinstance(expired, AuthError)
+    assert "expired" in str(expired) and "clock" in str(expired)
     html = error_from_response(404, b"<html>nope</html>", {}, order_post=False)
     assert isinstance(html, RejectedError)
     assert "nope" in html.message
