@@ -347,8 +347,12 @@ class Instance:
             self._set("stopped", "stopped", f"{self.name} stopped (pending restart cancelled)")
             return "stopped", f"{self.name} stopped (pending restart cancelled)"
         if self.pid is None or self.state not in ACTIVE:
-            if self.state not in ("fatal", "exited"):
-                self.state = "stopped"
+            if self.state in ("fatal", "exited"):
+                # The operator has seen it: a stopped instance ends its alerts.
+                was = self.state
+                self._set("stopped", "stopped", f"{self.name} stopped (was {was})")
+                return "stopped", f"{self.name} stopped (was {was})"
+            self.state = "stopped"
             self.host.persist(self)
             return "not_running", f"{self.name} is not running ({self.state})"
         if self._stopping:

@@ -36,6 +36,17 @@ MAX_LINE = 64 * 1024
 SAMPLE_EVERY = 5.0
 
 
+def safe_cut(data: bytes, cut: int, secrets: Iterable[bytes]) -> int:
+    """A cut point at or before `cut` that splits no occurrence of a secret (> 0)."""
+    for secret in secrets:
+        if len(secret) < 2:
+            continue
+        start = data.find(secret, max(0, cut - len(secret) + 1), cut + len(secret) - 1)
+        if 0 < start < cut:
+            cut = start
+    return cut
+
+
 class Sink(Protocol):
     def submit(
         self, instance: str, stream: Literal["stdout", "stderr"], line: bytes | str
@@ -66,6 +77,7 @@ class Supervisor:
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self.shutting_down = False
         self._sampler: asyncio.Task[None] | None = None
+        self._secrets: set[bytes] = set()
         self.api = Api(self)
 
     # ------------------------------------------------------------------ Host protocol
@@ -148,12 +160,14 @@ class Supervisor:
         *lines, rest = data.split(b"\n")
         for line in lines:
             self._line(inst, stream, line)
-        if len(rest) > MAX_LINE:
+        while len(rest) > MAX_LINE:
             # Output without newlines (a progress bar, a binary dump) is cut into records
-            # rather than buffered without bound.
-            for start in range(0, len(rest), MAX_LINE):
-                self._line(inst, stream, rest[start : start + MAX_LINE])
-        elif rest:
+            # rather than buffered without bound; never inside a secret, or its two halves
+            # would escape redaction.
+            cut = safe_cut(rest, MAX_LINE, self._secrets)
+            self._line(inst, stream, rest[:cut])
+            rest = rest[cut:]
+        if rest:
             self._partial[key] = rest
 
     def _line(self, inst: Instance, stream: process.Stream, line: bytes) -> None:
@@ -194,11 +208,15 @@ class Supervisor:
         return inst
 
     def add_redactions(self, secrets: Iterable[str]) -> None:
+        values = [s for s in secrets if s]
+        self._secrets |= {s.encode() for s in values}
         add = getattr(self.sink, "add_redactions", None)
         if add is not None:
-            add(secrets)
+            add(values)
 
     def forget(self, name: str) -> None:
+        if name in self.instances:
+            self.emit(name, "removed", f"{name} removed (its config is gone)", {"reason": "reload"})
         inst = self.instances.pop(name, None)
         if inst is not None:
             inst.cancel_tasks()
@@ -326,6 +344,15 @@ class Supervisor:
             ):
                 await inst.contain_orphans()
                 inst.last_exit = "ended while the keeper was down"
+                # Nobody saw it die: say so (the monitor alerts on it) and count the restart.
+                self.emit(
+                    saved.name,
+                    "crashed",
+                    f"{saved.name} (pid {saved.pid}) ended while the keeper was down",
+                    {"pid": saved.pid, "code": None, "signal": None, "cause": "exit"},
+                )
+                inst.restarts += 1
+                inst.history.append(time.time())
                 inst.start(operator=False)
             else:
                 inst.state = (

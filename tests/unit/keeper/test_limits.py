@@ -31,3 +31,12 @@ def test_cpu_is_an_event_unless_configured_to_restart() -> None:
 def test_no_limits_no_breaches() -> None:
     tracker = LimitTracker()
     assert tracker.observe(DaemonSpec(), 10_000, 800) == []
+
+
+def test_cutting_long_output_never_splits_a_secret() -> None:
+    from gridkeeper.keeper.supervisor import safe_cut
+
+    data = b"x" * 60 + b"s3cretvalue" + b"y" * 60
+    assert safe_cut(data, 65, [b"s3cretvalue"]) == 60  # moved before the secret
+    assert safe_cut(data, 50, [b"s3cretvalue"]) == 50  # no secret across this cut
+    assert safe_cut(data, 71, [b"s3cretvalue"]) == 71  # cut right after it
