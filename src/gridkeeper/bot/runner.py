@@ -125,6 +125,14 @@ class BotRunner:
                 strategy = await self._fresh(mspec, ticker.last_price)
             else:
                 strategy = GridStrategy(spec.name, spec.config, mspec, saved)
+                if saved.quantity is not None and saved.quantity != strategy.grid.quantity:
+                    # Half-filled legs were sized with the old quantity: mixing sizes would
+                    # place a second order at a level that already holds part of one.
+                    raise BotFatal(
+                        f"strategy_config.order_quantity: the saved grid uses {saved.quantity}, "
+                        f"the config now gives {strategy.grid.quantity}; put it back, or stop "
+                        "the bot, cancel its orders and remove its store to start a new grid"
+                    )
         except GridError as exc:
             raise BotFatal(f"strategy_config.{exc.field}: {exc}") from exc
         self._strategy = strategy
@@ -175,6 +183,7 @@ class BotRunner:
         open_orders = await self._call(self.client.get_open_orders())
         history = await self._call(self.client.get_order_history(limit=HISTORY_LIMIT))
         strategy.state.id_tag = free_tag(o.client_id for o in [*open_orders, *history])
+        strategy.state.quantity = strategy.grid.quantity
         return strategy
 
     # ---- the loop -----------------------------------------------------------------------

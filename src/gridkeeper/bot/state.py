@@ -71,6 +71,7 @@ class GridState:
     orders: dict[int, TrackedOrder] = field(default_factory=dict)
     generations: dict[int, int] = field(default_factory=dict)
     id_tag: int | None = None  # the clientId tag of this grid (see client_ids)
+    quantity: Decimal | None = None  # order size the slots were laid out with
     position: Decimal = ZERO  # the grid's own net base position (spot: its inventory)
     position0: Decimal = ZERO  # position when the grid started (spot: allocated inventory)
     value0: Decimal = ZERO  # position0 valued at the start price

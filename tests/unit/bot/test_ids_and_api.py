@@ -73,3 +73,14 @@ def test_token_is_created_0600_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "tokens" / "bot-t.token"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(token) >= 32 and ensure_token(tmp_path, "bot-t") == token
+
+
+def test_saved_grid_remembers_its_order_quantity() -> None:
+    """The state stores the size its slots were laid out with (checked against the config at
+    start: mixing sizes would double a half-filled level)."""
+    from decimal import Decimal
+
+    from gridkeeper.bot.state import GridState, state_from_dict, state_to_dict
+
+    state = GridState(lower=Decimal(1), upper=Decimal(2), num=2, slots=[], quantity=Decimal("0.1"))
+    assert state_from_dict(state_to_dict(state)).quantity == Decimal("0.1")
