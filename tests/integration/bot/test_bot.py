@@ -171,6 +171,18 @@ def test_fatal_problems_exit_78(paper: Paper, make_bot: MakeBot) -> None:
     assert "not free" in busy.output()
 
 
+def test_changed_order_quantity_refuses_to_mix_sizes(paper: Paper, make_bot: MakeBot) -> None:
+    """A grid saved with one order size does not restart with another (exit 78, says why)."""
+    bot = make_bot("resized").start()
+    assert bot.stop() == 0
+    data = json.loads(bot.config_path.read_text())
+    data["strategy_config"]["order_quantity"] = "2"
+    bot.config_path.write_text(json.dumps(data))
+    bot.start(wait=False)
+    assert bot.proc is not None and bot.proc.wait(timeout=30) == 78
+    assert "strategy_config.order_quantity" in bot.output()
+
+
 def test_grid_cli_show_and_adjust(paper: Paper, make_bot: MakeBot) -> None:
     """`gridkeeper grid NAME` shows the range; a bad adjust exits 2 and changes nothing."""
     bot = make_bot("spot-cli").start()
