@@ -341,6 +341,10 @@ def log_event(logger: Logger, event: str, **fields: Any) -> None:
     logger.info(event, kind="event", **fields)
 
 
-def add_redactions(values: Iterable[str]) -> None:
-    """Mask these values as *** in everything this process logs from now on."""
-    _redactor.add(values)
+def add_redactions(values: Iterable[str]) -> int:
+    """Mask these values as *** in everything this process logs from now on.
+
+    Returns how many were shorter than MIN_SECRET_LEN (6) characters and are therefore not
+    masked: the caller should warn the operator (by count, never by value).
+    """
+    return _redactor.add(values)

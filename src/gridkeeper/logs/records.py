@@ -73,7 +73,6 @@ _TB_CHAIN: Final = frozenset(
 _TB_FINAL: Final = re.compile(r"^[A-Za-z_][\w.]*(?::.*)?$")
 
 _JSON_LEVEL_KEYS: Final = ("level", "levelname", "severity", "lvl", "log.level")
-_JSON_TS_KEYS: Final = ("ts", "timestamp", "time", "@timestamp")
 MESSAGE_KEYS: Final = ("event", "msg", "message")
 
 # A traceback longer than this is cut into several records rather than held without bound.
@@ -145,24 +144,68 @@ def plain_level(text: str, stream: str) -> int:
     return INFO if stream == "stdout" else WARNING
 
 
-def looks_severe(text: str, stream: str) -> bool:
+def looks_severe(text: str, stream: str, *, in_traceback: bool = False) -> bool:
     """Quick check used when the queue is full: could this line become an ERROR+ record?
 
-    On stderr every line that may belong to a traceback counts, so that a traceback is never
-    cut in half by dropping.
+    `in_traceback` (see `TracebackTracker`) says the line continues a traceback on its stream:
+    such a line is kept so that a traceback is never cut in half by dropping. Outside a
+    traceback, indented and blank lines are ordinary lines.
     """
+    if in_traceback:
+        return True
     if text[:1] == "{":
         fields = parse_json_object(text)
         if fields is not None:
             return json_level(fields, stream) >= ERROR
-    if stream == "stderr":
-        first = text[:1]
-        if first in (" ", "\t", "") or _TB_HEADER.match(text) or text.rstrip() in _TB_CHAIN:
-            return True
-        if _TB_FINAL.match(text.rstrip()) and ("Error" in text or "Exception" in text):
-            return True
+    if stream == "stderr" and _TB_HEADER.match(text):
+        return True
     level = parse_plain_level(text)
     return level is not None and level >= ERROR
+
+
+_TB_MARK: Final = "Traceback (most recent call last):"
+_TB_MARK_BYTES: Final = _TB_MARK.encode()
+
+
+class TracebackTracker:
+    """Which instances' stderr is inside a traceback, judged line by line as lines are submitted.
+
+    The sink's callers use it (not the writer's parser, which lags behind the queue) to tell a
+    traceback's frames from any other indented or blank line. A loose mirror of `StreamParser`:
+    a header opens a traceback; indented, blank, chain and final lines keep it open; any other
+    line closes it. Thread-safe enough for one submitting thread per instance and stream.
+    """
+
+    __slots__ = ("_open",)
+
+    def __init__(self) -> None:
+        self._open: set[str] = set()
+
+    def step(self, instance: str, line: bytes | str) -> bool:
+        """Feed one stderr line; True when it belongs to a traceback."""
+        opened = self._open
+        if instance not in opened:
+            if isinstance(line, bytes):
+                if _TB_MARK_BYTES not in line:
+                    return False
+            elif _TB_MARK not in line:
+                return False
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        text = text.rstrip("\r\n")
+        if _TB_HEADER.match(text):
+            opened.add(instance)
+            return True
+        if instance in opened:
+            stripped = text.strip()
+            if (
+                text[:1] in (" ", "\t")
+                or stripped == ""
+                or stripped in _TB_CHAIN
+                or _TB_FINAL.match(stripped)
+            ):
+                return True
+            opened.discard(instance)
+        return False
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:
@@ -184,15 +227,6 @@ def json_level(fields: dict[str, Any], stream: str) -> int:
             if level is not None:
                 return level
     return INFO if stream == "stdout" else WARNING
-
-
-def json_timestamp(fields: dict[str, Any]) -> str | None:
-    """The record's own timestamp when it carries one as a string."""
-    for key in _JSON_TS_KEYS:
-        value = fields.get(key)
-        if isinstance(value, str):
-            return value
-    return None
 
 
 def json_message(fields: dict[str, Any]) -> str:
@@ -230,6 +264,15 @@ class _Group:
     lines: list[str] = field(default_factory=list)
     exception_group: bool = False
     after_final: bool = False
+
+
+def _after_chain(lines: list[str]) -> bool:
+    """Whether the last line that is not blank is a chain line."""
+    for line in reversed(lines):
+        stripped = line.strip()
+        if stripped:
+            return stripped in _TB_CHAIN
+    return False
 
 
 class StreamParser:
@@ -281,9 +324,10 @@ class StreamParser:
         """Add the line to the traceback if it belongs there; say whether it did."""
         header = _TB_HEADER.match(text)
         if header is not None:
-            # A header continues the record only after a chain separator ("", "During handling
-            # ...", ""); otherwise it starts a new traceback.
-            if not group.after_final or group.lines[-1].strip() != "":
+            # A header continues the record only after a chain line ("During handling ...",
+            # then a blank line); after anything else, a blank line included, it starts a new
+            # traceback.
+            if not group.after_final or not _after_chain(group.lines):
                 return False
             group.lines.append(text)
             group.exception_group = bool(header.group(1))

@@ -9,6 +9,9 @@ import orjson
 
 MASK = "***"
 _MASK_BYTES = MASK.encode()
+# A shorter value is not masked: replacing every "s" or "1234" mangles the log and, by where the
+# *** lands, shows the secret anyway. `add()` reports such values so the operator can be told.
+MIN_SECRET_LEN = 6
 
 
 class Redactor:
@@ -26,11 +29,12 @@ class Redactor:
     two lines, so masking the joined batch equals masking each line.
     """
 
-    __slots__ = ("_linked", "_lock", "_merged", "_own", "_version")
+    __slots__ = ("_linked", "_lock", "_merged", "_own", "_short", "_version")
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._own: frozenset[str] = frozenset()
+        self._short: frozenset[str] = frozenset()
         self._linked: tuple[Redactor, ...] = ()
         self._version = 0
         # (versions of self and every linked redactor, merged values longest first, the same
@@ -43,17 +47,31 @@ class Redactor:
         )
         self.add(values)
 
-    def add(self, values: Iterable[str]) -> None:
-        """Also mask these values from now on. Empty strings are ignored."""
+    def add(self, values: Iterable[str]) -> int:
+        """Also mask these values from now on. Empty strings are ignored.
+
+        Returns how many of them are shorter than MIN_SECRET_LEN characters and so are NOT masked.
+        """
         new = {value for value in values if isinstance(value, str) and value}
+        short = {value for value in new if len(value) < MIN_SECRET_LEN}
+        if short:
+            with self._lock:
+                self._short = self._short | short
+            new -= short
         if not new:
-            return
+            return len(short)
         variants = set(new)
         for value in new:
             variants.add(orjson.dumps(value).decode()[1:-1])
         with self._lock:
             self._own = self._own | variants
             self._version += 1
+        return len(short)
+
+    @property
+    def unmasked(self) -> int:
+        """How many distinct values given to `add()` were too short to mask."""
+        return len(self._short)
 
     def link(self, other: Redactor) -> None:
         """Also mask everything `other` masks, now and as it grows."""

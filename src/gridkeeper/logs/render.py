@@ -14,7 +14,6 @@ from gridkeeper.logs.records import (
     MESSAGE_KEYS,
     Record,
     json_message,
-    json_timestamp,
     traceback_summary,
 )
 from gridkeeper.logs.timefmt import TimestampFormatter
@@ -58,6 +57,7 @@ def _stringify(value: Any) -> Any:
 _NEEDS_QUOTES: Final = re.compile(r'[\s="]').search
 _HEADS: Final[dict[int, str]] = {level: f"{name.upper():<8}" for level, name in LEVEL_NAMES.items()}
 _TAGS: Final = ("instance", "stream")
+_RENAMED: Final = {"instance": "field_instance", "stream": "field_stream", "ts": "child_ts"}
 
 
 def _value_text(value: Any) -> str:
@@ -196,7 +196,8 @@ class Renderer:
                 str(event),
                 rest,
             )
-        ts = json_timestamp(fields) or self._fmt(record.ts)
+        # Always the capture time: a child's own timestamp may be in any format or clock.
+        ts = self._fmt(record.ts)
         head = _HEADS.get(record.level) or _HEADS[INFO]
         placed, message = _PLACED, json_message(fields)
         return self._readable(ts, head, fields, placed, message), self._structured(
@@ -320,10 +321,10 @@ class Renderer:
             "instance": self.instance,
             "stream": record.stream,
         }
-        if "instance" in fields or "stream" in fields:
-            # A field of the same name as a tag (the keeper logging `instance=bot1`) is kept
-            # under another name rather than lost.
-            fields = {(f"field_{k}" if k in _TAGS else k): v for k, v in fields.items()}
+        if "instance" in fields or "stream" in fields or "ts" in fields:
+            # A field of the same name as a tag (the keeper logging `instance=bot1`, a child's
+            # own `ts`) is kept under another name rather than lost.
+            fields = {_RENAMED.get(k, k): v for k, v in fields.items()}
         for key, value in fields.items():
             if key not in out:
                 out[key] = value

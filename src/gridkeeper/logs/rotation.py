@@ -133,6 +133,10 @@ class RotatingFile:
         self._size += len(data)
 
     def _reopen_if_gone(self) -> None:
+        if self._fd < 0:
+            # An earlier open failed (EMFILE, a full disk): try again rather than give up.
+            self._open()
+            return
         now = self._clock()
         if now - self._checked_at < _REOPEN_CHECK_S:
             return
@@ -143,6 +147,7 @@ class RotatingFile:
             same = False
         if not same:
             os.close(self._fd)
+            self._fd = -1
             self._open()
 
     def _rotate(self, now: float) -> None:
@@ -154,15 +159,16 @@ class RotatingFile:
             stamp = make_stamp(parse_stamp(stamp) + 0.000001)
             target = self.path.with_name(f"{self.path.name}.{stamp}")
         self._last_stamp = stamp
-        os.close(self._fd)
-        self._fd = -1
-        try:
-            self.path.rename(target)
-        finally:
-            self._open()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        # A failed rename or open leaves `_fd` at -1; the next flush opens the file again.
+        self.path.rename(target)
+        self._size = 0
         self._day = int(now // _DAY)
         self.rotations += 1
         self._on_rotated(target)
+        self._open()
 
     def close(self) -> None:
         """Write what is buffered and close the file."""

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Final, Literal, TextIO, cast
 
 from gridkeeper.logs.housekeeping import Housekeeper
-from gridkeeper.logs.records import ERROR, WARNING, Record, looks_severe
-from gridkeeper.logs.redact import Redactor
+from gridkeeper.logs.records import ERROR, WARNING, Record, TracebackTracker, looks_severe
+from gridkeeper.logs.redact import MIN_SECRET_LEN, Redactor
 from gridkeeper.logs.retention import RetentionPolicy
 from gridkeeper.logs.streams import SinkStream
 from gridkeeper.logs.timefmt import TimestampFormatter
@@ -30,6 +30,9 @@ from gridkeeper.logs.writer import InstanceLog
 GROUP_QUIET_S: Final = 0.2
 # The writer flushes its file buffers at least every this many lines of a long batch.
 _BATCH_LINES: Final = 4096
+# Past queue_size only severe lines are queued; past this many times queue_size none are, so a
+# program printing nothing but "severe" lines cannot grow the queue without bound.
+_HARD_CAP_FACTOR: Final = 4
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,127}$")
 
 
@@ -85,11 +88,14 @@ class LogSink:
         self._config = config
         self._queue: deque[_Item | _Marker] = deque()
         self._limit = config.queue_size
+        self._hard_limit = config.queue_size * _HARD_CAP_FACTOR
+        self._tracebacks = TracebackTracker()
         self._wake = threading.Event()
-        self._redactor = Redactor(config.redact)
+        self._redactor = Redactor()
         self._known: set[str] = set()
         self._drop_lock = threading.Lock()
         self._drops: dict[str, int] = {}
+        self._severe_drops: dict[str, int] = {}
         self._dropped = 0
         self._closing = False
         self._started = False
@@ -117,6 +123,7 @@ class LogSink:
         self._writer = threading.Thread(
             target=self._run, name="gridkeeper-logs-writer", daemon=True
         )
+        self.add_redactions(config.redact)
 
     # ----------------------------------------------------------------- caller side
 
@@ -137,12 +144,16 @@ class LogSink:
         if instance not in self._known:
             self._admit(instance)
         queue = self._queue
-        if self._closing or len(queue) >= self._limit:
+        # Every stderr line moves the tracker, queued or not, so it knows a traceback's frames.
+        in_traceback = stream == "stderr" and self._tracebacks.step(instance, line)
+        if self._closing:
+            self._drop(instance, severe=False)
+            return
+        if len(queue) >= self._limit:
             text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-            if self._closing or not looks_severe(text.rstrip("\r\n"), stream):
-                with self._drop_lock:
-                    self._dropped += 1
-                    self._drops[instance] = self._drops.get(instance, 0) + 1
+            severe = looks_severe(text.rstrip("\r\n"), stream, in_traceback=in_traceback)
+            if not severe or len(queue) >= self._hard_limit:
+                self._drop(instance, severe=severe)
                 return
         queue.append((instance, stream, line, time.time(), -1, None, ""))
         if not self._wake.is_set():
@@ -164,14 +175,21 @@ class LogSink:
         Like `submit()`, but nothing is parsed: the writer renders the fields as they are.
         """
         queue = self._queue
-        if self._closing or (len(queue) >= self._limit and level < ERROR):
-            with self._drop_lock:
-                self._dropped += 1
-                self._drops[instance] = self._drops.get(instance, 0) + 1
+        if self._closing:
+            self._drop(instance, severe=False)
+            return
+        if len(queue) >= self._limit and (level < ERROR or len(queue) >= self._hard_limit):
+            self._drop(instance, severe=level >= ERROR)
             return
         queue.append((instance, stream, fields, ts, level, logger, event))
         if not self._wake.is_set():
             self._wake.set()
+
+    def _drop(self, instance: str, *, severe: bool) -> None:
+        with self._drop_lock:
+            self._dropped += 1
+            drops = self._severe_drops if severe else self._drops
+            drops[instance] = drops.get(instance, 0) + 1
 
     def _admit(self, instance: str) -> None:
         if not _NAME_RE.match(instance) or instance in (".", ".."):
@@ -199,9 +217,27 @@ class LogSink:
         """Also apply another redactor (a logger's, whose secrets may grow later)."""
         self._redactor.link(redactor)
 
-    def add_redactions(self, values: Iterable[str]) -> None:
-        """Mask these values (as ***) in every line written from now on."""
-        self._redactor.add(values)
+    def add_redactions(self, values: Iterable[str]) -> int:
+        """Mask these values (as ***) in every line written from now on.
+
+        Returns how many are shorter than MIN_SECRET_LEN (6) characters and so are not masked.
+        The first time such a value is seen, one WARNING with their count (never the values)
+        goes to the keeper's log.
+        """
+        before = self._redactor.unmasked
+        short = self._redactor.add(values)
+        added = self._redactor.unmasked - before
+        if added:
+            self.submit_record(
+                "keeper",
+                "sink",
+                time.time(),
+                WARNING,
+                "gridkeeper.logs",
+                "secrets too short to mask are written as they are",
+                {"count": added, "min_length": MIN_SECRET_LEN},
+            )
+        return short
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is written; False on timeout."""
@@ -364,21 +400,26 @@ class LogSink:
         self._flush_files()
 
     def _log_drops(self) -> None:
-        if not self._drops:
+        if not self._drops and not self._severe_drops:
             return
         with self._drop_lock:
             drops, self._drops = self._drops, {}
-        for instance, count in drops.items():
-            log = self._log(instance)
-            if log is None:
-                continue
-            fields = {
-                "level": "warning",
-                "logger": "gridkeeper.logs",
-                "event": "log queue full: dropped low-severity lines",
-                "dropped": count,
-            }
-            self._write(log, [Record(time.time(), WARNING, "sink", "", fields, lines=0)])
+            severe, self._severe_drops = self._severe_drops, {}
+        for counts, level, event in (
+            (drops, WARNING, "log queue full: dropped low-severity lines"),
+            (severe, ERROR, "log queue over its hard cap: dropped error lines"),
+        ):
+            for instance, count in counts.items():
+                log = self._log(instance)
+                if log is None:
+                    continue
+                fields = {
+                    "level": "error" if level == ERROR else "warning",
+                    "logger": "gridkeeper.logs",
+                    "event": event,
+                    "dropped": count,
+                }
+                self._write(log, [Record(time.time(), level, "sink", "", fields, lines=0)])
 
     def _flush_files(self) -> None:
         for log in self._logs.values():

@@ -13,6 +13,7 @@ from gridkeeper.logs.records import (
     WARNING,
     Record,
     StreamParser,
+    TracebackTracker,
     looks_severe,
     parse_plain_level,
     plain_level,
@@ -126,6 +127,17 @@ def test_new_traceback_after_final_line_starts_new_record() -> None:
     assert [r.text.splitlines()[-1] for r in records] == ["OSError: one", "OSError: two"]
 
 
+def test_blank_line_between_two_tracebacks_does_not_chain_them() -> None:
+    """A blank line alone is no chain: the next header starts a new record."""
+    one = ["Traceback (most recent call last):", '  File "a", line 1', "OSError: one"]
+    two = ["Traceback (most recent call last):", '  File "b", line 2', "OSError: two"]
+    parser = StreamParser("stderr")
+    records = _feed(parser, [*one, "", *two]) + parser.flush()
+    assert [r.text.splitlines()[0] for r in records] == [one[0], two[0]]
+    assert [r.text.splitlines()[-1] for r in records] == ["OSError: one", "OSError: two"]
+    assert all(r.level == ERROR for r in records)
+
+
 def test_traceback_on_stdout_is_not_grouped() -> None:
     """Grouping applies to stderr; stdout lines stay lines."""
     parser = StreamParser("stdout")
@@ -158,8 +170,11 @@ def test_looks_severe_keeps_error_and_traceback_lines() -> None:
     assert looks_severe("ERROR:root:x", "stdout")
     assert looks_severe('{"level":"critical","event":"x"}', "stdout")
     assert looks_severe("Traceback (most recent call last):", "stderr")
-    assert looks_severe("    foo()", "stderr")
-    assert looks_severe("ValueError: bad", "stderr")
+    assert looks_severe("    foo()", "stderr", in_traceback=True)
+    assert looks_severe("ValueError: bad", "stderr", in_traceback=True)
+    # Outside a traceback an indented or blank line is an ordinary line.
+    assert not looks_severe("    foo()", "stderr")
+    assert not looks_severe("", "stderr")
     assert not looks_severe("tick 42", "stdout")
     assert not looks_severe('{"level":"info","event":"x"}', "stdout")
     assert not looks_severe("a warning of sorts", "stderr")
@@ -185,3 +200,21 @@ def test_every_level_word_passes_the_quick_filter() -> None:
 def test_level_word_must_stand_alone(line: str, level: int | None) -> None:
     """A level word inside a longer word does not count; the first standalone one does."""
     assert parse_plain_level(line) == level
+
+
+def test_traceback_tracker_follows_a_traceback_and_only_it() -> None:
+    """Frames, chain lines and the final line belong to a traceback; other lines end it."""
+    tracker = TracebackTracker()
+    assert not tracker.step("bot", "    indented noise")
+    assert not tracker.step("bot", b"")
+    assert tracker.step("bot", b"Traceback (most recent call last):\n")
+    assert tracker.step("bot", '  File "x.py", line 1')
+    assert tracker.step("other", "Traceback (most recent call last):")
+    assert tracker.step("bot", "ValueError: bad")
+    assert tracker.step("bot", "")
+    assert tracker.step(
+        "bot", "During handling of the above exception, another exception occurred:"
+    )
+    assert not tracker.step("bot", "tick 42")
+    assert not tracker.step("bot", "    indented noise")
+    assert tracker.step("other", "    run()")

@@ -39,3 +39,12 @@ def test_crosses_lines_only_for_values_with_a_newline() -> None:
     redactor.add(["two\nlines"])
     assert redactor.crosses_lines
     assert redactor.redact_bytes(b"x two\nlines y") == b"x *** y"
+
+
+def test_values_shorter_than_six_characters_are_reported_not_masked() -> None:
+    """Masking "s" would turn "started" into "***tarted": short values are counted instead."""
+    redactor = Redactor()
+    assert redactor.add(["s", "12345", "123456", ""]) == 2
+    assert redactor("started with 12345 and 123456") == "started with 12345 and ***"
+    assert redactor.add(["s", "abc"]) == 2
+    assert redactor.unmasked == 3

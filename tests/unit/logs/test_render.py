@@ -107,3 +107,17 @@ def test_batch_collects_lines_per_file() -> None:
         "quiet",
     ]
     assert renderer.take() == ([], [], [])
+
+
+@pytest.mark.parametrize("child_ts", ["2024-05-01 14:00:00+02:00", 1_714_564_799.5, "yesterday"])
+def test_json_record_ts_is_capture_time_and_child_ts_is_kept(child_ts: object) -> None:
+    """`ts` is always the capture time in RFC 3339 UTC; the child's own value is `child_ts`."""
+    renderer = Renderer("bot1")
+    fields = {"ts": child_ts, "level": "info", "event": "tick", "timestamp": "kept as is"}
+    record = Record(TS, INFO, "stdout", orjson.dumps(fields).decode(), fields)
+    readable, structured = renderer.render(record)
+    out = json.loads(structured)
+    assert out["ts"] == "2024-05-01T12:00:00.123Z"
+    assert out["child_ts"] == child_ts
+    assert out["timestamp"] == "kept as is"
+    assert readable.startswith("2024-05-01T12:00:00.123Z INFO     tick")

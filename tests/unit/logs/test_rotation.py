@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from gridkeeper.logs.rotation import (
     RotatingFile,
@@ -106,3 +111,59 @@ def test_empty_file_takes_the_day_of_its_first_record(tmp_path: Path) -> None:
     file.close()
     assert rotated == []
     assert (tmp_path / "a.log").read_text() == "first\nsecond\n"
+
+
+def _fail_open_once(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[int]:
+    """Make the next os.open() of `path` fail with EMFILE; returns the list of failures."""
+    real_open = os.open
+    failures: list[int] = []
+
+    def flaky_open(file: Any, flags: int, mode: int = 0o777, **kwargs: Any) -> int:
+        if not failures and Path(file) == path:
+            failures.append(1)
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(file, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", flaky_open)
+    return failures
+
+
+def test_a_failed_open_at_rotation_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One failed open() after a rename costs that write, not every later one."""
+    rotated: list[Path] = []
+    path = tmp_path / "a.log"
+    file = RotatingFile(path, RotationPolicy(max_bytes=25), rotated.append)
+    file.append(b"record 00\n", 1_700_000_000.0)
+    file.append(b"record 01\n", 1_700_000_001.0)
+    file.flush()
+    failures = _fail_open_once(monkeypatch, path)
+    with pytest.raises(OSError):
+        file.append(b"record 02\n", 1_700_000_002.0)
+    assert failures == [1]
+    file.append(b"record 03\n", 1_700_000_003.0)
+    file.flush()
+    file.append(b"record 04\n", 1_700_000_004.0)
+    file.close()
+    assert [p.read_text() for p in rotated] == ["record 00\nrecord 01\n"]
+    assert path.read_text() == "record 03\nrecord 04\n"
+
+
+def test_a_failed_reopen_of_a_deleted_file_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If reopening a file deleted behind our back fails once, a later write reopens it."""
+    clock = Clock(1000.0)
+    path = tmp_path / "a.log"
+    file = RotatingFile(path, RotationPolicy(max_bytes=10**9), lambda p: None, clock)
+    path.unlink()
+    clock.now += 5
+    _fail_open_once(monkeypatch, path)
+    file.append(b"lost\n", clock.now)
+    with pytest.raises(OSError):
+        file.flush()
+    clock.now += 0.1
+    file.append(b"kept\n", clock.now)
+    file.close()
+    assert path.read_text() == "kept\n"

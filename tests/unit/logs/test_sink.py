@@ -201,3 +201,49 @@ def test_rotation_compresses_and_recreates_files(make_sink: MakeSink, tmp_path: 
     assert sink.stats["rotations"] == len(rotated)
     for name in ("bot1.log", "bot1_errors.log", "bot1_structured.log"):
         assert (directory / name).stat().st_size <= 4096
+
+
+def test_indented_lines_cannot_bypass_the_queue_bound(make_sink: MakeSink, tmp_path: Path) -> None:
+    """Indented and blank stderr lines outside a traceback are dropped like any chatter, and
+    past the hard cap (4x queue_size) even a traceback's lines are dropped, counted as ERROR."""
+    sink = make_sink(queue_size=10)
+    for i in range(10):
+        sink.submit("bot1", "stdout", f"fill {i}")
+    for i in range(20_000):
+        sink.submit("bot1", "stderr", "    indented" if i % 2 else "")
+    assert sink.stats["queued"] == 10
+    sink.submit("bot1", "stderr", "Traceback (most recent call last):")
+    for i in range(100):
+        sink.submit("bot1", "stderr", f'  File "x.py", line {i}')
+    sink.submit("bot1", "stdout", "ERROR over the cap")
+    sink.submit_record("bot1", "stdout", time.time(), 40, "bot", "own error over the cap", {})
+    assert sink.stats["queued"] == 40
+    assert sink.stats["dropped"] == 20_000 + 71 + 2
+    sink.start()
+    assert sink.flush()
+
+    structured = _structured(tmp_path / "logs", "bot1")
+    drops = {r["level"]: r["dropped"] for r in structured if r.get("dropped") is not None}
+    assert drops == {"warning": 20_000, "error": 73}
+    errors = "\n".join(_lines(tmp_path / "logs", "bot1", "errors"))
+    assert "dropped error lines dropped=73" in errors
+    assert "over the cap" not in errors
+
+
+def test_short_secrets_are_not_masked_and_one_warning_counts_them(
+    make_sink: MakeSink, tmp_path: Path
+) -> None:
+    """A secret under 6 characters is left alone (no "***tarted"); one WARNING per new batch
+    of them tells their count to the keeper's log, never their value."""
+    sink = make_sink(redact=frozenset({"s", "hunter2"}))
+    assert sink.add_redactions(["pw1", "s"]) == 2
+    assert sink.add_redactions(["pw1"]) == 1
+    sink.start()
+    sink.submit("bot1", "stdout", "started with hunter2")
+    assert sink.flush()
+    assert _lines(tmp_path / "logs", "bot1")[0].endswith("INFO     started with ***")
+    notes = _structured(tmp_path / "logs", "keeper")
+    assert [(r["level"], r["count"]) for r in notes] == [("warning", 1), ("warning", 1)]
+    assert all(r["min_length"] == 6 for r in notes)
+    keeper_text = log_path(tmp_path / "logs", "keeper", "structured").read_text()
+    assert "pw1" not in keeper_text
