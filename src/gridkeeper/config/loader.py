@@ -28,6 +28,7 @@ from gridkeeper.paths import find_settings as find_settings
 M = TypeVar("M", bound=BaseModel)
 
 LEGACY_INSTANCE = "daemon_config"
+MIN_MASKED = 6  # gridkeeper.logs masks secrets of at least this length
 RESERVED_NAMES = frozenset({"keeper", "gridkeeper-monitor", LEGACY_INSTANCE})
 
 
@@ -277,19 +278,25 @@ def _permission_warnings(
     substituted: set[tuple[str | int, ...]],
 ) -> list[str]:
     """Warn when a file that holds a secret literally can be read by group or others."""
+    warnings = [
+        f"{file}: the secret at {format_loc(loc)} is shorter than {MIN_MASKED} characters: "
+        "logs cannot mask it (masking it would reveal it)"
+        for loc, value in _secrets(parsed, ())
+        if len(value) < MIN_MASKED
+    ]
     literal = [loc for loc, _ in _secrets(parsed, ()) if loc not in substituted]
     if not literal:
-        return []
+        return warnings
     try:
         mode = file.stat().st_mode
     except OSError:
-        return []
+        return warnings
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        return [
+        warnings.append(
             f"{file}: holds a secret ({format_loc(literal[0])}) and is readable by group or "
             f"others (mode {stat.S_IMODE(mode):04o}); run: chmod 600 {file}"
-        ]
-    return []
+        )
+    return warnings
 
 
 def settings_warnings(path: Path | None, settings: Settings) -> list[str]:

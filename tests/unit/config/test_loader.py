@@ -170,7 +170,7 @@ def test_secrets_are_collected_and_never_dumped(tmp_path: Path) -> None:
 def test_world_readable_secret_file_warns(tmp_path: Path) -> None:
     data = {
         **PROGRAM,
-        "exchange_config": {"api_key": "k", "api_secret": "literal-secret"},
+        "exchange_config": {"api_key": "public-key-b64", "api_secret": "literal-secret"},
     }
     path = write(tmp_path / "i.json", data)
     os.chmod(path, 0o644)
@@ -181,7 +181,7 @@ def test_world_readable_secret_file_warns(tmp_path: Path) -> None:
     # A secret that comes from the environment is not in the file: no warning.
     write(path, {**PROGRAM, "exchange_config": {"api_secret": "${S}"}})
     os.chmod(path, 0o644)
-    assert load_instance(path, load_settings(None), env={"S": "x"}).warnings == ()
+    assert load_instance(path, load_settings(None), env={"S": "long-enough"}).warnings == ()
 
 
 def test_secret_value_not_echoed_in_error(tmp_path: Path) -> None:
@@ -210,3 +210,9 @@ def test_order_timeout_must_outlast_the_signature_window(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as err:
         load_instance(write(tmp_path / "i.json", data), load_settings(None))
     assert err.value.loc == "exchange_config.timeout_s"
+
+
+def test_too_short_secret_warns(tmp_path: Path) -> None:
+    path = write(tmp_path / "i.json", {**PROGRAM, "exchange_config": {"api_secret": "${S}"}})
+    cfg = load_instance(path, load_settings(None), env={"S": "abc"})
+    assert any("exchange_config.api_secret is shorter than 6" in w for w in cfg.warnings)
