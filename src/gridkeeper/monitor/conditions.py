@@ -187,6 +187,30 @@ def custom_observations(rows: Iterable[Mapping[str, Any]], rules: AlertRules) ->
     return out
 
 
+LIMIT_RULES = ("instance_memory_limit", "instance_cpu_limit")
+
+
+def status_clears(
+    statuses: Sequence[Mapping[str, Any]], live: Iterable[tuple[str, str]]
+) -> list[Observation]:
+    """Event-rule alerts the keeper's status list shows are over, checked every cycle.
+
+    An instance no longer listed (removed by a reload) or `stopped` (the operator acted) clears
+    every event rule, even if its clearing event was missed. A limit alert clears while the
+    instance runs: a limit with action "event" leaves it running, and no `running` event
+    follows; a new limit event keeps it firing (it resets the clear timer).
+    """
+    states = {str(st.get("name", "")): str(st.get("state", "")) for st in statuses}
+    out = []
+    for rule, subject in live:
+        if rule not in INSTANCE_EVENT_RULES:
+            continue
+        state = states.get(subject)
+        if state is None or state == "stopped" or (rule in LIMIT_RULES and state == "running"):
+            out.append(Observation(rule=rule, subject=subject, active=False))
+    return out
+
+
 def _event_rule(rules: AlertRules, rule: str) -> tuple[bool, Level]:
     r = getattr(rules, rule)
     return bool(r.enabled), r.level
@@ -207,7 +231,9 @@ def event_observations(event: Mapping[str, Any], rules: AlertRules) -> list[Obse
         "cpu_limit": "instance_cpu_limit",
     }
     clears: tuple[str, ...] = ()
-    if kind in ("running", "stopped"):
+    # `adopted`: a restarted keeper found the instance still running (no `health_recovered`
+    # follows); `removed`: a reload dropped it, so nobody will ever report on it again.
+    if kind in ("running", "adopted", "stopped", "removed"):
         clears = INSTANCE_EVENT_RULES
     elif kind == "health_recovered":
         clears = ("instance_health",)

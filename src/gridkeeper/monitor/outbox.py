@@ -25,6 +25,9 @@ from gridkeeper.monitor.store import Store
 
 log = logging.getLogger("gridkeeper.monitor.outbox")
 IDLE_POLL = 5.0
+# A permanent refusal (a 4xx other than 408/429) this many times in a row: the notification is
+# given up, or it would block its channel's FIFO queue for max_age.
+PERMANENT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -146,8 +149,18 @@ class Outbox:
             return 0.0
         payload = orjson.loads(row["payload"])
         try:
-            ch.send(payload, row["id"])
+            ch.send(payload, row["delivery_id"] or str(row["id"]))
         except DeliveryError as exc:
+            if exc.permanent and int(row["attempts"]) + 1 >= PERMANENT_ATTEMPTS:
+                log.error(
+                    "giving up notification %s on %s: refused %d times: %s",
+                    row["id"],
+                    ch.name,
+                    int(row["attempts"]) + 1,
+                    exc,
+                )
+                self.store.outbox_failed(row["id"], str(exc), now, dead=True)
+                return 0.0
             return self._failed(ch, row, str(exc), exc.retry_after, now)
         except Exception as exc:  # a channel bug counts as a failed attempt, never a lost message
             return self._failed(ch, row, f"{type(exc).__name__}: {exc}", None, now)
@@ -159,6 +172,8 @@ class Outbox:
     ) -> float:
         attempts = int(row["attempts"]) + 1
         wait = retry_after if retry_after is not None else self.retry.delay(attempts)
+        # Retry-After 0 would spin; a huge one would stall the channel for days.
+        wait = min(self.retry.maximum, max(self.retry.initial, wait))
         log.warning(
             "notification %s on %s failed (attempt %d, next in %.1fs): %s",
             row["id"],

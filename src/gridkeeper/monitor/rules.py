@@ -92,6 +92,9 @@ class Alert:
     last_notified_at: float | None = None
     notified: bool = False
     acked: bool = False
+    # Latched once the alert counts as flapping, so it resolves only after a whole flap_window
+    # clear even when its old firings age out of the window meanwhile.
+    flapping: bool = False
     id: int | None = None  # row id, set by the store
 
     def snapshot(self) -> Alert:
@@ -121,6 +124,9 @@ class AlertBook:
         self.alerts: dict[str, Alert] = {}
         # fingerprint -> recent firing times, kept across episodes to detect flapping
         self.fire_times: dict[str, list[float]] = {}
+        # fingerprints whose clear_since changed without a transition: the store must hear of it,
+        # or a monitor restarted while the alert clears would never resolve it
+        self.dirty: set[str] = set()
 
     # -- restoring state (after a monitor restart) -------------------------------------------
     def restore(self, live: Iterable[Alert], fire_times: Mapping[str, list[float]]) -> None:
@@ -153,7 +159,9 @@ class AlertBook:
                 self.alerts[fp] = alert
                 out.append(Transition("pending", alert.snapshot(), False, now))
             else:
-                alert.clear_since = None
+                if alert.clear_since is not None:
+                    alert.clear_since = None
+                    self.dirty.add(fp)
                 if obs.summary:
                     alert.summary = obs.summary
                 alert.level = obs.level
@@ -164,6 +172,7 @@ class AlertBook:
                 return out
             if alert.clear_since is None:
                 alert.clear_since = now
+                self.dirty.add(fp)
         if alert is not None:
             out.extend(self._advance(alert, now))
         return out
@@ -191,6 +200,12 @@ class AlertBook:
             out.extend(self._advance(alert, now))
         return out
 
+    def take_dirty(self) -> list[Alert]:
+        """Live alerts whose clear_since changed since the last call (to be saved)."""
+        out = [self.alerts[fp] for fp in self.dirty if fp in self.alerts]
+        self.dirty.clear()
+        return out
+
     def ack(self, fp: str) -> bool:
         alert = self.alerts.get(fp)
         if alert is None:
@@ -201,7 +216,8 @@ class AlertBook:
     # -- the state machine -------------------------------------------------------------------
     def _hold(self, alert: Alert, now: float) -> float:
         recent = self._recent_fires(alert.fingerprint, now)
-        if len(recent) >= self.policy.flap_threshold:
+        if alert.flapping or len(recent) >= self.policy.flap_threshold:
+            alert.flapping = True
             return self.policy.flap_window
         if alert.resolve_after is not None:
             return alert.resolve_after

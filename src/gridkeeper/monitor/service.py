@@ -14,10 +14,9 @@ through `gridkeeper.keeper.client.KeeperClient` (imported only then).
 
 from __future__ import annotations
 
-import fcntl
 import fnmatch
 import logging
-import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
-from gridkeeper.errors import OperationFailed
 from gridkeeper.monitor import conditions as cond
 from gridkeeper.monitor.channels.base import Channel, build_channels
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler
 from gridkeeper.monitor.exporter import Exporter
+from gridkeeper.monitor.lock import MonitorLock, monitor_running
 from gridkeeper.monitor.netcheck import check_all, result_samples
 from gridkeeper.monitor.outbox import Outbox, RetryPolicy
 from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
@@ -42,49 +41,7 @@ PRUNE_EVERY = 3600.0
 LAST_SEQ = "keeper_last_seq"
 
 StatusSource = Callable[[], Sequence[Mapping[str, Any]]]
-
-
-class _Lock:
-    """`<home>/monitor.lock`: one monitor per home, or every alert would be sent twice."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
-            raise OperationFailed(
-                f"a monitor already runs for {self.path.parent} (pid {owner or '?'}); "
-                "stop it first, or let the keeper run it"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def monitor_running(home: Path) -> bool:
-    """True when a monitor holds `<home>/monitor.lock` (it alone sends notifications)."""
-    path = home / "monitor.lock"
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+__all__ = ["MonitorService", "StatusSource", "monitor_running"]
 
 
 class MonitorService:
@@ -112,11 +69,12 @@ class MonitorService:
         self._paths = [home] + ([log_dir] if log_dir else [])
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._file_lock = _Lock(home / "monitor.lock")
+        self._file_lock = MonitorLock(home / "monitor.lock")
         self._silences: list[str] = []
         self._restarts: dict[str, int] = {}
         self._last_samples: list[Sample] = []
         self._db_version = -1
+        self._silence_ends = float("inf")  # earliest expiry among the silences in force
         self._last_prune = 0.0
         self._last_seq: int | None = None
         self._threads: list[threading.Thread] = []
@@ -150,6 +108,7 @@ class MonitorService:
         self.book.restore(store.live_alerts(), store.fire_times(now - self.rules.flap_window))
         seq = store.get_meta(LAST_SEQ)
         self._last_seq = int(seq) if seq is not None else None
+        self._hide_channel_urls()
         channels = self._channels
         if channels is None:
             channels = build_channels(self._notifications)
@@ -190,10 +149,13 @@ class MonitorService:
         try:
             next_cycle = 0.0
             while not stop.is_set() and not self._stop.is_set():
-                if time.monotonic() >= next_cycle:
-                    next_cycle = time.monotonic() + self.settings.interval
-                    self.cycle()
-                self.poll()
+                try:
+                    if time.monotonic() >= next_cycle:
+                        next_cycle = time.monotonic() + self.settings.interval
+                        self.cycle()
+                    self.poll()
+                except sqlite3.Error as exc:  # e.g. a full disk: keep watching, say so
+                    log.error("monitor.db: %s", exc)
                 stop.wait(min(POLL, max(0.0, next_cycle - time.monotonic())))
         finally:
             self.stop()
@@ -217,7 +179,10 @@ class MonitorService:
         net = check_all(self.settings.network_targets)
         samples += result_samples(net)
         with self._lock:
-            self.store.add_samples(samples, now)
+            try:
+                self.store.add_samples(samples, now)
+            except sqlite3.Error as exc:  # a full disk must not stop alerting
+                log.error("cannot record samples: %s", exc)
             out: list[Transition] = []
             for rule, observations in cond.host_observations(samples, self.rules).items():
                 out += self.book.observe_all(rule, observations, now)
@@ -226,6 +191,9 @@ class MonitorService:
                     "instance_down", cond.instance_down_observations(statuses, self.rules), now
                 )
                 for obs in cond.restart_observations(statuses, self._restarts, self.rules):
+                    out += self.book.observe(obs, now)
+                live = [(a.rule, a.subject) for a in self.book.alerts.values()]
+                for obs in cond.status_clears(statuses, live):
                     out += self.book.observe(obs, now)
             out += self.book.observe_all(
                 "network_down", cond.network_observations(net, self.rules), now
@@ -236,7 +204,10 @@ class MonitorService:
             self._apply(out)
             self._last_samples = samples
             if now - self._last_prune >= PRUNE_EVERY:
-                self._prune(now)
+                try:
+                    self._prune(now)
+                except sqlite3.Error as exc:
+                    log.error("cannot prune monitor.db: %s", exc)
         self._export()
 
     def poll(self) -> None:
@@ -246,9 +217,12 @@ class MonitorService:
         with self._lock:
             version = self.store.data_version()
             out: list[Transition] = []
-            if version != self._db_version:
+            # An expiring silence writes nothing, so no other process's commit would tell us.
+            if version != self._db_version or now >= self._silence_ends:
                 self._db_version = version
-                self._silences = [s["pattern"] for s in self.store.active_silences(now)]
+                silences = self.store.active_silences(now)
+                self._silences = [s["pattern"] for s in silences]
+                self._silence_ends = min((s["expires_at"] for s in silences), default=float("inf"))
                 for fp in self.store.acked_fingerprints():
                     self.book.ack(fp)
                 rows = self.store.active_custom()
@@ -290,11 +264,30 @@ class MonitorService:
             if not self._stop.is_set():
                 log.exception("keeper event stream failed")
 
-    def _keeper_status(self) -> Sequence[Mapping[str, Any]]:
+    def _keeper_client(self) -> Any:
         from gridkeeper.keeper.client import KeeperClient
 
-        result = KeeperClient(self.home).request("status")
+        # A hung keeper (SIGSTOP) accepts the connection and never answers: without a short
+        # timeout the cycle would wait forever and keeper_down would never fire.
+        return KeeperClient(self.home, timeout=min(5.0, self.settings.interval))
+
+    def _keeper_status(self) -> Sequence[Mapping[str, Any]]:
+        result = self._keeper_client().request("status")
         return list(result) if result else []
+
+    def _first_seq(self) -> int | None:
+        """Where a fresh monitor.db starts: just before the keeper's latest `keeper_started`.
+
+        Subscribing from None would give only new events, losing those the keeper emitted
+        before the monitor (its own built-in instance, started after them) subscribed.
+        """
+        events = self._keeper_client().request("events", limit=100, names=["keeper"])
+        starts = [
+            e["seq"]
+            for e in events or []
+            if e.get("kind") == "keeper_started" and isinstance(e.get("seq"), int)
+        ]
+        return max(starts) - 1 if starts else None
 
     def _keeper_events(self) -> Iterator[Mapping[str, Any]]:
         """Subscribe, and re-subscribe from the last seen seq whenever the stream breaks."""
@@ -303,7 +296,12 @@ class MonitorService:
         delay = 1.0
         while not self._stop.is_set():
             try:
-                for event in KeeperClient(self.home).subscribe(since_seq=self._last_seq):
+                since = self._last_seq
+                if since is None:
+                    since = self._first_seq()
+                # subscribe() blocks on its socket; it runs on the event thread only, so a hung
+                # keeper never holds up the cycle (which has its own short-timeout client).
+                for event in KeeperClient(self.home).subscribe(since_seq=since):
                     delay = 1.0
                     yield event
             except Exception as exc:
@@ -312,6 +310,22 @@ class MonitorService:
             delay = min(delay * 2, 30.0)
 
     # -- helpers -----------------------------------------------------------------------------
+    def _hide_channel_urls(self) -> None:
+        """Webhook and Telegram URLs can be credentials: keep them out of every log line."""
+        from gridkeeper.logs import add_redactions
+
+        # httpx logs every request's full URL at INFO (the Telegram one holds the bot token).
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        n = self._notifications
+        secrets = []
+        if n.webhook.url:
+            secrets.append(n.webhook.url)
+        token = n.telegram.bot_token.get_secret_value()
+        if token:
+            secrets += [f"{n.telegram.api_base.rstrip('/')}/bot{token}", token]
+        if secrets:
+            add_redactions(secrets)
+
     def _silenced(self, rule: str, subject: str) -> bool:
         return any(
             fnmatch.fnmatchcase(rule, p) or fnmatch.fnmatchcase(f"{rule}:{subject}", p)
@@ -326,17 +340,31 @@ class MonitorService:
             if t.kind in ("pending", "cancelled"):
                 continue
             alert = t.alert
+            log.info("alert %s %s %s: %s", t.kind, alert.rule, alert.subject, alert.summary)
             if alert.id is None and alert.fingerprint in ids:
                 alert.id = ids[alert.fingerprint]  # a one-shot fired and resolved in one batch
-            alert_id = self.store.save_alert(alert)
+            try:
+                # One transaction: an alert row without its notifications (or the reverse)
+                # would be a message lost or one about an alert that does not exist.
+                with self.store.transaction():
+                    alert_id = self.store.save_alert(alert)
+                    self.store.add_alert_event(alert_id, t.at, t.kind, t.notify, alert.summary)
+                    if t.notify:
+                        self.outbox.enqueue(t)
+            except sqlite3.Error as exc:
+                alert.id = None
+                log.error("cannot record alert %s %s: %s", t.kind, alert.fingerprint, exc)
+                continue
             ids[alert.fingerprint] = alert_id
             live = self.book.alerts.get(alert.fingerprint)
             if live is not None:
                 live.id = alert_id
-            self.store.add_alert_event(alert_id, t.at, t.kind, t.notify, alert.summary)
-            if t.notify:
-                self.outbox.enqueue(t)
-            log.info("alert %s %s %s: %s", t.kind, alert.rule, alert.subject, alert.summary)
+        for live_alert in self.book.take_dirty():
+            if live_alert.id is not None and live_alert.state == "firing":
+                try:
+                    self.store.save_alert(live_alert)
+                except sqlite3.Error as exc:
+                    log.error("cannot record alert %s: %s", live_alert.fingerprint, exc)
 
     def _prune(self, now: float) -> None:
         assert self.store is not None

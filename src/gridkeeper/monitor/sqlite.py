@@ -18,13 +18,26 @@ class Connection:
     _lock: threading.RLock
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes into one transaction (all or none of them land)."""
+        with self._tx():
+            yield
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._db.in_transaction:
+                # Nested in `transaction()`: the outer one commits or rolls back everything.
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (SQLITE_FULL): a second ROLLBACK
+                # would fail and hide the real error.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 

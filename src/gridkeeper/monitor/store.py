@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, alert_id INTEGER,
     kind TEXT NOT NULL, payload BLOB NOT NULL, created_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
-    last_error TEXT NOT NULL DEFAULT '', delivered_at REAL, dead INTEGER NOT NULL DEFAULT 0);
+    last_error TEXT NOT NULL DEFAULT '', delivered_at REAL, dead INTEGER NOT NULL DEFAULT 0,
+    delivery_id TEXT);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, delivered_at, dead, id);
 CREATE TABLE IF NOT EXISTS silences (
     id INTEGER PRIMARY KEY AUTOINCREMENT, pattern TEXT NOT NULL, created_at REAL NOT NULL,
@@ -85,6 +86,11 @@ class Store(QueueRows):
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     self._db.execute(stmt)
+            # monitor.db from before delivery ids were UUIDs: add the column (old rows keep
+            # their row id as delivery id).
+            cols = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
+            if "delivery_id" not in cols:
+                self._db.execute("ALTER TABLE outbox ADD COLUMN delivery_id TEXT")
         path.chmod(0o600)
 
     @classmethod
@@ -224,14 +230,27 @@ class Store(QueueRows):
             ).rowcount
             db.execute("DELETE FROM alert_events WHERE alert_id NOT IN (SELECT id FROM alerts)")
             db.execute("DELETE FROM silences WHERE expires_at < ?", (now - DAY,))
-        # Over the cap: drop the oldest tenth of raw samples until under it (or none left).
+            removed["custom_alerts"] = db.execute(
+                "DELETE FROM custom_alerts WHERE active=0 AND raised_at < ?", (old,)
+            ).rowcount
+        # Over the cap: drop the oldest tenth of raw samples (never the last day's: that is
+        # what `gridkeeper metrics` and an investigation need), then of the rollups, until
+        # under it or nothing is left to drop.
+        removed.setdefault("rollups", 0)
         while self.size_bytes() > max_bytes:
             with self._tx() as db:
                 n = db.execute(
-                    "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples ORDER BY ts "
-                    "LIMIT max(1, (SELECT count(*) FROM samples) / 10))"
+                    "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE ts < ? "
+                    "ORDER BY ts LIMIT max(1, (SELECT count(*) FROM samples WHERE ts < ?) / 10))",
+                    (now - DAY, now - DAY),
                 ).rowcount
-            removed["samples"] += n
+                removed["samples"] += n
+                if n == 0:
+                    n = db.execute(
+                        "DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups "
+                        "ORDER BY minute LIMIT max(1, (SELECT count(*) FROM rollups) / 10))"
+                    ).rowcount
+                    removed["rollups"] += n
             with self._lock:
                 self._db.execute("PRAGMA incremental_vacuum")
             if n == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from gridkeeper.monitor.sqlite import Connection
@@ -48,11 +49,14 @@ class QueueRows(Connection):
     def enqueue(
         self, channel: str, alert_id: int | None, kind: str, payload: bytes, now: float
     ) -> int:
+        # A UUID, not the row id: a recreated monitor.db restarts row ids, and a receiver that
+        # deduplicates on the delivery id would then drop new notifications as repeats.
+        delivery_id = uuid.uuid4().hex
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO outbox(channel, alert_id, kind, payload, created_at, next_attempt_at) "
-                "VALUES(?,?,?,?,?,?)",
-                (channel, alert_id, kind, payload, now, now),
+                "INSERT INTO outbox(channel, alert_id, kind, payload, created_at, next_attempt_at, "
+                "delivery_id) VALUES(?,?,?,?,?,?,?)",
+                (channel, alert_id, kind, payload, now, now, delivery_id),
             )
         return int(cur.lastrowid or 0)
 

@@ -48,7 +48,7 @@ def test_webhook_posts_signed_json(http: HttpReceiver) -> None:
     sender = WebhookSender(
         WebhookChannel(enabled=True, url=http.url + "/hook", secret=SecretStr("s3cret"))
     )
-    sender.send(PAYLOAD, 42)
+    sender.send(PAYLOAD, "42")
     sender.close()
     (req,) = http.received()
     assert req.path == "/hook"
@@ -61,7 +61,7 @@ def test_webhook_posts_signed_json(http: HttpReceiver) -> None:
 def test_webhook_without_secret_sends_no_signature(http: HttpReceiver) -> None:
     """No secret configured: no signature header."""
     sender = WebhookSender(WebhookChannel(enabled=True, url=http.url))
-    sender.send(PAYLOAD, 1)
+    sender.send(PAYLOAD, "1")
     sender.close()
     assert "X-Gridkeeper-Signature" not in http.received()[0].headers
 
@@ -72,7 +72,7 @@ def test_webhook_error_status_and_retry_after() -> None:
     sender = WebhookSender(WebhookChannel(enabled=True, url=server.url))
     try:
         with pytest.raises(DeliveryError) as info:
-            sender.send(PAYLOAD, 1)
+            sender.send(PAYLOAD, "1")
         assert info.value.retry_after == 7.0
     finally:
         sender.close()
@@ -85,7 +85,7 @@ def test_webhook_connection_refused_is_a_delivery_error() -> None:
         WebhookChannel(enabled=True, url=f"http://127.0.0.1:{free_port()}/", timeout=2)
     )
     with pytest.raises(DeliveryError):
-        sender.send(PAYLOAD, 1)
+        sender.send(PAYLOAD, "1")
     sender.close()
 
 
@@ -100,7 +100,7 @@ def _telegram(server: HttpReceiver) -> TelegramSender:
 def test_telegram_send_message_path_and_html_escaping(http: HttpReceiver) -> None:
     """sendMessage is POSTed to /bot<token>/sendMessage with HTML-escaped text."""
     sender = _telegram(http)
-    sender.send(PAYLOAD, 1)
+    sender.send(PAYLOAD, "1")
     sender.close()
     (req,) = http.received()
     assert req.path == f"/bot{TOKEN}/sendMessage"
@@ -121,7 +121,7 @@ def test_telegram_429_carries_retry_after_and_hides_token() -> None:
     sender = _telegram(server)
     try:
         with pytest.raises(DeliveryError) as info:
-            sender.send(PAYLOAD, 1)
+            sender.send(PAYLOAD, "1")
         assert info.value.retry_after == 3.0
         assert TOKEN not in str(info.value)
     finally:
@@ -139,7 +139,7 @@ def test_telegram_success_only_when_api_says_ok(status: int, body: bytes) -> Non
     sender = _telegram(server)
     try:
         with pytest.raises(DeliveryError):
-            sender.send(PAYLOAD, 1)
+            sender.send(PAYLOAD, "1")
     finally:
         sender.close()
         server.stop()
@@ -157,7 +157,7 @@ def test_telegram_unreachable_hides_token() -> None:
         )
     )
     with pytest.raises(DeliveryError) as info:
-        sender.send(PAYLOAD, 1)
+        sender.send(PAYLOAD, "1")
     assert TOKEN not in str(info.value)
     sender.close()
 
@@ -177,7 +177,7 @@ def test_email_reaches_smtp_server() -> None:
                 timeout=5,
             )
         )
-        sender.send(PAYLOAD, 9)
+        sender.send(PAYLOAD, "9")
         ((rcpts, msg),) = smtp.received()
         assert rcpts == ["ops@example.com", "oncall@example.com"]
         assert msg["Subject"] == "[gridkeeper] FIRING error instance_crashed bp_sol"
@@ -202,4 +202,4 @@ def test_email_server_down_is_a_delivery_error() -> None:
         )
     )
     with pytest.raises(DeliveryError):
-        sender.send(PAYLOAD, 1)
+        sender.send(PAYLOAD, "1")

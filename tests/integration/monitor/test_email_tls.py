@@ -76,7 +76,7 @@ def test_delivers_over_tls_with_auth(
 ) -> None:
     """Trusting the private CA, the message arrives after a successful login."""
     sender = EmailSender(_config(smtp.port, security, ca_file=tls_files.ca_cert))
-    sender.send(PAYLOAD, 11)
+    sender.send(PAYLOAD, "11")
     ((rcpts, msg),) = smtp.received()
     assert rcpts == ["ops@example.com"]
     assert msg["Subject"] == "[gridkeeper] FIRING error host_disk /"
@@ -99,7 +99,7 @@ def test_plain_smtp_is_refused_by_the_starttls_server(tls_files: TlsFiles) -> No
             timeout=5,
         )
         with pytest.raises(DeliveryError, match="STARTTLS"):
-            EmailSender(config).send(PAYLOAD, 1)
+            EmailSender(config).send(PAYLOAD, "1")
         assert server.received() == []
     finally:
         server.stop()
@@ -113,7 +113,7 @@ def test_server_takes_no_mail_without_login(
         update={"username": "", "from_email": USER}
     )
     with pytest.raises(DeliveryError, match="530"):
-        EmailSender(config).send(PAYLOAD, 1)
+        EmailSender(config).send(PAYLOAD, "1")
     assert smtp.received() == []
 
 
@@ -121,7 +121,7 @@ def test_untrusted_certificate_fails_clearly(smtp: SmtpReceiver, security: Secur
     """Without the CA the certificate is rejected; the error says why and names the fix."""
     sender = EmailSender(_config(smtp.port, security, ca_file=None))
     with pytest.raises(DeliveryError) as info:
-        sender.send(PAYLOAD, 1)
+        sender.send(PAYLOAD, "1")
     text = str(info.value)
     assert f"127.0.0.1:{smtp.port}" in text
     assert "not trusted" in text and "ca_file" in text
@@ -136,7 +136,7 @@ def test_wrong_password_fails_without_showing_it(
     wrong = "wrong-" + PASSWORD
     config = _config(smtp.port, security, ca_file=tls_files.ca_cert, password=wrong)
     with pytest.raises(DeliveryError) as info:
-        EmailSender(config).send(PAYLOAD, 1)
+        EmailSender(config).send(PAYLOAD, "1")
     text = str(info.value)
     assert "refused login" in text and USER in text and "535" in text
     assert wrong not in text and PASSWORD not in text
@@ -148,7 +148,7 @@ def test_missing_ca_file_is_a_clear_delivery_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pem"
     sender = EmailSender(_config(1, "ssl", ca_file=missing))
     with pytest.raises(DeliveryError, match=f"cannot load ca_file {missing}"):
-        sender.send(PAYLOAD, 1)
+        sender.send(PAYLOAD, "1")
 
 
 def _one_transition() -> Transition:

@@ -11,7 +11,7 @@ from gridkeeper.config.monitor import TelegramChannel, WebhookChannel
 from gridkeeper.monitor.channels.base import Channel
 from gridkeeper.monitor.channels.telegram import TelegramSender
 from gridkeeper.monitor.channels.webhook import WebhookSender
-from gridkeeper.monitor.outbox import Outbox, RetryPolicy
+from gridkeeper.monitor.outbox import PERMANENT_ATTEMPTS, Outbox, RetryPolicy
 from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
 from gridkeeper.monitor.store import Store
 
@@ -133,7 +133,7 @@ def test_retry_after_is_honoured(tmp_path: Path) -> None:
             enabled=True, bot_token=SecretStr("1:x"), chat_id="5", api_base=telegram.url
         )
     )
-    outbox = Outbox(store, [tg], FAST)
+    outbox = Outbox(store, [tg], RetryPolicy(initial=0.05, maximum=5.0))
     (t,) = _transitions(1)
     outbox.enqueue(t)
     assert outbox.step(tg) == 1.0
@@ -164,3 +164,66 @@ def test_min_level_routes_per_channel(tmp_path: Path) -> None:
     assert [r["channel"] for r in store.outbox_rows()] == ["webhook"]
     low.close()
     high.close()
+
+
+def test_permanently_refused_notification_is_given_up_and_the_queue_moves_on(
+    tmp_path: Path,
+) -> None:
+    """A 403 for one notification must not block the channel's FIFO for max_age (7 days)."""
+
+    def respond(req: Request) -> tuple[int, dict[str, str], bytes]:
+        return (403 if req.json()["subject"] == "a0" else 200), {}, b""
+
+    receiver = HttpReceiver(respond=respond).start()
+    store = Store(tmp_path / "monitor.db")
+    outbox = Outbox(store, [_webhook(receiver.port)], FAST)
+    for t in _transitions(2):
+        outbox.enqueue(t)
+    outbox.start()
+    try:
+        wait_for(lambda: store.outbox_rows()[1]["delivered_at"] is not None, what="second one")
+        first = store.outbox_rows()[0]
+        assert first["dead"] == 1 and first["attempts"] == PERMANENT_ATTEMPTS
+        assert "HTTP 403" in first["last_error"] and first["delivered_at"] is None
+    finally:
+        outbox.stop()
+        receiver.stop()
+
+
+@pytest.mark.parametrize("retry_after", ["0", "-5", "999999"])
+def test_retry_after_is_clamped_to_the_retry_bounds(tmp_path: Path, retry_after: str) -> None:
+    """Retry-After 0 would spin the worker; a huge one would stall the channel."""
+    receiver = HttpReceiver(respond=lambda req: (503, {"Retry-After": retry_after}, b"")).start()
+    store = Store(tmp_path / "monitor.db")
+    hook = _webhook(receiver.port)
+    outbox = Outbox(store, [hook], RetryPolicy(initial=0.5, maximum=60.0))
+    try:
+        (t,) = _transitions(1)
+        outbox.enqueue(t)
+        wait = outbox.step(hook)
+        assert 0.5 <= wait <= 60.0
+        row = store.outbox_rows()[0]
+        assert row["next_attempt_at"] - row["created_at"] >= 0.5 - 1e-6
+    finally:
+        hook.close()
+        receiver.stop()
+
+
+def test_delivery_ids_are_unique_across_a_recreated_db(tmp_path: Path) -> None:
+    """Row ids restart with a new monitor.db; a receiver deduplicating on the id must not."""
+    receiver = HttpReceiver().start()
+    try:
+        for _ in range(2):
+            (tmp_path / "monitor.db").unlink(missing_ok=True)
+            store = Store(tmp_path / "monitor.db")
+            hook = _webhook(receiver.port)
+            outbox = Outbox(store, [hook], FAST)
+            (t,) = _transitions(1)
+            outbox.enqueue(t)
+            outbox.step(hook)
+            hook.close()
+            store.close()
+        ids = [r.headers["X-Gridkeeper-Delivery"] for r in receiver.received()]
+        assert len(ids) == 2 and ids[0] != ids[1]
+    finally:
+        receiver.stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,6 +25,7 @@ from gridkeeper.config.monitor import (
 )
 from gridkeeper.errors import OperationFailed
 from gridkeeper.monitor import raise_alert, resolve_alert
+from gridkeeper.monitor.samples import Sample
 from gridkeeper.monitor.service import MonitorService
 from gridkeeper.monitor.store import Store
 
@@ -297,3 +300,114 @@ def test_status_feeds_history_and_exporter(gk_home: Path) -> None:
         store.close()
     finally:
         running.stop()
+
+
+def test_alert_clearing_when_the_monitor_restarts_still_resolves(gk_home: Path) -> None:
+    """clear_since is stored: a restart within resolve_after does not leave the alert firing."""
+    receiver = HttpReceiver().start()
+    clock = Clock()
+    settings, notes = _settings(resolve_after=30.0), _notifications(webhook=receiver.port)
+    first = MonitorService(gk_home, settings, notes, events=[], clock=clock)
+    first.start()
+    try:
+        first.handle_event({"seq": 1, "instance": "bot1", "kind": "crashed"})
+        clock.t += 1
+        first.handle_event({"seq": 2, "instance": "bot1", "kind": "running"})
+    finally:
+        first.stop()
+    clock.t += 40
+    second = MonitorService(gk_home, settings, notes, events=[], clock=clock)
+    second.start()
+    try:
+        second.poll()
+        assert second.firing() == []
+        wait_for(lambda: len(receiver.received()) == 2, what="firing and resolved")
+        assert [r.json()["kind"] for r in receiver.received()] == ["firing", "resolved"]
+    finally:
+        second.stop()
+        receiver.stop()
+
+
+def test_silence_expiry_is_noticed_without_another_write(gk_home: Path) -> None:
+    """When a silence ends, its still-firing alert is announced; nothing else wrote the db."""
+    clock = Clock()
+    store = Store.open(gk_home)
+    store.add_silence("custom:*", clock.t, clock.t + 10)
+    store.close()
+    service = MonitorService(gk_home, _settings(), NotificationSettings(), events=[], clock=clock)
+    service.start()
+    try:
+        assert service.store is not None
+        raise_alert("quiet", home=gk_home)
+        service.poll()
+        assert [a["notified"] for a in service.store.list_alerts(0)] == [False]
+        clock.t += 11
+        service.poll()
+        assert [a["notified"] for a in service.store.list_alerts(0)] == [True]
+    finally:
+        service.stop()
+
+
+def _down_keeper() -> list[Mapping[str, Any]]:
+    raise ConnectionRefusedError("keeper.sock: connection refused")
+
+
+def test_full_database_does_not_stop_the_rules(gk_home: Path) -> None:
+    """A full disk (SQLITE_FULL) is logged; the cycle still evaluates and keeps the alert."""
+    settings = _settings(keeper_down=DurationRule(for_seconds=0, level="critical"))
+    service = MonitorService(
+        gk_home, settings, NotificationSettings(), events=[], status=_down_keeper
+    )
+    service.start()
+    try:
+        assert service.store is not None
+        db = service.store._db
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count={pages + 2}")  # no room to grow: "disk is full"
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            for i in range(100000):  # fill the samples' last free pages
+                service.store.add_samples([Sample("gridkeeper_host_cpu_percent", 1.0)], i * 60.0)
+        for _ in range(3):
+            service.cycle()
+            service.poll()
+        assert len(service.firing()) == 1
+    finally:
+        service.stop()
+
+
+def test_alert_and_its_notifications_are_one_transaction(gk_home: Path) -> None:
+    """When queuing the notification fails, no alert row is left without its message."""
+    receiver = HttpReceiver().start()
+    store = Store.open(gk_home)
+    store._db.execute(
+        "CREATE TRIGGER no_room BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'full'); END"
+    )
+    store.close()
+    service = MonitorService(gk_home, _settings(), _notifications(webhook=receiver.port), events=[])
+    service.start()
+    try:
+        service.handle_event({"seq": 1, "instance": "bot1", "kind": "crashed"})
+        assert service.store is not None
+        assert service.store.list_alerts(0) == [] and service.store.outbox_rows() == []
+        assert len(service.firing()) == 1
+    finally:
+        service.stop()
+        receiver.stop()
+
+
+def test_channel_urls_are_kept_out_of_the_logs(gk_home: Path) -> None:
+    """httpx logs full URLs at INFO; webhook URLs and the bot URL can be credentials."""
+    from gridkeeper.logs.logger import _redactor
+
+    port = free_port()
+    service = MonitorService(
+        gk_home, _settings(), _notifications(webhook=port, telegram="http://127.0.0.1:9"), events=[]
+    )
+    service.start()
+    try:
+        assert logging.getLogger("httpx").level == logging.WARNING
+        url = f"http://127.0.0.1:{port}/hook"
+        assert url not in _redactor(f"POST {url} 500")
+        assert TOKEN not in _redactor(f"POST http://127.0.0.1:9/bot{TOKEN}/sendMessage")
+    finally:
+        service.stop()

@@ -126,3 +126,30 @@ def test_restore_keeps_a_firing_alert_quiet() -> None:
     book2.restore([firing], {firing.fingerprint: [0.0]})
     assert _notes(book2.observe(_obs(True), 10)) == []
     assert _notes(book2.observe(_obs(False), 11)) == ["resolved"]
+
+
+def test_flapping_latch_holds_until_clear_for_a_whole_window() -> None:
+    """Still flapping after its first firings age out of the window: no new firing messages."""
+    book = AlertBook(Policy(resolve_after=1, flap_window=100, flap_threshold=3))
+    notes: list[str] = []
+    t = 0.0
+    for _ in range(60):  # up 5 s, down 5 s, for 600 s: six flap windows
+        notes += _notes(book.observe(_obs(True), t))
+        notes += _notes(book.tick(t + 4))
+        notes += _notes(book.observe(_obs(False), t + 5))
+        notes += _notes(book.tick(t + 9))
+        t += 10
+    assert notes.count("firing") == 3
+    assert _notes(book.tick(t + 100)) == ["resolved"]
+
+
+def test_clearing_marks_the_alert_dirty_for_the_store() -> None:
+    """clear_since changes with no transition; the service saves it so a restart resolves."""
+    book = AlertBook(Policy(resolve_after=30))
+    book.observe(_obs(True), 0)
+    book.take_dirty()
+    book.observe(_obs(False), 5)
+    dirty = book.take_dirty()
+    assert [a.clear_since for a in dirty] == [5] and book.take_dirty() == []
+    book.observe(_obs(True), 6)
+    assert [a.clear_since for a in book.take_dirty()] == [None]

@@ -65,9 +65,9 @@ def test_size_cap_drops_oldest_raw_samples(tmp_path: Path) -> None:
     store = Store(tmp_path / "monitor.db")
     for i in range(50):
         batch = [Sample(f"metric_{j}", float(i), labels(k="v" * 50)) for j in range(40)]
-        store.add_samples(batch, T0 + i)
+        store.add_samples(batch, T0 - 3 * DAY + i * 3600)
     before = store.size_bytes()
-    store.prune(T0 + 50, raw_days=7, rollup_days=90, max_bytes=before // 3)
+    store.prune(T0, raw_days=7, rollup_days=90, max_bytes=before // 3)
     assert store.size_bytes() <= before // 3 or not store.samples(None, 0)
     remaining = store.samples("metric_0", 0)
     assert remaining and remaining[-1]["value"] == 49.0
@@ -125,3 +125,19 @@ def test_custom_alerts_and_silences(tmp_path: Path) -> None:
     store.add_silence("instance_*", T0, T0 + 3600)
     assert len(store.active_silences(T0 + 10)) == 1
     assert store.active_silences(T0 + 3601) == []
+
+
+def test_size_cap_keeps_the_last_day_and_then_drops_rollups(tmp_path: Path) -> None:
+    """The last day of raw samples is never dropped; past that, the oldest rollups go."""
+    store = Store(tmp_path / "monitor.db")
+    for i in range(48):  # one sample an hour for two days
+        store.add_samples([Sample("x", float(i), labels(k="v" * 200))], T0 - 2 * DAY + i * 3600)
+    store.raise_custom("old", "error", "gone long ago", T0 - 400 * DAY)
+    store.resolve_custom("old")
+    store.raise_custom("live", "error", "still on", T0 - 400 * DAY)
+    removed = store.prune(T0, raw_days=7, rollup_days=90, max_bytes=1)
+    kept = store.samples("x", 0)
+    assert [r["value"] for r in kept] == [float(i) for i in range(24, 48)]
+    assert removed["rollups"] > 0 and not store.rollups("x", 0)
+    assert [r["name"] for r in store.active_custom()] == ["live"]
+    assert removed["custom_alerts"] == 1

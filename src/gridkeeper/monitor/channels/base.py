@@ -14,11 +14,24 @@ from gridkeeper.config.monitor import NotificationSettings
 
 
 class DeliveryError(Exception):
-    """A notification was not accepted; `retry_after` is the far end's requested delay."""
+    """A notification was not accepted; `retry_after` is the far end's requested delay.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    `status` is the far end's HTTP status, when there was one: a 4xx other than 408/429 means
+    retrying the same request will not help (the outbox gives it up after a few attempts).
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def permanent(self) -> bool:
+        return (
+            self.status is not None and 400 <= self.status < 500 and self.status not in (408, 429)
+        )
 
 
 class Channel(Protocol):
@@ -27,7 +40,7 @@ class Channel(Protocol):
     name: str
     min_level: str
 
-    def send(self, payload: dict[str, Any], delivery_id: int) -> None: ...
+    def send(self, payload: dict[str, Any], delivery_id: str) -> None: ...
 
     def close(self) -> None: ...
 

@@ -73,11 +73,11 @@ class EmailSender:
                 raise
         return smtp
 
-    def send(self, payload: dict[str, Any], delivery_id: int) -> None:
+    def send(self, payload: dict[str, Any], delivery_id: str) -> None:
         c = self.config
         sender = c.from_email or c.username
         msg = render(payload, sender, list(c.to_emails))
-        msg["X-Gridkeeper-Delivery"] = str(delivery_id)
+        msg["X-Gridkeeper-Delivery"] = delivery_id
         try:
             with self._connect() as smtp:
                 if c.username:

@@ -18,12 +18,20 @@ from gridkeeper.monitor.channels.base import DeliveryError, body_lines, headline
 MAX_TEXT = 4096  # the Bot API's limit on one message
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
 def render(payload: dict[str, Any]) -> str:
-    """The message text, every value HTML-escaped (a `<` in a summary must not break it)."""
-    lines = [f"<b>{html.escape(headline(payload))}</b>"]
-    lines += [html.escape(line) for line in body_lines(payload)]
-    text = "\n".join(lines)
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+    """The message text, every value HTML-escaped (a `<` in a summary must not break it).
+
+    The limit counts the visible text, so it is cut before escaping: cutting after could split
+    an entity (`&am`) or the closing tag, and the API would refuse the message for good.
+    """
+    head = _cut(headline(payload), MAX_TEXT)
+    body = _cut("\n".join(body_lines(payload)), MAX_TEXT - len(head) - 1)
+    text = f"<b>{html.escape(head)}</b>"
+    return f"{text}\n{html.escape(body)}" if body else text
 
 
 class TelegramSender:
@@ -34,7 +42,7 @@ class TelegramSender:
         self.min_level: str = config.min_level
         self._client = httpx.Client(timeout=config.timeout, follow_redirects=False)
 
-    def send(self, payload: dict[str, Any], delivery_id: int) -> None:
+    def send(self, payload: dict[str, Any], delivery_id: str) -> None:
         token = self.config.bot_token.get_secret_value()
         url = f"{self.config.api_base.rstrip('/')}/bot{token}/sendMessage"
         data = {
@@ -62,7 +70,9 @@ class TelegramSender:
             retry_after = float(params["retry_after"])
         description = str(answer.get("description", ""))[:200]
         raise DeliveryError(
-            f"telegram: HTTP {resp.status_code}: {description}", retry_after=retry_after
+            f"telegram: HTTP {resp.status_code}: {description}",
+            retry_after=retry_after,
+            status=resp.status_code,
         )
 
     def close(self) -> None:

@@ -43,9 +43,9 @@ class WebhookSender:
         self.min_level: str = config.min_level
         self._client = httpx.Client(timeout=config.timeout, follow_redirects=False)
 
-    def send(self, payload: dict[str, Any], delivery_id: int) -> None:
+    def send(self, payload: dict[str, Any], delivery_id: str) -> None:
         body = orjson.dumps(payload)
-        headers = {"Content-Type": "application/json", DELIVERY_HEADER: str(delivery_id)}
+        headers = {"Content-Type": "application/json", DELIVERY_HEADER: delivery_id}
         secret = self.config.secret.get_secret_value()
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, body)
@@ -57,6 +57,7 @@ class WebhookSender:
             raise DeliveryError(
                 f"webhook: HTTP {resp.status_code}",
                 retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
+                status=resp.status_code,
             )
 
     def close(self) -> None:
