@@ -131,8 +131,22 @@ def alerts(
     window = parse_duration(since)
     store = _read_store(home)
     rows = [] if store is None else store.list_alerts(time.time() - window, state)
+    pending = {} if store is None else store.outbox_pending_counts()
+    dead = {} if store is None else store.outbox_dead_counts()
     if store is not None:
         store.close()
+    if not as_json:
+        for channel, count in sorted(pending.items()):
+            click.secho(
+                f"{count} notification(s) waiting for channel {channel}", fg="yellow", err=True
+            )
+        for channel, count in sorted(dead.items()):
+            click.secho(
+                f"{count} notification(s) given up on channel {channel}: "
+                "see gridkeeper logs gridkeeper-monitor --errors",
+                fg="red",
+                err=True,
+            )
     if as_json:
         _print_json(rows)
         return 0

@@ -91,6 +91,11 @@ class QueueRows(Connection):
             args.append(channel)
         return [dict(r) for r in self._query(sql + " ORDER BY id", args)]
 
+    def outbox_dead_counts(self) -> dict[str, int]:
+        """Notifications given up (refused for good, or too old), per channel."""
+        rows = self._query("SELECT channel, count(*) FROM outbox WHERE dead=1 GROUP BY channel")
+        return {r[0]: int(r[1]) for r in rows}
+
     def outbox_pending_counts(self) -> dict[str, int]:
         rows = self._query(
             "SELECT channel, count(*) FROM outbox WHERE delivered_at IS NULL AND dead=0 "

@@ -185,6 +185,8 @@ def test_permanently_refused_notification_is_given_up_and_the_queue_moves_on(
         first = store.outbox_rows()[0]
         assert first["dead"] == 1 and first["attempts"] == PERMANENT_ATTEMPTS
         assert "HTTP 403" in first["last_error"] and first["delivered_at"] is None
+        assert store.outbox_dead_counts() == {"webhook": 1}
+        assert store.outbox_pending_counts() == {}
     finally:
         outbox.stop()
         receiver.stop()
