@@ -397,43 +397,24 @@ class Instance:
 
     # Every signal names its process group explicitly (the leader's pid: each instance leads
     # its own session). Never "the current pid": after a death it may belong to the next run.
-    def _signal_tree(self, pgid: int | None, sig: int, *, everywhere: bool | None = None) -> None:
-        process.signal_tree(
-            self.name,
-            str(self.host.home),
-            pgid,
-            sig,
-            everywhere=self.adopted if everywhere is None else everywhere,
-        )
+    def _signal_tree(self, pgid: int | None, sig: int) -> None:
+        process.signal_tree(self.name, str(self.host.home), pgid, sig, everywhere=self.adopted)
 
-    def _survivors(self, pgid: int | None, *, everywhere: bool | None = None) -> list[int]:
-        return process.survivors(
-            self.name,
-            str(self.host.home),
-            pgid,
-            everywhere=self.adopted if everywhere is None else everywhere,
-        )
+    def _survivors(self, pgid: int | None) -> list[int]:
+        return process.survivors(self.name, str(self.host.home), pgid, everywhere=self.adopted)
 
     async def _contain(self, pgid: int | None, *, everywhere: bool) -> None:
-        """Kill everything a dead process left behind (its group, its tagged descendants) and
-        see it gone before anything new starts."""
-        deadline = time.monotonic() + CONTAIN_TIMEOUT
-        while True:
-            left = self._survivors(pgid, everywhere=everywhere)
-            if not left:
-                return
-            self._signal_tree(pgid, signal.SIGKILL, everywhere=everywhere)
-            for pid in left:
-                process.kill_now(pid, signal.SIGKILL)
-            if time.monotonic() >= deadline:
-                self.host.emit(
-                    self.name,
-                    "contain_failed",
-                    f"{self.name}: processes survive: {left}",
-                    {"pids": left},
-                )
-                return
-            await asyncio.sleep(0.02)
+        """Kill everything a dead process left behind before anything new starts."""
+        left = await process.contain(
+            self.name, str(self.host.home), pgid, everywhere=everywhere, timeout=CONTAIN_TIMEOUT
+        )
+        if left:
+            self.host.emit(
+                self.name,
+                "contain_failed",
+                f"{self.name}: processes survive: {left}",
+                {"pids": left},
+            )
 
     # ------------------------------------------------------------------ probes and limits
     async def watch(self) -> None:
@@ -487,10 +468,3 @@ class Instance:
             self._cleanup.cancel()
         for task in list(self._tasks):
             task.cancel()
-
-
-def exit_from_status(status: int) -> Exit:
-    code = os.waitstatus_to_exitcode(status)
-    if code < 0:
-        return Exit(None, -code)
-    return Exit(code)

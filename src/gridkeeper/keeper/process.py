@@ -7,6 +7,7 @@ wait once the pipe buffer fills), and the next keeper reopens the same pipes and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -14,12 +15,17 @@ import os
 import signal
 import stat
 import subprocess
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import psutil
+
+from gridkeeper.keeper.policy import Exit
+from gridkeeper.proctree import children_map as children_map
+from gridkeeper.proctree import descendants
 
 Stream = Literal["stdout", "stderr"]
 TAG_ENV = "GRIDKEEPER_INSTANCE"
@@ -211,30 +217,16 @@ def pidfd(pid: int) -> int | None:
         raise
 
 
-def children_map() -> dict[int, list[int]]:
-    """Parent pid -> child pids from one scan of /proc, shared by every instance's sample
-    (psutil's `children()` scans /proc once per call)."""
-    kids: dict[int, list[int]] = {}
-    for proc in psutil.process_iter(["ppid"]):
-        ppid = proc.info["ppid"]
-        if ppid is not None:
-            kids.setdefault(ppid, []).append(proc.pid)
-    return kids
-
-
 def tree_usage(pid: int, kids: dict[int, list[int]]) -> tuple[float, float]:
     """(RSS in MiB, CPU% since the last call) of a process and its descendants."""
     rss = 0
     cpu = 0.0
     procs: list[psutil.Process] = []
-    stack = [pid]
-    while stack:
-        member = stack.pop()
+    for member in [pid, *descendants(pid, kids)]:
         try:
             procs.append(psutil.Process(member))
         except psutil.Error:
             continue
-        stack.extend(kids.get(member, ()))
     for proc in procs:
         try:
             rss += proc.memory_info().rss
@@ -263,3 +255,27 @@ def _cpu(proc: psutil.Process) -> float:
 def kill_now(pid: int, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
+
+
+async def contain(
+    name: str, home: str, pgid: int | None, *, everywhere: bool, timeout: float
+) -> list[int]:
+    """SIGKILL the group and every tagged process until none is left (or `timeout` passes);
+    the pids that survived (empty when all are gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = survivors(name, home, pgid, everywhere=everywhere)
+        if not left or time.monotonic() >= deadline:
+            return left
+        signal_tree(name, home, pgid, signal.SIGKILL, everywhere=everywhere)
+        for pid in left:
+            kill_now(pid, signal.SIGKILL)
+        await asyncio.sleep(0.02)
+
+
+def exit_from_status(status: int) -> Exit:
+    """A waitpid() status as an Exit: a code, or the signal that ended it."""
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return Exit(None, -code)
+    return Exit(code)

@@ -11,15 +11,17 @@ import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import orjson
 
 from gridkeeper.errors import ConfigError, GridkeeperError
 from gridkeeper.keeper import process
 from gridkeeper.keeper.api import LEGACY, MONITOR, Api, ApiError
-from gridkeeper.keeper.instance import Instance, exit_from_status
+from gridkeeper.keeper.instance import Instance
+from gridkeeper.keeper.output import OutputRouter, Sink
 from gridkeeper.keeper.policy import Exit
+from gridkeeper.keeper.process import exit_from_status
 from gridkeeper.keeper.spec import (
     InstanceSpec,
     Resolution,
@@ -32,25 +34,7 @@ from gridkeeper.keeper.spec import (
 from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
-MAX_LINE = 64 * 1024
 SAMPLE_EVERY = 5.0
-
-
-def safe_cut(data: bytes, cut: int, secrets: Iterable[bytes]) -> int:
-    """A cut point at or before `cut` that splits no occurrence of a secret (> 0)."""
-    for secret in secrets:
-        if len(secret) < 2:
-            continue
-        start = data.find(secret, max(0, cut - len(secret) + 1), cut + len(secret) - 1)
-        if 0 < start < cut:
-            cut = start
-    return cut
-
-
-class Sink(Protocol):
-    def submit(
-        self, instance: str, stream: Literal["stdout", "stderr"], line: bytes | str
-    ) -> None: ...
 
 
 class Supervisor:
@@ -71,13 +55,11 @@ class Supervisor:
         self.done = asyncio.Event()
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._by_pid: dict[int, Instance] = {}
-        self._readers: dict[tuple[str, process.Stream], int] = {}
-        self._partial: dict[tuple[str, process.Stream], bytes] = {}
+        self.output = OutputRouter(self.run_dir, self._line)
         self._pidfds: dict[str, int] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self.shutting_down = False
         self._sampler: asyncio.Task[None] | None = None
-        self._secrets: set[bytes] = set()
         self.api = Api(self)
 
     # ------------------------------------------------------------------ Host protocol
@@ -117,15 +99,7 @@ class Supervisor:
         )
 
     def watch_output(self, inst: Instance) -> None:
-        loop = asyncio.get_running_loop()
-        for stream, path in process.fifo_paths(self.run_dir, inst.name).items():
-            key = (inst.name, stream)
-            if key in self._readers:
-                continue
-            process.ensure_fifo(path)
-            fd = process.open_reader(path)
-            self._readers[key] = fd
-            loop.add_reader(fd, self._on_output, inst, stream, fd)
+        self.output.watch(inst.name)
 
     def watch_death(self, inst: Instance) -> None:
         assert inst.pid is not None
@@ -140,39 +114,10 @@ class Supervisor:
         asyncio.get_running_loop().add_reader(fd, self._on_pidfd, inst, fd, inst.pid)
 
     # ------------------------------------------------------------------ I/O callbacks
-    def _on_output(self, inst: Instance, stream: process.Stream, fd: int) -> None:
-        key = (inst.name, stream)
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:
-            rest = self._partial.pop(key, b"")
-            if rest:
-                self._line(inst, stream, rest)
-            asyncio.get_running_loop().remove_reader(fd)
-            os.close(fd)
-            self._readers.pop(key, None)
-            return
-        data = self._partial.pop(key, b"") + chunk
-        *lines, rest = data.split(b"\n")
-        for line in lines:
-            self._line(inst, stream, line)
-        while len(rest) > MAX_LINE:
-            # Output without newlines (a progress bar, a binary dump) is cut into records
-            # rather than buffered without bound; never inside a secret, or its two halves
-            # would escape redaction.
-            cut = safe_cut(rest, MAX_LINE, self._secrets)
-            self._line(inst, stream, rest[:cut])
-            rest = rest[cut:]
-        if rest:
-            self._partial[key] = rest
-
-    def _line(self, inst: Instance, stream: process.Stream, line: bytes) -> None:
-        self.sink.submit(inst.name, stream, line)
-        if stream == "stderr":
+    def _line(self, name: str, stream: process.Stream, line: bytes) -> None:
+        self.sink.submit(name, stream, line)
+        inst = self.instances.get(name)
+        if stream == "stderr" and inst is not None:
             inst.stderr_tail.append(line.decode("utf-8", "replace")[:500])
 
     def _on_pidfd(self, inst: Instance, fd: int, pid: int) -> None:
@@ -209,7 +154,7 @@ class Supervisor:
 
     def add_redactions(self, secrets: Iterable[str]) -> None:
         values = [s for s in secrets if s]
-        self._secrets |= {s.encode() for s in values}
+        self.output.secrets |= {s.encode() for s in values}
         add = getattr(self.sink, "add_redactions", None)
         if add is not None:
             add(values)

@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 
 from gridkeeper.monitor.samples import Sample, labels
+from gridkeeper.proctree import children_map, descendants
 
 LIVE_STATES = frozenset({"starting", "running", "stopping"})
 
@@ -129,17 +130,6 @@ class ProcessSampler:
         self._procs[key] = proc
         return proc, True
 
-    @staticmethod
-    def _children_map() -> dict[int, list[int]]:
-        """Parent pid -> child pids, from one scan of /proc per cycle (psutil's `children()`
-        would scan it once per instance)."""
-        kids: dict[int, list[int]] = {}
-        for proc in psutil.process_iter(["ppid"]):
-            ppid = proc.info["ppid"]
-            if ppid is not None:
-                kids.setdefault(ppid, []).append(proc.pid)
-        return kids
-
     def _tree(
         self, main: psutil.Process, seen: set[ProcKey], kids: dict[int, list[int]]
     ) -> TreeUsage | None:
@@ -147,14 +137,11 @@ class ProcessSampler:
         if not main.is_running():
             return None
         members = [main]
-        stack = list(kids.get(main.pid, ()))
-        while stack:
-            pid = stack.pop()
+        for pid in descendants(main.pid, kids):
             try:
                 members.append(psutil.Process(pid))
             except psutil.Error:
                 continue
-            stack.extend(kids.get(pid, ()))
         usage = TreeUsage()
         for i, member in enumerate(members):
             try:
@@ -200,7 +187,7 @@ class ProcessSampler:
             if main is None:
                 continue
             if kids is None:
-                kids = self._children_map()
+                kids = children_map()
             usage = self._tree(main, seen, kids)
             if usage is None:
                 self._mains.pop(name, None)

@@ -34,7 +34,7 @@ def test_no_limits_no_breaches() -> None:
 
 
 def test_cutting_long_output_never_splits_a_secret() -> None:
-    from gridkeeper.keeper.supervisor import safe_cut
+    from gridkeeper.keeper.output import safe_cut
 
     data = b"x" * 60 + b"s3cretvalue" + b"y" * 60
     assert safe_cut(data, 65, [b"s3cretvalue"]) == 60  # moved before the secret
