@@ -20,6 +20,7 @@ from starlette.routing import Route
 from gridkeeper.exchange.client import BackpackClient
 from gridkeeper.exchange.errors import RetryableError, UnknownOutcomeError
 from gridkeeper.exchange.models import OrderRequest
+from tests.support import wait_for
 
 from .conftest import PUBLIC, SECRET, Paper
 
@@ -107,10 +108,7 @@ def serve(app: Starlette) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: server.started, 10, "the 429 server to start")
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from gridkeeper.config.paper_exchange import PriceSource
 from gridkeeper.exchange.paper.prices import PriceFeed
 from gridkeeper.exchange.paper.server import ServerThread
 from gridkeeper.exchange.paper.service import market_spec
+from tests.support import wait_for
 
 from .conftest import Paper, paper_config
 
@@ -27,13 +27,14 @@ def test_random_walk_moves_prices_in_a_running_server(tmp_path: Path) -> None:
     )
     server = ServerThread(config, tmp_path / "home").start()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            ticker = httpx.get(server.base_url + "/api/v1/ticker?symbol=SOL_USDC").json()
-            if D(ticker["lastPrice"]) != D("150"):
-                break
-            assert time.monotonic() < deadline, "price never moved"
-            time.sleep(0.02)
+
+        def moved() -> dict[str, str] | None:
+            ticker: dict[str, str] = httpx.get(
+                server.base_url + "/api/v1/ticker?symbol=SOL_USDC"
+            ).json()
+            return ticker if D(ticker["lastPrice"]) != D("150") else None
+
+        ticker = wait_for(moved, 10, "the price to move")
         assert D(ticker["lastPrice"]) % D("0.01") == 0
     finally:
         server.stop()

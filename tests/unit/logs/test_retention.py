@@ -10,6 +10,7 @@ from pathlib import Path
 from gridkeeper.logs import LogSink
 from gridkeeper.logs.retention import RetentionPolicy, RotatedFile, plan
 from gridkeeper.logs.rotation import make_stamp
+from tests.support import wait_for
 
 DAY = 86400.0
 NOW = 1_750_000_000.0
@@ -93,7 +94,5 @@ def test_periodic_sweep_enforces_total_size(
     paths = [_make(directory, f"bot1.log.{make_stamp(now - i * 60)}.gz", 0) for i in range(5)]
     for path in paths:
         path.write_bytes(b"z" * 1000)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and sum(p.exists() for p in paths) > 3:
-        time.sleep(0.01)
+    wait_for(lambda: sum(p.exists() for p in paths) <= 3, 5, "the sweep")
     assert [p.exists() for p in paths] == [True, True, True, False, False]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gridkeeper.logs import LogSink
 from gridkeeper.logs.reader import log_path
+from tests.support import wait_for
 
 MakeSink = Callable[..., LogSink]
 
@@ -66,10 +67,8 @@ def test_traceback_on_stderr_is_one_error_record(make_sink: MakeSink, tmp_path: 
     for line in tb:
         sink.submit("bot1", "stderr", line + "\n")
     errors = log_path(tmp_path / "logs", "bot1", "errors")
-    deadline = time.monotonic() + 5
     # No flush(): the record must come out by itself after the quiet period.
-    while time.monotonic() < deadline and "RuntimeError" not in _read(errors):
-        time.sleep(0.01)
+    wait_for(lambda: "RuntimeError" in _read(errors), 5, "the grouped traceback")
     structured = _structured(tmp_path / "logs", "bot1")
     assert len(structured) == 1
     assert structured[0]["level"] == "error"

@@ -6,7 +6,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler, mountpoint
 from gridkeeper.monitor.samples import Sample
+from tests.support import wait_for
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 MIB = 1 << 20
@@ -108,12 +108,7 @@ def test_stopped_instance_is_down_without_process_metrics() -> None:
 
 
 def _poll(fn: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    wait_for(fn, timeout, what)
 
 
 def _start_tree(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[bytes], list[int]]:
