@@ -88,7 +88,9 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
             if str(path.resolve()) not in known:
                 try:
                     cfg = load_instance(path, settings)
-                except ConfigError:
+                except ConfigError as exc:
+                    # Listed as broken rather than hidden: `start` would refuse it.
+                    click.secho(f"warning: {exc}", fg="yellow", err=True)
                     continue
                 rows.append(
                     {
