@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -83,6 +83,97 @@ class PaperAccount(StrictModel):
     )
 
 
+class LiquidityConfig(StrictModel):
+    """A synthetic order book around the last price (off: unlimited size at the last price)."""
+
+    enabled: bool = Field(False, description="Model a book with a spread and finite depth.")
+    half_spread_ticks: int = Field(
+        1, ge=1, le=10_000, description="Best bid/ask are at least this many ticks from the last."
+    )
+    half_spread_bps: Decimal = Field(
+        Decimal(0), ge=0, le=1000, description="...or this far in bps, whichever is wider."
+    )
+    levels: int = Field(20, ge=1, le=1000, description="Price levels per side.")
+    level_ticks: int = Field(1, ge=1, le=10_000, description="Ticks between two levels.")
+    depth_per_level: Decimal = Field(
+        Decimal(10), gt=0, description="Base quantity offered at each level."
+    )
+    trade_volume_per_level: Decimal | None = Field(
+        None,
+        gt=0,
+        description="Resting orders: base quantity that fills per traded-through price level per "
+        "price update (FIFO); null = unlimited (a resting order fills in full).",
+    )
+
+
+class RateLimitConfig(StrictModel):
+    """Requests per API key (or client address without one) in a sliding window."""
+
+    enabled: bool = Field(False, description="Answer 429 with Retry-After over the budget.")
+    requests: int = Field(2000, ge=1, description="Requests allowed per window and key.")
+    window_s: float = Field(60.0, gt=0, le=86_400, description="Window length in seconds.")
+
+
+class UnkindConfig(StrictModel):
+    """Behaviours of the real market that make life harder; every one is off by default."""
+
+    liquidity: LiquidityConfig = Field(default_factory=LiquidityConfig)
+    cancel_delay_ms: int = Field(
+        0,
+        ge=0,
+        le=60_000,
+        description="> 0: DELETE /api/v1/order answers 202 (no body) and the order stays open "
+        "and fillable this long before it is cancelled.",
+    )
+    history_delay_ms: int = Field(
+        0,
+        ge=0,
+        le=600_000,
+        description="> 0: an order or fill shows in /wapi/v1/history/* only once its last change "
+        "is this old (the websocket and open orders see it at once).",
+    )
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    self_trade_prevention: bool = Field(
+        False,
+        description="An order that would trade against the same account's resting order applies "
+        "its selfTradePrevention mode (RejectTaker, RejectMaker, RejectBoth).",
+    )
+    reduce_only_modify: bool = Field(
+        False,
+        description="A resting reduce-only order larger than its position is shrunk to it "
+        "(orderModified) or expired when the position is gone (ReduceOnlyNotReduced).",
+    )
+
+
+# What `profile: "realistic"` sets; keys given explicitly in `unkind` still win.
+REALISTIC: dict[str, Any] = {
+    "liquidity": {
+        "enabled": True,
+        "half_spread_ticks": 1,
+        "half_spread_bps": "1",
+        "levels": 20,
+        "level_ticks": 1,
+        "depth_per_level": "10",
+        "trade_volume_per_level": "5",
+    },
+    "cancel_delay_ms": 150,
+    "history_delay_ms": 500,
+    "rate_limit": {"enabled": True, "requests": 2000, "window_s": 60},
+    "self_trade_prevention": True,
+    "reduce_only_modify": True,
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 class PaperExchangeConfig(StrictModel):
     """The whole `config/paper_exchange.json`."""
 
@@ -95,6 +186,24 @@ class PaperExchangeConfig(StrictModel):
     ws_ping_interval_s: float = Field(
         60.0, gt=0, description="Seconds between websocket pings (Backpack: 60)."
     )
+    profile: Literal["kind", "realistic"] = Field(
+        "kind",
+        description="kind: every unkind behaviour off unless set in `unkind`; realistic: all on "
+        "with the values of REALISTIC, each still overridable in `unkind`.",
+    )
+    unkind: UnkindConfig = Field(
+        default_factory=UnkindConfig, description="The real market's unkind behaviours."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_profile(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("profile") == "realistic":
+            given = data.get("unkind")
+            if isinstance(given, UnkindConfig):
+                given = given.model_dump(exclude_unset=True)
+            data = {**data, "unkind": _merge(REALISTIC, given or {})}
+        return data
 
     @model_validator(mode="after")
     def _unique(self) -> PaperExchangeConfig:

@@ -60,6 +60,7 @@ class BookOrder:
     updated_at_ms: int = 0
     expiry_reason: str | None = None
     locked: Decimal = ZERO  # of the asset this order holds (quote for spot bids, base for asks)
+    self_trade_prevention: str = "RejectTaker"
 
     @property
     def remaining(self) -> Decimal:
@@ -149,3 +150,4 @@ class OrderInput:
     time_in_force: str = "GTC"
     post_only: bool = False
     reduce_only: bool = False
+    self_trade_prevention: str = "RejectTaker"

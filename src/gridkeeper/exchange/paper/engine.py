@@ -1,21 +1,22 @@
 """The paper exchange's matching engine: pure, synchronous, clock passed in.
 
-Liquidity model: the price source is the market. A marketable order fills in full at the current
-price (a market order with slippage added); a resting limit order fills in full, as maker at its
-own price, once the price trades *through* it (a bid when the price drops below it, an ask when
-it rises above it). Every mutation is recorded so the store can persist exactly what changed
-(`drain`) and the websocket can publish Backpack-shaped order updates.
+Liquidity: without a model the price source is the market. A marketable order fills in full at
+the current price (a market order with slippage added); a resting limit order fills in full, as
+maker at its own price, once the price trades *through* it (a bid when the price drops below it,
+an ask when it rises above it). With a `LiquidityModel` (paper/liquidity.py) takers walk a
+synthetic book with a spread and finite depth, and resting orders fill at most the model's traded
+volume per price level per price update, so they can fill partially. State and queries live in
+paper/state.py.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from decimal import Decimal
 
 from gridkeeper.exchange.paper.book import (
     ZERO,
-    BalanceState,
     BookFill,
     BookOrder,
     EngineReject,
@@ -24,126 +25,15 @@ from gridkeeper.exchange.paper.book import (
     PositionState,
     fee_of,
 )
+from gridkeeper.exchange.paper.liquidity import Level, best_bid_ask, walk
 from gridkeeper.exchange.paper.rules import validate
+from gridkeeper.exchange.paper.selftrade import self_trade
+from gridkeeper.exchange.paper.state import Changes, EngineState
 
 __all__ = ["Changes", "Engine", "EngineReject", "OrderInput"]
 
 
-@dataclass
-class Changes:
-    """What one or more operations changed, for the store and the websocket."""
-
-    orders: dict[str, BookOrder] = field(default_factory=dict)
-    fills: list[BookFill] = field(default_factory=list)
-    balances: set[tuple[str, str]] = field(default_factory=set)
-    positions: set[tuple[str, str]] = field(default_factory=set)
-    prices: set[str] = field(default_factory=set)
-    events: list[tuple[str, BookOrder, str, BookFill | None]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.orders or self.fills or self.balances or self.positions or self.prices)
-
-
-class Engine:
-    def __init__(self, markets: list[MarketSpec], *, market_slippage: Decimal = ZERO) -> None:
-        self.markets = {m.symbol: m for m in markets}
-        self.market_slippage = market_slippage
-        self.prices: dict[str, Decimal] = {}
-        self.balances: dict[tuple[str, str], BalanceState] = {}
-        self.positions: dict[tuple[str, str], PositionState] = {}
-        self.orders: dict[str, BookOrder] = {}  # open orders only; closed ones live in the store
-        self.next_order_id = 1
-        self.next_trade_id = 1
-        # Lazy-deletion heaps: a bid heap keyed by -price, an ask heap by price, FIFO within one.
-        self._bids: dict[str, list[tuple[Decimal, int, str]]] = {m: [] for m in self.markets}
-        self._asks: dict[str, list[tuple[Decimal, int, str]]] = {m: [] for m in self.markets}
-        self._changes = Changes()
-
-    # -- state loading -------------------------------------------------------------------
-
-    def restore_order(self, order: BookOrder) -> None:
-        if order.is_open:
-            self.orders[order.id] = order
-            self._rest(order)
-
-    def ensure_account(self, account: str, balances: dict[str, Decimal]) -> None:
-        """Create an account's starting balances unless it already has any."""
-        if any(key[0] == account for key in self.balances):
-            return
-        for asset, amount in balances.items():
-            self.balances[(account, asset)] = BalanceState(available=amount)
-            self._changes.balances.add((account, asset))
-
-    def drain(self) -> Changes:
-        changes, self._changes = self._changes, Changes()
-        return changes
-
-    # -- queries -------------------------------------------------------------------------
-
-    def market(self, symbol: str) -> MarketSpec:
-        spec = self.markets.get(symbol)
-        if spec is None:
-            raise EngineReject("INVALID_SYMBOL", f"Market {symbol} not found")
-        return spec
-
-    def price(self, symbol: str) -> Decimal:
-        price = self.prices.get(symbol)
-        if price is None:
-            raise EngineReject("INVALID_MARKET", f"No price for {symbol} yet", 503)
-        return price
-
-    def balance(self, account: str, asset: str) -> BalanceState:
-        state = self.balances.get((account, asset))
-        if state is None:
-            state = self.balances[(account, asset)] = BalanceState()
-        return state
-
-    def open_orders(self, account: str, symbol: str | None = None) -> list[BookOrder]:
-        found = [
-            o
-            for o in self.orders.values()
-            if o.account == account and (symbol is None or o.symbol == symbol)
-        ]
-        return sorted(found, key=lambda o: int(o.id))
-
-    def find_open(
-        self, account: str, symbol: str, order_id: str | None, client_id: int | None
-    ) -> BookOrder | None:
-        if order_id is not None:
-            order = self.orders.get(order_id)
-            return order if order and order.account == account and order.symbol == symbol else None
-        for order in self.open_orders(account, symbol):
-            if order.client_id == client_id:
-                return order
-        return None
-
-    def account_positions(self, account: str) -> list[tuple[str, PositionState]]:
-        return [
-            (symbol, pos)
-            for (acct, symbol), pos in sorted(self.positions.items())
-            if acct == account and pos.net_quantity != ZERO
-        ]
-
-    def equity(self, account: str) -> Decimal:
-        """Collateral value: every asset at its mark price plus unrealized perp PnL."""
-        total = ZERO
-        for (acct, asset), bal in self.balances.items():
-            if acct == account:
-                total += (bal.available + bal.locked) * self.asset_price(asset)
-        for symbol, pos in self.account_positions(account):
-            total += pos.unrealized(self.prices.get(symbol, pos.entry_price))
-        return total
-
-    def asset_price(self, asset: str) -> Decimal:
-        """USD value of one unit: the quote asset is 1, a base asset takes its spot price."""
-        for spec in self.markets.values():
-            if spec.base == asset and not spec.is_perp and spec.symbol in self.prices:
-                return self.prices[spec.symbol]
-        for spec in self.markets.values():
-            if spec.base == asset and spec.symbol in self.prices:
-                return self.prices[spec.symbol]
-        return Decimal(1)
-
+class Engine(EngineState):
     # -- orders --------------------------------------------------------------------------
 
     def place(self, account: str, req: OrderInput, now_ms: int) -> BookOrder:
@@ -152,18 +42,11 @@ class Engine:
         validate(spec, req, last)
         if req.reduce_only:
             self._check_reduces(account, spec, req)
-        marketable = req.order_type == "Market" or (
-            req.price is not None
-            and (req.price >= last if req.side == "Bid" else req.price <= last)
-        )
-        if req.post_only and marketable:
+        plan = self._taker_plan(spec, req, last)  # None: the order does not cross the book
+        if req.post_only and plan is not None:
             raise EngineReject(
                 "INVALID_ORDER", "Order would immediately match and take (PostOnlyTaker)"
             )
-        exec_price = last
-        if req.order_type == "Market":
-            slip = self.market_slippage if req.side == "Bid" else -self.market_slippage
-            exec_price = spec.round_price(last * (1 + slip))
         order = BookOrder(
             id=str(self.next_order_id),
             account=account,
@@ -180,20 +63,78 @@ class Engine:
             reduce_only=req.reduce_only,
             created_at_ms=now_ms,
             updated_at_ms=now_ms,
+            self_trade_prevention=req.self_trade_prevention,
         )
-        self._reserve(spec, order, exec_price if marketable else None)
+        makers: list[BookOrder] = []
+        stp_taker = False
+        if self.self_trade_prevention:
+            makers, plan, stp_taker = self._self_trade(order, plan)
+        self._reserve(spec, order, plan or [], last)
         self.next_order_id += 1
         self._event("orderAccepted", order, now_ms)
-        if marketable:
-            self._fill(spec, order, exec_price, order.remaining, is_maker=False, now_ms=now_ms)
-        elif order.time_in_force != "GTC":
-            reason = "ImmediateOrCancel" if order.time_in_force == "IOC" else "FillOrKill"
-            self._close(order, "Expired", now_ms, reason)
+        for maker in makers:
+            self._close(maker, "Expired", now_ms, "SelfTradePrevention")
+        self._take(spec, order, plan or [], stp_taker, now_ms)
+        self._touch(order)
+        return order
+
+    def _taker_plan(self, spec: MarketSpec, req: OrderInput, last: Decimal) -> list[Level] | None:
+        """The (price, quantity) fills a new order takes at once; None when it would rest."""
+        model = self.liquidity
+        if model is None:
+            if req.order_type == "Market":
+                slip = self.market_slippage if req.side == "Bid" else -self.market_slippage
+                return [(spec.round_price(last * (1 + slip)), req.quantity)]
+            assert req.price is not None
+            crosses = req.price >= last if req.side == "Bid" else req.price <= last
+            return [(last, req.quantity)] if crosses else None
+        limit = req.price if req.order_type == "Limit" else None
+        if limit is not None:
+            bid, ask = best_bid_ask(spec, last, model)
+            if not (limit >= ask if req.side == "Bid" else limit <= bid):
+                return None
+        taken = self._taken[spec.symbol]
+        return walk(spec, last, model, req.side, req.quantity, limit, taken)
+
+    def _self_trade(
+        self, order: BookOrder, plan: list[Level] | None
+    ) -> tuple[list[BookOrder], list[Level] | None, bool]:
+        """Own resting orders the new one reaches, judged by its selfTradePrevention mode."""
+        bid = order.side == "Bid"
+        heap = self._asks[order.symbol] if bid else self._bids[order.symbol]
+        if not heap:
+            return [], plan, False
+        best = heap[0][0] if bid else -heap[0][0]
+        if order.price is not None and (best > order.price if bid else best < order.price):
+            return [], plan, False  # the nearest opposite order is beyond reach: O(1) common case
+        opposite = [o for _, _, oid in heap for o in (self.orders.get(oid),) if o is not None]
+        return self_trade(order, plan, opposite)
+
+    def _take(
+        self, spec: MarketSpec, order: BookOrder, plan: list[Level], stp_taker: bool, now_ms: int
+    ) -> None:
+        """Fill a new order's plan, then expire or rest what is left."""
+        planned = sum((q for _, q in plan), ZERO)
+        if order.time_in_force == "FOK" and planned < order.quantity:
+            plan = []  # all or nothing
+        taken = self._taken[spec.symbol] if self.liquidity is not None else None
+        for price, quantity in plan:
+            self._fill(spec, order, price, quantity, is_maker=False, now_ms=now_ms)
+            if taken is not None:
+                taken[price] = taken.get(price, ZERO) + quantity
+        if not order.is_open:
+            return
+        if stp_taker:
+            self._close(order, "Expired", now_ms, "SelfTradePrevention")
+        elif order.time_in_force == "FOK":
+            self._close(order, "Expired", now_ms, "FillOrKill")
+        elif order.time_in_force == "IOC":
+            self._close(order, "Expired", now_ms, "ImmediateOrCancel")
+        elif order.order_type == "Market":
+            self._close(order, "Expired", now_ms, "InsufficientLiquidity")  # the book ran out
         else:
             self.orders[order.id] = order
             self._rest(order)
-        self._touch(order)
-        return order
 
     def cancel(
         self, account: str, symbol: str, order_id: str | None, client_id: int | None, now_ms: int
@@ -204,6 +145,35 @@ class Engine:
             raise EngineReject("RESOURCE_NOT_FOUND", "Order not found", 404)
         self._close(order, "Cancelled", now_ms, None)
         return order
+
+    def request_cancel(
+        self, account: str, symbol: str, order_id: str | None, client_id: int | None, now_ms: int
+    ) -> BookOrder | None:
+        """Cancel now (the order), or with a cancel delay accept it for later (None: a 202).
+
+        Until `complete_due` runs at or after the due time the order stays open and fillable.
+        """
+        if self.cancel_delay_ms <= 0:
+            return self.cancel(account, symbol, order_id, client_id, now_ms)
+        self.market(symbol)
+        order = self.find_open(account, symbol, order_id, client_id)
+        if order is None:
+            raise EngineReject("RESOURCE_NOT_FOUND", "Order not found", 404)
+        self.pending_cancels.setdefault(order.id, now_ms + self.cancel_delay_ms)
+        return None
+
+    def complete_due(self, now_ms: int) -> list[BookOrder]:
+        """Finish the accepted cancels whose time has come (an order filled since is left)."""
+        done = []
+        for order_id, due in list(self.pending_cancels.items()):
+            if due > now_ms:
+                continue
+            del self.pending_cancels[order_id]
+            order = self.orders.get(order_id)
+            if order is not None and order.is_open:
+                self._close(order, "Cancelled", now_ms, None)
+                done.append(order)
+        return done
 
     def cancel_all(self, account: str, symbol: str, now_ms: int) -> list[BookOrder]:
         self.market(symbol)
@@ -220,14 +190,53 @@ class Engine:
         spec = self.market(symbol)
         self.prices[symbol] = price
         self._changes.prices.add(symbol)
-        fills = 0
+        self._taken[symbol].clear()  # the book model's depth is regenerated around the new price
+        budget = self.liquidity.trade_volume_per_level if self.liquidity else None
         bids, asks = self._bids[symbol], self._asks[symbol]
-        while bids and -bids[0][0] > price:
-            _, _, order_id = heapq.heappop(bids)
-            fills += self._fill_resting(spec, order_id, now_ms)
-        while asks and asks[0][0] < price:
-            _, _, order_id = heapq.heappop(asks)
-            fills += self._fill_resting(spec, order_id, now_ms)
+        fills = 0
+        if budget is None:
+            while bids and -bids[0][0] > price:
+                _, _, order_id = heapq.heappop(bids)
+                fills += self._fill_resting(spec, order_id, None, now_ms)[0]
+            while asks and asks[0][0] < price:
+                _, _, order_id = heapq.heappop(asks)
+                fills += self._fill_resting(spec, order_id, None, now_ms)[0]
+            return fills
+        fills += self._sweep(spec, bids, lambda key: -key > price, budget, now_ms)
+        fills += self._sweep(spec, asks, lambda key: key < price, budget, now_ms)
+        return fills
+
+    def _sweep(
+        self,
+        spec: MarketSpec,
+        heap: list[tuple[Decimal, int, str]],
+        crossed: Callable[[Decimal], bool],
+        budget: Decimal,
+        now_ms: int,
+    ) -> int:
+        """Fill crossed resting orders with at most `budget` per price level, FIFO in a level.
+
+        What is left open stays crossed in the book and gets another `budget` next update.
+        """
+        fills = 0
+        keep: list[tuple[Decimal, int, str]] = []
+        level: Decimal | None = None
+        left = budget
+        while heap and crossed(heap[0][0]):
+            entry = heapq.heappop(heap)
+            order = self.orders.get(entry[2])
+            if order is None or not order.is_open:
+                continue  # lazy deletion
+            if entry[0] != level:
+                level, left = entry[0], budget
+            if left > ZERO:
+                filled, used = self._fill_resting(spec, entry[2], left, now_ms)
+                fills += filled
+                left -= used
+            if order.is_open:
+                keep.append(entry)
+        for entry in keep:
+            heapq.heappush(heap, entry)
         return fills
 
     # -- internals -----------------------------------------------------------------------
@@ -247,22 +256,25 @@ class Engine:
                 "(ReduceOnlyNotReduced)",
             )
 
-    def _reserve(self, spec: MarketSpec, order: BookOrder, exec_price: Decimal | None) -> None:
+    def _reserve(
+        self, spec: MarketSpec, order: BookOrder, plan: list[Level], last: Decimal
+    ) -> None:
         """Lock what the order may spend (spot), or check margin (perp)."""
+        planned = sum((q for _, q in plan), ZERO)
+        plan_notional = sum((p * q for p, q in plan), ZERO)
         if spec.is_perp:
             if order.reduce_only:
                 return
-            price = exec_price if exec_price is not None else order.price
-            assert price is not None
-            required = order.quantity * price * spec.initial_margin
+            rest_price = order.price if order.price is not None else (plan[-1][0] if plan else last)
+            notional = plan_notional + (order.quantity - planned) * rest_price
+            required = notional * spec.initial_margin
             if required + self._margin_in_use(order.account) > self.equity(order.account):
                 raise EngineReject("INSUFFICIENT_MARGIN", "Insufficient margin")
             return
         if order.side == "Bid":
             asset = spec.quote
-            price = order.price if order.order_type == "Limit" else exec_price
-            assert price is not None
-            amount = order.quantity * price
+            # A limit bid holds its price; a market bid exactly what its fills will cost.
+            amount = order.quantity * order.price if order.price is not None else plan_notional
         else:
             asset, amount = spec.base, order.quantity
         bal = self.balance(order.account, asset)
@@ -273,35 +285,16 @@ class Engine:
         order.locked = amount
         self._changes.balances.add((order.account, asset))
 
-    def _margin_in_use(self, account: str) -> Decimal:
-        used = ZERO
-        for symbol, pos in self.account_positions(account):
-            spec = self.markets[symbol]
-            used += (
-                abs(pos.net_quantity)
-                * self.prices.get(symbol, pos.entry_price)
-                * (spec.initial_margin)
-            )
-        for order in self.orders.values():
-            spec = self.markets[order.symbol]
-            if order.account == account and spec.is_perp and not order.reduce_only:
-                used += order.remaining * (order.price or ZERO) * spec.initial_margin
-        return used
-
-    def _rest(self, order: BookOrder) -> None:
-        assert order.price is not None
-        seq = int(order.id)
-        if order.side == "Bid":
-            heapq.heappush(self._bids[order.symbol], (-order.price, seq, order.id))
-        else:
-            heapq.heappush(self._asks[order.symbol], (order.price, seq, order.id))
-
-    def _fill_resting(self, spec: MarketSpec, order_id: str, now_ms: int) -> int:
+    def _fill_resting(
+        self, spec: MarketSpec, order_id: str, cap: Decimal | None, now_ms: int
+    ) -> tuple[int, Decimal]:
+        """Fill a crossed resting order (at most `cap`); return (fills, quantity filled)."""
         order = self.orders.get(order_id)
         if order is None or not order.is_open:
-            return 0  # cancelled since it was pushed: lazy deletion
+            return 0, ZERO  # cancelled since it was pushed: lazy deletion
         assert order.price is not None
         quantity = order.remaining
+        reducible: Decimal | None = None
         if order.reduce_only:
             pos = self.positions.get((order.account, order.symbol))
             net = pos.net_quantity if pos else ZERO
@@ -309,13 +302,16 @@ class Engine:
             if reducible <= ZERO:
                 self._close(order, "Expired", now_ms, "ReduceOnlyNotReduced")
                 self._touch(order)
-                return 0
+                return 0, ZERO
             quantity = min(quantity, reducible)
+        if cap is not None:
+            quantity = min(quantity, cap)
         self._fill(spec, order, order.price, quantity, is_maker=True, now_ms=now_ms)
-        if order.is_open:  # a reduce-only order the position could not absorb in full
+        if order.is_open and reducible is not None and reducible <= quantity:
+            # a reduce-only order the position could not absorb in full
             self._close(order, "Expired", now_ms, "ReduceOnlyNotReduced")
         self._touch(order)
-        return 1
+        return 1, quantity
 
     def _fill(
         self,
@@ -340,7 +336,8 @@ class Engine:
         elif order.side == "Bid":
             fee, fee_symbol = fee_of(quantity, rate), spec.base
             quote = self.balance(account, spec.quote)
-            held = order.locked * quantity / order.remaining
+            # A market bid locked the exact cost of its fills; a limit bid its own price.
+            held = notional if order.price is None else order.locked * quantity / order.remaining
             quote.locked -= held
             quote.available += held - notional  # a taker fill below the limit refunds the rest
             order.locked -= held
@@ -376,6 +373,26 @@ class Engine:
         self._event("orderFill", order, now_ms, fill)
         if order.status == "Filled":
             self.orders.pop(order.id, None)
+        if spec.is_perp and self.reduce_only_modify:
+            self._fit_reduce_only(spec, account, order.id, now_ms)
+
+    def _fit_reduce_only(self, spec: MarketSpec, account: str, skip: str, now_ms: int) -> None:
+        """Shrink resting reduce-only orders to the position left (orderModified) or expire."""
+        pos = self.positions.get((account, spec.symbol))
+        net = pos.net_quantity if pos else ZERO
+        for other in list(self.orders.values()):
+            if other.id == skip or not other.reduce_only or other.account != account:
+                continue
+            if other.symbol != spec.symbol:
+                continue
+            reducible = net if other.side == "Ask" else -net
+            if reducible <= ZERO:
+                self._close(other, "Expired", now_ms, "ReduceOnlyNotReduced")
+            elif other.remaining > reducible:
+                other.quantity = other.executed_quantity + reducible
+                other.updated_at_ms = now_ms
+                self._event("orderModified", other, now_ms)
+                self._touch(other)
 
     def _close(self, order: BookOrder, status: str, now_ms: int, reason: str | None) -> None:
         """Cancel or expire the rest of an order and release what it still holds."""
@@ -391,14 +408,6 @@ class Engine:
         order.expiry_reason = reason
         order.updated_at_ms = now_ms
         self.orders.pop(order.id, None)
+        self.pending_cancels.pop(order.id, None)
         self._event("orderCancelled" if status == "Cancelled" else "orderExpired", order, now_ms)
         self._touch(order)
-
-    def _touch(self, order: BookOrder) -> None:
-        self._changes.orders[order.id] = order
-
-    def _event(
-        self, kind: str, order: BookOrder, now_ms: int, fill: BookFill | None = None
-    ) -> None:
-        # A snapshot: later fills in the same batch must not rewrite this event's fields.
-        self._changes.events.append((kind, replace(order), order.account, fill))

@@ -6,15 +6,25 @@ from decimal import Decimal
 
 from gridkeeper.exchange.paper.book import ZERO, EngineReject, MarketSpec, OrderInput
 
+SELF_TRADE_MODES = ("RejectTaker", "RejectMaker", "RejectBoth")
+
 
 def validate(spec: MarketSpec, req: OrderInput, last: Decimal) -> None:
-    """Refuse an order the market's filters do not allow, as Backpack would."""
+    """Refuse an order the market's filters do not allow, as Backpack would.
+
+    The price band is around `last`, the last traded price: Backpack's PriceFilter documents
+    minMultiplier/maxMultiplier as "from last active price" (not the mark or the best bid/ask).
+    """
     if req.side not in ("Bid", "Ask"):
         raise EngineReject("INVALID_ORDER", f"Invalid side {req.side}")
     if req.order_type not in ("Limit", "Market"):
         raise EngineReject("INVALID_ORDER", f"Unsupported order type {req.order_type}")
     if req.time_in_force not in ("GTC", "IOC", "FOK"):
         raise EngineReject("INVALID_ORDER", f"Invalid time in force {req.time_in_force}")
+    if req.self_trade_prevention not in SELF_TRADE_MODES:
+        raise EngineReject(
+            "INVALID_ORDER", f"Invalid selfTradePrevention {req.self_trade_prevention}"
+        )
     if req.quantity <= ZERO or req.quantity % spec.step_size != ZERO:
         raise EngineReject(
             "INVALID_QUANTITY", f"Quantity must be a positive multiple of {spec.step_size}"
