@@ -19,6 +19,7 @@ from gridkeeper.exchange.paper import payloads
 from gridkeeper.exchange.paper.auth import Params, authenticate
 from gridkeeper.exchange.paper.engine import EngineReject
 from gridkeeper.exchange.paper.marketdata import depth_json, klines_json, ticker_json
+from gridkeeper.exchange.paper.ratelimit import rate_limit
 from gridkeeper.exchange.paper.serialize import (
     d,
     fill_json,
@@ -236,8 +237,8 @@ def build_app(ex: PaperExchange) -> Starlette:
     async def order_cancel(request: Request) -> Response:
         acct, body = await signed(request, "orderCancel")
         symbol, order_id, client_id = _target(body)
-        order = ex.run(lambda now: engine.cancel(acct, symbol, order_id, client_id, now))
-        return json(order_json(order))
+        order = ex.cancel(acct, symbol, order_id, client_id)
+        return json(order_json(order)) if order else Response(status_code=202)
 
     async def order_query(request: Request) -> Response:
         acct, params = await signed(request, "orderQuery")
@@ -346,7 +347,7 @@ def build_app(ex: PaperExchange) -> Starlette:
         Route("/_paper/drop-streams", endpoint(admin_drop_streams), methods=["POST"]),
         WebSocketRoute("/ws", order_stream_endpoint(ex)),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=rate_limit(ex.config))
 
 
 __all__ = ["build_app"]

@@ -71,6 +71,7 @@ def order_input(data: object, last_price: Decimal | None) -> OrderInput:
         time_in_force=str(data.get("timeInForce") or "GTC"),
         post_only=bool_field(data, "postOnly"),
         reduce_only=bool_field(data, "reduceOnly"),
+        self_trade_prevention=str(data.get("selfTradePrevention") or "RejectTaker"),
     )
 
 

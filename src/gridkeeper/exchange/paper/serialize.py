@@ -63,7 +63,7 @@ def order_json(order: BookOrder, *, history: bool = False) -> dict[str, Any]:
         "executedQuoteQuantity": d(order.executed_quote_quantity),
         "quantity": d(order.quantity),
         "reduceOnly": order.reduce_only,
-        "selfTradePrevention": "RejectTaker",
+        "selfTradePrevention": order.self_trade_prevention,
         "side": order.side,
         "status": order.status,
         "symbol": order.symbol,
@@ -142,7 +142,7 @@ def order_update_json(kind: str, order: BookOrder, fill: BookFill | None) -> dic
         "i": order.id,
         "z": d(order.executed_quantity),
         "Z": d(order.executed_quote_quantity),
-        "V": "RejectTaker",
+        "V": order.self_trade_prevention,
         "T": ts_us,
         "O": "USER",
         "r": order.reduce_only,
@@ -152,6 +152,8 @@ def order_update_json(kind: str, order: BookOrder, fill: BookFill | None) -> dic
         data["p"] = d(order.price)
     if order.client_id is not None:
         data["c"] = order.client_id
+    if order.expiry_reason:
+        data["R"] = order.expiry_reason  # Backpack's order expiry reason field
     if fill is not None:
         data.update(
             {

@@ -14,11 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gridkeeper.config.paper_exchange import PaperExchangeConfig, PaperMarket
+from gridkeeper.config.paper_exchange import LiquidityConfig, PaperExchangeConfig, PaperMarket
 from gridkeeper.exchange.paper.accounts import Account, admin_token, resolve_accounts
-from gridkeeper.exchange.paper.book import MarketSpec
+from gridkeeper.exchange.paper.book import BookOrder, MarketSpec
 from gridkeeper.exchange.paper.engine import Engine
 from gridkeeper.exchange.paper.hub import Hub
+from gridkeeper.exchange.paper.liquidity import LiquidityModel
 from gridkeeper.exchange.paper.marketdata import PriceHistory
 from gridkeeper.exchange.paper.prices import PriceFeed
 from gridkeeper.exchange.paper.serialize import order_update_json
@@ -46,6 +47,19 @@ def market_spec(m: PaperMarket) -> MarketSpec:
     )
 
 
+def liquidity_model(cfg: LiquidityConfig) -> LiquidityModel | None:
+    if not cfg.enabled:
+        return None
+    return LiquidityModel(
+        half_spread_ticks=cfg.half_spread_ticks,
+        half_spread_bps=cfg.half_spread_bps,
+        levels=cfg.levels,
+        level_ticks=cfg.level_ticks,
+        depth_per_level=cfg.depth_per_level,
+        trade_volume_per_level=cfg.trade_volume_per_level,
+    )
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -62,14 +76,21 @@ class PaperExchange:
         self.config = config
         self.home = home
         self.clock = clock
+        unkind = config.unkind
         self.engine = Engine(
             [market_spec(m) for m in config.markets],
             market_slippage=config.market_slippage_bps / BPS,
+            liquidity=liquidity_model(unkind.liquidity),
+            self_trade_prevention=unkind.self_trade_prevention,
+            reduce_only_modify=unkind.reduce_only_modify,
+            cancel_delay_ms=unkind.cancel_delay_ms,
         )
         self.accounts: list[Account] = resolve_accounts(config, home)
         self.keys = {a.api_key: a.name for a in self.accounts}
         self.admin_token = admin_token(home)
-        self.store = Store(home / "paper" / "exchange.db")
+        self.store = Store(
+            home / "paper" / "exchange.db", history_delay_ms=unkind.history_delay_ms, clock=clock
+        )
         self.hub = Hub()
         self.history = PriceHistory()
         self.feed = PriceFeed(config.price_source, config_dir or Path.cwd())
@@ -96,8 +117,11 @@ class PaperExchange:
 
     def run(self, operation: Callable[[int], T]) -> T:
         """Apply one engine operation atomically: on a rejection nothing it did is kept."""
+        now = self.clock()
+        if self.engine.pending_cancels:
+            self.engine.complete_due(now)  # accepted cancels happen before anything later
         try:
-            result = operation(self.clock())
+            result = operation(now)
         except Exception:
             # Rejections raise before mutating; still commit any earlier pending changes.
             self.commit()
@@ -105,8 +129,27 @@ class PaperExchange:
         self.commit()
         return result
 
+    def cancel(
+        self, account: str, symbol: str, order_id: str | None, client_id: int | None
+    ) -> BookOrder | None:
+        """Cancel an order; None when a cancel delay is configured (answer 202, done later)."""
+        engine = self.engine
+        order = self.run(
+            lambda now: engine.request_cancel(account, symbol, order_id, client_id, now)
+        )
+        if order is None:
+            delay_s = engine.cancel_delay_ms / 1000
+            asyncio.get_running_loop().call_later(delay_s, self._complete_cancels)
+        return order
+
+    def _complete_cancels(self) -> None:
+        if self.engine.pending_cancels and not self.store.closed:
+            self.run(self.engine.complete_due)
+
     def set_price(self, symbol: str, price: Decimal) -> int:
         now = self.clock()
+        if self.engine.pending_cancels:
+            self.engine.complete_due(now)
         fills = self.engine.set_price(symbol, price, now)
         self.history.add(symbol, now, price)
         self.commit()

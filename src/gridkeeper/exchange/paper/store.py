@@ -7,7 +7,7 @@ are read back from here for history queries. A kill -9 loses nothing already ack
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -73,7 +73,13 @@ def fill_from_blob(blob: bytes) -> BookFill:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        history_delay_ms: int = 0,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -85,10 +91,27 @@ class Store:
             sidecar = path.with_name(path.name + suffix)
             if sidecar.exists():
                 sidecar.chmod(0o600)  # balances and orders are nobody else's business
+        self._migrate()
         self.steps: dict[str, int] = {}
+        # History lag: rows show in the history queries only once their last change is this old.
+        self.history_delay_ms = history_delay_ms
+        self.clock = clock
+        self.closed = False
+
+    def _migrate(self) -> None:
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(orders)")}
+        if "updated_ms" not in columns:  # a database from before the history lag
+            self.db.execute("ALTER TABLE orders ADD COLUMN updated_ms INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
+        self.closed = True
         self.db.close()
+
+    def _visible_until(self) -> int | None:
+        """Newest change a history query may show, or None without a lag."""
+        if self.history_delay_ms <= 0 or self.clock is None:
+            return None
+        return self.clock() - self.history_delay_ms
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -140,9 +163,17 @@ class Store:
                 ],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO orders (id, account, symbol, is_open, data, updated_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (int(o.id), o.account, o.symbol, int(o.is_open), _order_blob(o))
+                    (
+                        int(o.id),
+                        o.account,
+                        o.symbol,
+                        int(o.is_open),
+                        _order_blob(o),
+                        o.updated_at_ms,
+                    )
                     for o in changes.orders.values()
                 ],
             )
@@ -176,6 +207,10 @@ class Store:
         if order_id:
             sql += " AND id = ?"
             args.append(int(order_id) if order_id.isdigit() else -1)
+        until = self._visible_until()
+        if until is not None:
+            sql += " AND updated_ms <= ?"
+            args.append(until)
         sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
         args += [limit, offset]
         return [_order_from_blob(blob) for (blob,) in self.db.execute(sql, args)]
@@ -203,6 +238,10 @@ class Store:
         if to_ms is not None:
             sql += " AND timestamp_ms <= ?"
             args.append(to_ms)
+        until = self._visible_until()
+        if until is not None:
+            sql += " AND timestamp_ms <= ?"
+            args.append(until)
         sql += f" ORDER BY trade_id {'ASC' if ascending else 'DESC'}"
         found = [fill_from_blob(blob) for (blob,) in self.db.execute(sql, args)]
         if order_id:
