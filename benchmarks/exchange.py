@@ -5,6 +5,9 @@
 2. Price updates/s of the matching engine with 1,000 resting orders (a grid: every fill is
    replaced on the other side so the book stays at 1,000), pure in-process and with the SQLite
    commit the server does per update, and over HTTP (POST /_paper/price) beside the no-op.
+3. The same with `profile: "realistic"` (book model, partial fills, self-trade prevention, ...):
+   engine updates/s beside the model-off figure (target >= 0.5x), and signed orders/s through a
+   realistic server (rate limit middleware installed, budget raised) beside the no-op (>= 0.8x).
 
 Run: .venv/bin/python benchmarks/exchange.py [--orders N] [--updates N]
 """
@@ -43,12 +46,15 @@ CONCURRENCY = 16
 RESTING = 1000
 
 
-def bench_config() -> PaperExchangeConfig:
-    return PaperExchangeConfig.model_validate(bench_config_data())
+def bench_config(profile: str = "kind") -> PaperExchangeConfig:
+    return PaperExchangeConfig.model_validate(bench_config_data(profile))
 
 
-def bench_config_data() -> dict[str, Any]:
+def bench_config_data(profile: str = "kind") -> dict[str, Any]:
     return {
+        "profile": profile,
+        # realistic, but a budget the benchmark does not hit: the middleware's cost is measured
+        "unkind": {"rate_limit": {"requests": 10_000_000, "window_s": 1}},
         "markets": [
             {
                 "symbol": "SOL_USDC",
@@ -200,42 +206,58 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        config_file = home / "paper.json"
-        config_file.write_bytes(orjson.dumps(bench_config_data()))
-        paper_port, noop_port = free_port(), free_port()
-        paper_url, noop_url = f"http://127.0.0.1:{paper_port}", f"http://127.0.0.1:{noop_port}"
         python = sys.executable
-        paper = spawn(
-            [python, "-m", "gridkeeper", "exchange", "--config", str(config_file),
-             "--home", str(home / "http"), "--port", str(paper_port)],
-            paper_url + "/health",
-        )  # fmt: skip
-        noop = spawn([python, __file__, "--serve-noop", str(noop_port)], noop_url + "/noop")
-        token = (home / "http" / "tokens" / "paper-exchange.token").read_text().strip()
+        servers: list[subprocess.Popen[bytes]] = []
+        urls: dict[str, str] = {}
         try:
+            for profile in ("kind", "realistic"):
+                config_file = home / f"{profile}.json"
+                config_file.write_bytes(orjson.dumps(bench_config_data(profile)))
+                port = free_port()
+                urls[profile] = f"http://127.0.0.1:{port}"
+                servers.append(spawn(
+                    [python, "-m", "gridkeeper", "exchange", "--config", str(config_file),
+                     "--home", str(home / profile), "--port", str(port)],
+                    urls[profile] + "/health",
+                ))  # fmt: skip
+            noop_port = free_port()
+            noop_url = f"http://127.0.0.1:{noop_port}"
+            servers.append(
+                spawn([python, __file__, "--serve-noop", str(noop_port)], noop_url + "/noop")
+            )
+            token = (home / "kind" / "tokens" / "paper-exchange.token").read_text().strip()
             asyncio.run(http_noop(noop_url, 200))  # warm-up
             noop_rate = asyncio.run(http_noop(noop_url, args.orders))
-            order_rate = asyncio.run(http_orders(paper_url, args.orders))
-            price_rate = asyncio.run(http_prices(paper_url, token, args.orders))
+            order_rate = asyncio.run(http_orders(urls["kind"], args.orders))
+            real_order_rate = asyncio.run(http_orders(urls["realistic"], args.orders))
+            price_rate = asyncio.run(http_prices(urls["kind"], token, args.orders))
         finally:
-            for proc in (paper, noop):
+            for proc in servers:
                 proc.terminate()
                 proc.wait(10)
         local = PaperExchange(bench_config(), home / "local")
         pure_rate = engine_updates(local, args.updates, commit=False)
         stored_rate = engine_updates(local, args.updates // 4, commit=True)
         local.store.close()
+        real = PaperExchange(bench_config("realistic"), home / "local-realistic")
+        assert real.engine.liquidity is not None
+        real_rate = engine_updates(real, args.updates, commit=False)
+        real.store.close()
 
     print(f"HTTP, {CONCURRENCY} concurrent clients, {args.orders} requests per figure:")
     print(f"  no-op POST baseline (same stack)        {noop_rate:10.0f} req/s")
     print(f"  signed order POST accepted + stored     {order_rate:10.0f} orders/s"
           f"   ({order_rate / noop_rate:.2f}x of baseline)")  # fmt: skip
+    print(f"  signed order POST, realistic profile    {real_order_rate:10.0f} orders/s"
+          f"   ({real_order_rate / noop_rate:.2f}x of baseline, target >= 0.8x)")  # fmt: skip
     print(f"  price update (POST /_paper/price)       {price_rate:10.0f} updates/s"
           f"   ({price_rate / noop_rate:.2f}x of baseline)")  # fmt: skip
     print(f"Matching engine, {RESTING} resting orders (grid, fills replaced):")
     print(f"  pure engine                             {pure_rate:10.0f} updates/s")
     print(f"  engine + SQLite commit per update       {stored_rate:10.0f} updates/s"
           f"   ({stored_rate / pure_rate:.2f}x of pure)")  # fmt: skip
+    print(f"  pure engine, book model on (realistic)  {real_rate:10.0f} updates/s"
+          f"   ({real_rate / pure_rate:.2f}x of model off, target >= 0.5x)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ from tests import support
 from tests.support import free_port
 
 AUTO = "auto"  # post(): use the bot's own token
+# GRIDKEEPER_PAPER_PROFILE=realistic runs the bot tests against the unkind paper exchange
+# (book model, 202 cancels, history lag, rate limit, self-trade prevention).
+PAPER_PROFILE = os.environ.get("GRIDKEEPER_PAPER_PROFILE", "kind")
 
 PAPER_CONFIG: dict[str, Any] = {
     "markets": [
@@ -109,7 +112,7 @@ def paper(tmp_path: Path) -> Iterator[Paper]:
     home = tmp_path / "home"
     home.mkdir()
     config = tmp_path / "paper_exchange.json"
-    config.write_bytes(orjson.dumps(PAPER_CONFIG))
+    config.write_bytes(orjson.dumps({**PAPER_CONFIG, "profile": PAPER_PROFILE}))
     port = free_port()
     proc = subprocess.Popen(
         [
