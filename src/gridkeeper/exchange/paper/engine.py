@@ -49,6 +49,7 @@ class Engine:
         self.markets = {m.symbol: m for m in markets}
         self.market_slippage = market_slippage
         self.prices: dict[str, Decimal] = {}
+        self.marks: dict[str, Decimal] = {}  # perps' mark prices, kept by paper/perp.py
         self.balances: dict[tuple[str, str], BalanceState] = {}
         self.positions: dict[tuple[str, str], PositionState] = {}
         self.orders: dict[str, BookOrder] = {}  # open orders only; closed ones live in the store
@@ -92,6 +93,20 @@ class Engine:
             raise EngineReject("INVALID_MARKET", f"No price for {symbol} yet", 503)
         return price
 
+    def mark_price(self, symbol: str, default: Decimal | None = None) -> Decimal:
+        """The price positions are valued at: a perp's mark, else (and until set) the last."""
+        mark = self.marks.get(symbol)
+        if mark is not None:
+            return mark
+        if default is not None and symbol not in self.prices:
+            return default
+        return self.price(symbol)
+
+    def credit(self, account: str, asset: str, amount: Decimal) -> None:
+        """Add (or, negative, take) an amount outside any order: funding payments."""
+        self.balance(account, asset).available += amount
+        self._changes.balances.add((account, asset))
+
     def balance(self, account: str, asset: str) -> BalanceState:
         state = self.balances.get((account, asset))
         if state is None:
@@ -131,7 +146,7 @@ class Engine:
             if acct == account:
                 total += (bal.available + bal.locked) * self.asset_price(asset)
         for symbol, pos in self.account_positions(account):
-            total += pos.unrealized(self.prices.get(symbol, pos.entry_price))
+            total += pos.unrealized(self.mark_price(symbol, pos.entry_price))
         return total
 
     def asset_price(self, asset: str) -> Decimal:
@@ -146,7 +161,14 @@ class Engine:
 
     # -- orders --------------------------------------------------------------------------
 
-    def place(self, account: str, req: OrderInput, now_ms: int) -> BookOrder:
+    def place(
+        self,
+        account: str,
+        req: OrderInput,
+        now_ms: int,
+        *,
+        system_order_type: str | None = None,
+    ) -> BookOrder:
         spec = self.market(req.symbol)
         last = self.price(req.symbol)
         validate(spec, req, last)
@@ -180,6 +202,7 @@ class Engine:
             reduce_only=req.reduce_only,
             created_at_ms=now_ms,
             updated_at_ms=now_ms,
+            system_order_type=system_order_type,
         )
         self._reserve(spec, order, exec_price if marketable else None)
         self.next_order_id += 1
@@ -279,7 +302,7 @@ class Engine:
             spec = self.markets[symbol]
             used += (
                 abs(pos.net_quantity)
-                * self.prices.get(symbol, pos.entry_price)
+                * self.mark_price(symbol, pos.entry_price)
                 * (spec.initial_margin)
             )
         for order in self.orders.values():
@@ -370,6 +393,7 @@ class Engine:
             fee_symbol=fee_symbol,
             is_maker=is_maker,
             timestamp_ms=now_ms,
+            system_order_type=order.system_order_type,
         )
         self.next_trade_id += 1
         self._changes.fills.append(fill)

@@ -20,6 +20,7 @@ from gridkeeper.exchange.paper.book import MarketSpec
 from gridkeeper.exchange.paper.engine import Engine
 from gridkeeper.exchange.paper.hub import Hub
 from gridkeeper.exchange.paper.marketdata import PriceHistory
+from gridkeeper.exchange.paper.perp_service import Perps
 from gridkeeper.exchange.paper.prices import PriceFeed
 from gridkeeper.exchange.paper.serialize import order_update_json
 from gridkeeper.exchange.paper.store import Store
@@ -74,7 +75,9 @@ class PaperExchange:
         self.history = PriceHistory()
         self.feed = PriceFeed(config.price_source, config_dir or Path.cwd())
         self._ticker: asyncio.Task[None] | None = None
+        self._funding: asyncio.Task[None] | None = None
         self._start()
+        self.perps = Perps(self.engine, config.perps, self.store.db, clock)
 
     def _start(self) -> None:
         self.store.load_into(self.engine)
@@ -108,6 +111,7 @@ class PaperExchange:
     def set_price(self, symbol: str, price: Decimal) -> int:
         now = self.clock()
         fills = self.engine.set_price(symbol, price, now)
+        self.perps.on_price(symbol, now)
         self.history.add(symbol, now, price)
         self.commit()
         return fills
@@ -122,9 +126,14 @@ class PaperExchange:
             if price is not None:
                 self.set_price(spec.symbol, price)
 
+    def mark_price(self, symbol: str) -> Decimal:
+        return self.engine.mark_price(symbol)
+
     async def start_ticker(self) -> None:
         if self.config.price_source.kind != "manual":
             self._ticker = asyncio.create_task(self._tick_forever())
+        if self.config.perps.funding:
+            self._funding = asyncio.create_task(self.perps.run_funding(self.commit))
 
     async def _tick_forever(self) -> None:
         interval = self.config.price_source.interval_s
@@ -133,10 +142,11 @@ class PaperExchange:
             await self.tick()
 
     async def aclose(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._funding):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.hub.drop_all()
         await self.feed.aclose()
         self.store.close()
