@@ -81,9 +81,6 @@ def test_funding_is_paid_each_interval_and_listed(make_paper: Any) -> None:
     """With a 1 s interval a long pays funding: balance, position, both histories show it."""
     paper = make_paper(funding=True, funding_interval_s=1, funding_rate="0.001")
     market_order(paper, "Bid", "10")
-    balance_after_fill = D(
-        signed_get(paper, "/api/v1/capital", "balanceQuery").json()["USDC"]["available"]
-    )
 
     def paid() -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = signed_get(
@@ -102,7 +99,8 @@ def test_funding_is_paid_each_interval_and_listed(make_paper: Any) -> None:
     [pos] = signed_get(paper, "/api/v1/position", "positionQuery").json()
     assert D(pos["cumulativeFundingPayment"]) <= D("-1.5")
     balance = D(signed_get(paper, "/api/v1/capital", "balanceQuery").json()["USDC"]["available"])
-    assert balance <= balance_after_fill - D("1.5")  # paid from the quote balance
+    [fill] = signed_get(paper, "/wapi/v1/history/fills", "fillHistoryQueryAll").json()
+    assert balance <= D("10000") - D(fill["fee"]) - D("1.5")  # paid from the quote balance
 
     rates = httpx.get(paper.base_url + "/api/v1/fundingRates", params={"symbol": PERP})
     assert rates.status_code == 200 and int(rates.headers["X-TOTAL"]) >= 1
