@@ -136,9 +136,9 @@ class PaperExchange:
             self._funding = asyncio.create_task(self.perps.run_funding(self.commit))
 
     async def _tick_forever(self) -> None:
-        interval = self.config.price_source.interval_s
         while True:
-            await asyncio.sleep(interval)
+            # Every market advances one step per tick; a replay waits the recorded gap.
+            await asyncio.sleep(self.feed.delay_s(max(self.store.steps.values(), default=0)))
             await self.tick()
 
     async def aclose(self) -> None:
