@@ -38,10 +38,11 @@ class PaperMarket(StrictModel):
 class PriceSource(StrictModel):
     """Where prices come from. Every source moves each market's price once per interval."""
 
-    kind: Literal["random_walk", "csv", "live", "manual"] = Field(
+    kind: Literal["random_walk", "csv", "replay", "live", "manual"] = Field(
         "random_walk",
-        description="random_walk (seeded, reproducible), csv (replay a file), live (Backpack's "
-        "public ticker), manual (only POST /_paper/price moves it).",
+        description="random_walk (seeded, reproducible), csv (a file, one row per interval), "
+        "replay (a recorded file at its own timing, see speed), live (Backpack's public "
+        "ticker), manual (only POST /_paper/price moves it).",
     )
     interval_s: float = Field(1.0, gt=0, le=3600, description="Seconds between price updates.")
     seed: int = Field(42, description="random_walk: the seed; the same seed gives the same path.")
@@ -52,16 +53,74 @@ class PriceSource(StrictModel):
         None,
         description="csv: file with a header; a column per symbol, or one `price` column for all.",
     )
-    loop: bool = Field(True, description="csv: start again at the end of the file.")
+    loop: bool = Field(True, description="csv, replay: start again at the end of the file.")
+    speed: float = Field(
+        1.0,
+        gt=0,
+        le=1_000_000,
+        description="replay: how many times faster than recorded the file plays (2 = twice).",
+    )
     live_url: str = Field(
         "https://api.backpack.exchange", description="live: base URL whose /api/v1/ticker is read."
     )
 
     @model_validator(mode="after")
     def _csv_needs_path(self) -> PriceSource:
-        if self.kind == "csv" and not self.csv_path:
-            raise ValueError("price_source.kind 'csv' needs csv_path")
+        if self.kind in ("csv", "replay") and not self.csv_path:
+            raise ValueError(f"price_source.kind '{self.kind}' needs csv_path")
         return self
+
+
+class PerpSettings(StrictModel):
+    """Perpetuals: mark price, funding and liquidation (all off or neutral by default)."""
+
+    mark_basis_bps: Decimal = Field(
+        Decimal(0),
+        ge=-1000,
+        le=1000,
+        description="Mark = last price x (1 + basis): a steady premium (+) or discount (-).",
+    )
+    mark_smoothing: Decimal = Field(
+        Decimal(1),
+        gt=0,
+        le=1,
+        description="Weight of a new price in the mark (exponential average): 1 = mark follows "
+        "the last price at once, 0.2 = a spike moves the mark a fifth of the way.",
+    )
+    funding: bool = Field(False, description="Pay funding on open positions every interval.")
+    funding_interval_s: int = Field(
+        28800, gt=0, description="Seconds between funding payments (Backpack: 8 h = 28800)."
+    )
+    funding_rate_model: Literal["fixed", "premium"] = Field(
+        "fixed",
+        description="fixed: funding_rate every interval; premium: (mark - last) / last at the "
+        "payment, clamped to +/- funding_rate_cap.",
+    )
+    funding_rate: Decimal = Field(
+        Decimal("0.0001"),
+        ge=-1,
+        le=1,
+        description="fixed: rate per interval; longs pay shorts when positive (0.0001 = 1 bp).",
+    )
+    funding_rate_cap: Decimal = Field(
+        Decimal("0.01"), gt=0, le=1, description="premium: largest rate either way."
+    )
+    liquidation: bool = Field(
+        False,
+        description="Close an account's positions at market when its equity at mark falls below "
+        "its maintenance margin.",
+    )
+    maintenance_margin: Decimal | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Maintenance margin fraction of notional; default: half the market's "
+        "initial_margin.",
+    )
+    maintenance_margin_by_symbol: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description='Per-market maintenance fraction, e.g. {"SOL_USDC_PERP": "0.02"}.',
+    )
 
 
 class PaperAccount(StrictModel):
@@ -164,6 +223,15 @@ REALISTIC: dict[str, Any] = {
 }
 
 
+# What the realistic profile turns on for perps (each key still overridable in `perps`).
+REALISTIC_PERPS: dict[str, Any] = {
+    "mark_basis_bps": "2",
+    "mark_smoothing": "0.5",
+    "funding": True,
+    "liquidation": True,
+}
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -194,6 +262,9 @@ class PaperExchangeConfig(StrictModel):
     unkind: UnkindConfig = Field(
         default_factory=UnkindConfig, description="The real market's unkind behaviours."
     )
+    perps: PerpSettings = Field(
+        default_factory=PerpSettings, description="Perpetuals: mark, funding, liquidation."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -202,7 +273,14 @@ class PaperExchangeConfig(StrictModel):
             given = data.get("unkind")
             if isinstance(given, UnkindConfig):
                 given = given.model_dump(exclude_unset=True)
-            data = {**data, "unkind": _merge(REALISTIC, given or {})}
+            perps = data.get("perps")
+            if isinstance(perps, PerpSettings):
+                perps = perps.model_dump(exclude_unset=True)
+            data = {
+                **data,
+                "unkind": _merge(REALISTIC, given or {}),
+                "perps": _merge(REALISTIC_PERPS, perps or {}),
+            }
         return data
 
     @model_validator(mode="after")

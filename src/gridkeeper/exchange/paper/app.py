@@ -20,6 +20,7 @@ from gridkeeper.exchange.paper.auth import Params, authenticate
 from gridkeeper.exchange.paper.engine import EngineReject
 from gridkeeper.exchange.paper.marketdata import depth_json, klines_json, ticker_json
 from gridkeeper.exchange.paper.ratelimit import rate_limit
+from gridkeeper.exchange.paper.routes_perp import perp_routes
 from gridkeeper.exchange.paper.serialize import (
     d,
     fill_json,
@@ -146,7 +147,7 @@ def build_app(ex: PaperExchange) -> Starlette:
         acct, _ = await signed(request, "collateralQuery")
         equity = engine.equity(acct)
         unrealized = sum(
-            (p.unrealized(engine.prices[s]) for s, p in engine.account_positions(acct)),
+            (p.unrealized(engine.mark_price(s)) for s, p in engine.account_positions(acct)),
             Decimal(0),
         )
         rows = []
@@ -169,7 +170,7 @@ def build_app(ex: PaperExchange) -> Starlette:
                 }
             )
         exposure = sum(
-            (abs(p.net_quantity) * engine.prices[s] for s, p in engine.account_positions(acct)),
+            (abs(p.net_quantity) * engine.mark_price(s) for s, p in engine.account_positions(acct)),
             Decimal(0),
         )
         return json(
@@ -194,7 +195,7 @@ def build_app(ex: PaperExchange) -> Starlette:
         acct, params = await signed(request, "positionQuery")
         symbol = symbol_of(params, required=False)
         rows = [
-            position_json(engine.markets[s], p, engine.prices[s], i)
+            position_json(engine.markets[s], p, engine.mark_price(s), i)
             for i, (s, p) in enumerate(engine.account_positions(acct), start=1)
             if symbol is None or s == symbol
         ]
@@ -346,6 +347,7 @@ def build_app(ex: PaperExchange) -> Starlette:
         Route("/_paper/price", endpoint(admin_price), methods=["POST"]),
         Route("/_paper/drop-streams", endpoint(admin_drop_streams), methods=["POST"]),
         WebSocketRoute("/ws", order_stream_endpoint(ex)),
+        *perp_routes(ex),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=rate_limit(ex.config))
 

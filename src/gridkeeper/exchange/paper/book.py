@@ -61,6 +61,7 @@ class BookOrder:
     expiry_reason: str | None = None
     locked: Decimal = ZERO  # of the asset this order holds (quote for spot bids, base for asks)
     self_trade_prevention: str = "RejectTaker"
+    system_order_type: str | None = None  # set on orders the exchange places (liquidations)
 
     @property
     def remaining(self) -> Decimal:
@@ -85,6 +86,7 @@ class BookFill:
     fee_symbol: str
     is_maker: bool
     timestamp_ms: int
+    system_order_type: str | None = None  # that of the order (e.g. LiquidatePositionOnBook)
 
 
 @dataclass(slots=True)
@@ -100,6 +102,7 @@ class PositionState:
     net_quantity: Decimal = ZERO
     entry_price: Decimal = ZERO
     realized_pnl: Decimal = ZERO
+    cumulative_funding: Decimal = ZERO  # received (+) or paid (-); kept by paper/perp.py
 
     def apply_fill(self, side: Side, quantity: Decimal, price: Decimal) -> Decimal:
         """Net a fill into the position; return the PnL it realized."""

@@ -36,7 +36,14 @@ __all__ = ["Changes", "Engine", "EngineReject", "OrderInput"]
 class Engine(EngineState):
     # -- orders --------------------------------------------------------------------------
 
-    def place(self, account: str, req: OrderInput, now_ms: int) -> BookOrder:
+    def place(
+        self,
+        account: str,
+        req: OrderInput,
+        now_ms: int,
+        *,
+        system_order_type: str | None = None,
+    ) -> BookOrder:
         spec = self.market(req.symbol)
         last = self.price(req.symbol)
         validate(spec, req, last)
@@ -64,6 +71,7 @@ class Engine(EngineState):
             created_at_ms=now_ms,
             updated_at_ms=now_ms,
             self_trade_prevention=req.self_trade_prevention,
+            system_order_type=system_order_type,
         )
         makers: list[BookOrder] = []
         stp_taker = False
@@ -367,6 +375,7 @@ class Engine(EngineState):
             fee_symbol=fee_symbol,
             is_maker=is_maker,
             timestamp_ms=now_ms,
+            system_order_type=order.system_order_type,
         )
         self.next_trade_id += 1
         self._changes.fills.append(fill)

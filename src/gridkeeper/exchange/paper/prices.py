@@ -1,4 +1,5 @@
-"""Price sources: a seeded random walk, a CSV replay, Backpack's live ticker, or manual.
+"""Price sources: a seeded random walk, a CSV (per interval or at its recorded timing),
+Backpack's live ticker, or manual.
 
 The walk and the replay are pure functions of (seed or file, symbol, step), so a restarted
 exchange continues the same path from its persisted step.
@@ -47,6 +48,33 @@ class CsvPrices:
         return Decimal(value) if value else None
 
 
+class ReplayTiming:
+    """When each row of a recorded CSV (its `timestamp` column, ms) plays, `speed` times faster."""
+
+    def __init__(self, rows: list[dict[str, str]], *, speed: float, pause_s: float, path: Path):
+        try:
+            self.stamps = [int(Decimal(row.get("timestamp") or "")) for row in rows]
+        except ArithmeticError as exc:
+            raise ConfigError(
+                "replay needs a `timestamp` column (ms) in every row; record one with "
+                "`gridkeeper exchange record`",
+                file=str(path),
+            ) from exc
+        self.speed = speed
+        self.pause_s = pause_s
+
+    def delay_s(self, step: int) -> float:
+        """Seconds to wait before playing row `step` (the first row plays at once; a loop back
+        to the start waits `pause_s`)."""
+        n = len(self.stamps)
+        if step == 0:
+            return 0.0
+        if step % n == 0:
+            return self.pause_s
+        gap_ms = self.stamps[step % n] - self.stamps[step % n - 1]
+        return max(gap_ms, 0) / 1000 / self.speed
+
+
 class LivePrices:
     """Backpack's public ticker, read over HTTPS (for users with internet)."""
 
@@ -72,11 +100,23 @@ class PriceFeed:
         self.source = source
         self.csv: CsvPrices | None = None
         self.live: LivePrices | None = None
-        if source.kind == "csv" and source.csv_path:
+        self.timing: ReplayTiming | None = None
+        if source.kind in ("csv", "replay") and source.csv_path:
             path = Path(source.csv_path)
-            self.csv = CsvPrices(path if path.is_absolute() else base_dir / path, loop=source.loop)
+            path = path if path.is_absolute() else base_dir / path
+            self.csv = CsvPrices(path, loop=source.loop)
+            if source.kind == "replay":
+                self.timing = ReplayTiming(
+                    self.csv.rows, speed=source.speed, pause_s=source.interval_s, path=path
+                )
         elif source.kind == "live":
             self.live = LivePrices(source.live_url)
+
+    def delay_s(self, step: int) -> float:
+        """Seconds before the tick that plays `step`: the interval, or the recorded gap."""
+        if self.timing is None:
+            return self.source.interval_s
+        return self.timing.delay_s(step)
 
     async def next_price(self, spec: MarketSpec, current: Decimal, step: int) -> Decimal | None:
         if self.source.kind == "random_walk":

@@ -9,6 +9,8 @@ from typing import Any
 from gridkeeper.exchange.paper.book import ZERO, BookFill, BookOrder, MarketSpec, PositionState
 
 BPS = Decimal(10000)
+# The order-update stream's `O` (origin) of orders the exchange places, by systemOrderType.
+ORIGINS = {"LiquidatePositionOnBook": "LIQUIDATION_AUTOCLOSE"}
 
 
 def d(value: Decimal) -> str:
@@ -74,6 +76,8 @@ def order_json(order: BookOrder, *, history: bool = False) -> dict[str, Any]:
         out["price"] = d(order.price) if order.price is not None else None
     if order.client_id is not None:
         out["clientId"] = order.client_id
+    if order.system_order_type is not None:
+        out["systemOrderType"] = order.system_order_type
     if history and order.expiry_reason:
         out["expiryReason"] = order.expiry_reason
     return out
@@ -90,7 +94,7 @@ def fill_json(fill: BookFill) -> dict[str, Any]:
         "fee": d(fill.fee),
         "feeSymbol": fill.fee_symbol,
         "isMaker": fill.is_maker,
-        "systemOrderType": None,
+        "systemOrderType": fill.system_order_type,
         "timestamp": naive_utc(fill.timestamp_ms),
     }
     if fill.client_id is not None:
@@ -118,7 +122,7 @@ def position_json(
         "netExposureNotional": d(abs(notional)),
         "pnlRealized": d(pos.realized_pnl),
         "pnlUnrealized": d(pos.unrealized(mark)),
-        "cumulativeFundingPayment": "0",
+        "cumulativeFundingPayment": d(pos.cumulative_funding),
         "subaccountId": None,
         "symbol": spec.symbol,
         "userId": 1,
@@ -144,7 +148,7 @@ def order_update_json(kind: str, order: BookOrder, fill: BookFill | None) -> dic
         "Z": d(order.executed_quote_quantity),
         "V": order.self_trade_prevention,
         "T": ts_us,
-        "O": "USER",
+        "O": ORIGINS.get(order.system_order_type or "", "USER"),
         "r": order.reduce_only,
         "I": None,
     }

@@ -21,6 +21,7 @@ from gridkeeper.exchange.paper.engine import Engine
 from gridkeeper.exchange.paper.hub import Hub
 from gridkeeper.exchange.paper.liquidity import LiquidityModel
 from gridkeeper.exchange.paper.marketdata import PriceHistory
+from gridkeeper.exchange.paper.perp_service import Perps
 from gridkeeper.exchange.paper.prices import PriceFeed
 from gridkeeper.exchange.paper.serialize import order_update_json
 from gridkeeper.exchange.paper.store import Store
@@ -95,7 +96,9 @@ class PaperExchange:
         self.history = PriceHistory()
         self.feed = PriceFeed(config.price_source, config_dir or Path.cwd())
         self._ticker: asyncio.Task[None] | None = None
+        self._funding: asyncio.Task[None] | None = None
         self._start()
+        self.perps = Perps(self.engine, config.perps, self.store.db, clock)
 
     def _start(self) -> None:
         self.store.load_into(self.engine)
@@ -151,6 +154,7 @@ class PaperExchange:
         if self.engine.pending_cancels:
             self.engine.complete_due(now)
         fills = self.engine.set_price(symbol, price, now)
+        self.perps.on_price(symbol, now)
         self.history.add(symbol, now, price)
         self.commit()
         return fills
@@ -165,21 +169,27 @@ class PaperExchange:
             if price is not None:
                 self.set_price(spec.symbol, price)
 
+    def mark_price(self, symbol: str) -> Decimal:
+        return self.engine.mark_price(symbol)
+
     async def start_ticker(self) -> None:
         if self.config.price_source.kind != "manual":
             self._ticker = asyncio.create_task(self._tick_forever())
+        if self.config.perps.funding:
+            self._funding = asyncio.create_task(self.perps.run_funding(self.commit))
 
     async def _tick_forever(self) -> None:
-        interval = self.config.price_source.interval_s
         while True:
-            await asyncio.sleep(interval)
+            # Every market advances one step per tick; a replay waits the recorded gap.
+            await asyncio.sleep(self.feed.delay_s(max(self.store.steps.values(), default=0)))
             await self.tick()
 
     async def aclose(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._funding):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.hub.drop_all()
         await self.feed.aclose()
         self.store.close()

@@ -62,6 +62,7 @@ class EngineState:
         # Book-model quantity takers consumed per price since the last price move.
         self._taken: dict[str, dict[Decimal, Decimal]] = {m: {} for m in self.markets}
         self.prices: dict[str, Decimal] = {}
+        self.marks: dict[str, Decimal] = {}  # perps' mark prices, kept by paper/perp.py
         self.balances: dict[tuple[str, str], BalanceState] = {}
         self.positions: dict[tuple[str, str], PositionState] = {}
         self.orders: dict[str, BookOrder] = {}  # open orders only; closed ones live in the store
@@ -104,6 +105,20 @@ class EngineState:
         if price is None:
             raise EngineReject("INVALID_MARKET", f"No price for {symbol} yet", 503)
         return price
+
+    def mark_price(self, symbol: str, default: Decimal | None = None) -> Decimal:
+        """The price positions are valued at: a perp's mark, else (and until set) the last."""
+        mark = self.marks.get(symbol)
+        if mark is not None:
+            return mark
+        if default is not None and symbol not in self.prices:
+            return default
+        return self.price(symbol)
+
+    def credit(self, account: str, asset: str, amount: Decimal) -> None:
+        """Add (or, negative, take) an amount outside any order: funding payments."""
+        self.balance(account, asset).available += amount
+        self._changes.balances.add((account, asset))
 
     def balance(self, account: str, asset: str) -> BalanceState:
         state = self.balances.get((account, asset))
@@ -148,7 +163,7 @@ class EngineState:
             if acct == account:
                 total += (bal.available + bal.locked) * self.asset_price(asset)
         for symbol, pos in self.account_positions(account):
-            total += pos.unrealized(self.prices.get(symbol, pos.entry_price))
+            total += pos.unrealized(self.mark_price(symbol, pos.entry_price))
         return total
 
     def asset_price(self, asset: str) -> Decimal:
@@ -169,7 +184,7 @@ class EngineState:
             spec = self.markets[symbol]
             used += (
                 abs(pos.net_quantity)
-                * self.prices.get(symbol, pos.entry_price)
+                * self.mark_price(symbol, pos.entry_price)
                 * (spec.initial_margin)
             )
         for order in self.orders.values():
