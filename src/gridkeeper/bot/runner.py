@@ -58,6 +58,8 @@ def market_spec(market: Market) -> MarketSpec:
         step_size=market.step_size,
         min_quantity=market.min_quantity,
         maker_fee=market.maker_fee,
+        band_min=market.min_multiplier,
+        band_max=market.max_multiplier,
     )
 
 
@@ -257,7 +259,7 @@ class BotRunner:
                 issued=self.store.issued,
                 seen=seen,
                 history={o.client_id: o for o in history if o.client_id is not None},
-                in_flight=self.executor.in_flight,
+                in_flight=self.executor.busy,
             )
             applied = report.applied
             self._last_reconcile = time.monotonic()
