@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import orjson
 import pytest
 
 from gridkeeper.exchange.client import BackpackClient
-from gridkeeper.exchange.models import Fill, Order, Position
+from gridkeeper.exchange.models import Fill, Order, OrderRequest, Position
 from tests import support
 from tests.support import free_port
 
@@ -85,6 +86,17 @@ class Paper:
         result: dict[str, Any] = r.json()
         return result
 
+    def trade(self, symbol: str, side: str, quantity: str) -> Order:
+        """A manual market order on the bots' account (what an operator might do by hand)."""
+
+        async def go() -> Order:
+            key, secret = self._keys()
+            async with BackpackClient(self.url, key, secret) as client:
+                req = OrderRequest(symbol, side, "Market", D(quantity))  # type: ignore[arg-type]
+                return await client.execute_order(req)
+
+        return asyncio.run(go())
+
     def _keys(self) -> tuple[str, str]:
         data = orjson.loads((self.home / "paper" / "demo-account.json").read_bytes())
         return str(data["api_key"]), str(data["api_secret"])
@@ -105,11 +117,17 @@ class Paper:
 
 
 @pytest.fixture
-def paper(tmp_path: Path) -> Iterator[Paper]:
+def paper_config() -> dict[str, Any]:
+    """The paper exchange's config; a test module overrides this fixture to change markets."""
+    return PAPER_CONFIG
+
+
+@pytest.fixture
+def paper(tmp_path: Path, paper_config: dict[str, Any]) -> Iterator[Paper]:
     home = tmp_path / "home"
     home.mkdir()
     config = tmp_path / "paper_exchange.json"
-    config.write_bytes(orjson.dumps(PAPER_CONFIG))
+    config.write_bytes(orjson.dumps(paper_config))
     port = free_port()
     proc = subprocess.Popen(
         [
