@@ -42,6 +42,9 @@ from gridkeeper.exchange.models import Fill, Market, Order
 FILL_OVERLAP_MS = 60_000  # re-read fills this far behind the checkpoint; duplicates are ignored
 FILL_PAGE = 1000
 FUNDING_PAGE = 100
+# A position gap must last this long (and two full reconciles) before it pauses the grid: fill
+# history may lag the position by a few seconds, and a lagging fill is not a mismatch.
+MISMATCH_CONFIRM_S = 10.0
 HISTORY_LIMIT = 200  # closed orders read per full reconcile (missing ones: by orderId)
 
 
@@ -116,7 +119,8 @@ class BotRunner:
         self._strategy: GridStrategy | None = None
         self._executor: Executor | None = None
         self.exchange_position: Decimal | None = None  # last figure read in a full reconcile
-        self._last_gap: Decimal | None = None  # a gap is acted on when seen twice in a row
+        self._last_gap: Decimal | None = None  # the gap seen in the last full reconcile
+        self._gap_since = 0.0  # monotonic time that gap was first seen
         self.raise_alert: Callable[[str, str, str], None] = _raise_alert(spec.home)
         self.resolve_alert: Callable[[str], None] = _resolve_alert(spec.home)
 
@@ -325,8 +329,9 @@ class BotRunner:
         """Compare the grid's position with the exchange's; pause on a confirmed gap.
 
         The figure is read before and after the fills: when the two differ a fill landed in
-        between and this round proves nothing. A gap counts once the same gap is seen in two
-        full reconciles in a row, so fill history that lags the position is not a mismatch.
+        between and this round proves nothing. A gap counts once the same gap has been seen for
+        MISMATCH_CONFIRM_S in consecutive full reconciles, so fill history that lags the
+        position is not a mismatch.
         """
         if before != after:
             return
@@ -337,8 +342,10 @@ class BotRunner:
         if abs(gap) <= market.step_size:
             self._last_gap = None
             return
-        confirmed = self._last_gap == gap
-        self._last_gap = gap
+        if self._last_gap != gap:
+            self._last_gap, self._gap_since = gap, time.monotonic()
+            return
+        confirmed = time.monotonic() - self._gap_since >= MISMATCH_CONFIRM_S
         if not confirmed or st.status == "stopped" or (st.reason or "").startswith(MISMATCH):
             return
         reason = mismatch_reason(st.position, after, gap, market.step_size, market.spot)

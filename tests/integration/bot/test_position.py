@@ -71,7 +71,7 @@ def test_manual_trade_pauses_with_position_mismatch_alert_and_adopt_repairs(
         grid = bot.get("/api/grid")
         return grid if grid["status"] == "paused" else None
 
-    grid = wait_for(paused, what="paused on the mismatch")
+    grid = wait_for(paused, timeout=40, what="paused on the mismatch (confirmed after 10 s)")
     assert grid["reason"].startswith("position_mismatch")
     assert "holds 0" in grid["reason"] and " 3 " in grid["reason"] + " "
     assert "gridkeeper grid adopt perp-mm" in grid["reason"]
@@ -113,7 +113,9 @@ def test_spot_sale_under_the_grid_is_a_mismatch(paper: Paper, make_bot: MakeBot)
     asyncio.run(cancel_all())
     paper.trade("SOL_USDC", "Ask", "997")  # 3 SOL left: the grid counts 5
     bot.start()
-    grid = wait_for(lambda: (g := bot.get("/api/grid"))["status"] == "paused" and g, what="paused")
+    grid = wait_for(
+        lambda: (g := bot.get("/api/grid"))["status"] == "paused" and g, timeout=40, what="paused"
+    )
     assert grid["reason"].startswith("position_mismatch") and "base balance is 3" in grid["reason"]
     result = bot.post("/api/grid/adopt")
     assert result.status_code == 200, result.text
