@@ -27,6 +27,7 @@ gridkeeper operator menu
   4  start an instance
   5  stop an instance
  10  adjust a running grid's range
+ 11  adopt the exchange's position (after a position_mismatch pause)
   0  exit
 """
 
@@ -128,6 +129,21 @@ def adjust_range(home: Path) -> None:
     click.echo(f"applied: {result['grid_lower_price']} - {result['grid_upper_price']}")
 
 
+def adopt_position(home: Path) -> None:
+    control = choose_control(home)
+    view = control.grid()
+    click.echo(
+        f"status {view['status']}{' (' + view['reason'] + ')' if view.get('reason') else ''}; "
+        f"grid position {view.get('position')}, exchange {view.get('exchange_position')}"
+    )
+    if not click.confirm("accept the exchange's position as the grid's?", default=False):
+        click.echo("nothing was changed")
+        return
+    result = control.adopt()
+    done = result.get("adopted", {})
+    click.echo(f"adopted: {done.get('before')} -> {done.get('after')} at {done.get('mark_price')}")
+
+
 def show_orders(home: Path) -> None:
     view = choose_control(home).grid()
     for line in describe(view):
@@ -176,6 +192,7 @@ def main(interactive: bool, home: Path | None) -> None:
         "4": lambda: keeper_op(home_dir, "start"),
         "5": lambda: keeper_op(home_dir, "stop"),
         "10": lambda: adjust_range(home_dir),
+        "11": lambda: adopt_position(home_dir),
     }
     while True:
         click.echo(MENU)

@@ -151,6 +151,19 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
             return _error(400, str(exc), exc.field)
         return JSONResponse(view)
 
+    async def adopt(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing or wrong bearer token")
+        if runner._strategy is None:
+            return _error(503, "starting")
+        try:
+            view = await runner.adopt()
+        except GridError as exc:
+            return _error(400, str(exc), exc.field)
+        except ExchangeError as exc:
+            return _error(503, f"exchange: {exc}")
+        return JSONResponse(view)
+
     def command(name: str) -> Any:
         async def handler(request: Request) -> JSONResponse:
             if not authorized(request):
@@ -170,6 +183,7 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
             Route("/health/detailed", detailed, methods=["GET"]),
             Route("/api/grid", grid, methods=["GET"]),
             Route("/api/grid/adjust", adjust, methods=["POST"]),
+            Route("/api/grid/adopt", adopt, methods=["POST"]),
             Route("/api/balances", balances, methods=["GET"]),
             Route("/api/pause", command("pause"), methods=["POST"]),
             Route("/api/resume", command("resume"), methods=["POST"]),
@@ -231,6 +245,15 @@ OPENAPI: dict[str, Any] = {
                         }
                     }
                 },
+                "responses": {**_OK, **_ERRS},
+            }
+        },
+        "/api/grid/adopt": {
+            "post": {
+                "summary": "Accept the exchange's position as the grid's (after a "
+                "position_mismatch pause): the difference is booked at the mark price, the grid "
+                "is laid out again from it and trading resumes.",
+                "security": _AUTH,
                 "responses": {**_OK, **_ERRS},
             }
         },

@@ -16,7 +16,8 @@ from gridkeeper.bot.state import ZERO, GridState, Side, SlotState, TrackedOrder
 from gridkeeper.config.strategy import GridStrategyConfig
 from gridkeeper.exchange.models import Fill
 
-REJECT_BACKOFF_MS = 5000
+REJECT_BACKOFF_MS = 5000  # first wait after a refused order; doubles per refusal of the slot
+REJECT_BACKOFF_MAX_MS = 300_000  # cap: a level refused forever costs one order per 5 minutes
 SPOT_FEE_SLACK = Decimal("0.01")
 
 
@@ -32,6 +33,8 @@ class MarketSpec:
     step_size: Decimal
     min_quantity: Decimal
     maker_fee: Decimal
+    band_min: Decimal | None = None  # limit prices must be >= last * band_min (None: no band)
+    band_max: Decimal | None = None  # ... and <= last * band_max
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class GridCore:
             return None
         if (side == "Bid" and price >= st.last_price) or (side == "Ask" and price <= st.last_price):
             return None  # would cross the book: wait for the price to come back
+        if self.outside_band(price):
+            return None  # the exchange would refuse it: the level waits for the price to come near
         if opening and not self._gate_allows(side, remaining):
             return None
         if not opening and not self._inventory_allows(side, remaining):
@@ -176,6 +181,15 @@ class GridCore:
             reduce_only=order.reduce_only,
         )
         return Place(order, self.config.post_only)
+
+    def outside_band(self, price: Decimal) -> bool:
+        """True when the exchange's price band at the last price refuses a limit at `price`."""
+        last, spec = self.state.last_price, self.market
+        if last is None:
+            return False
+        if spec.band_min is not None and price < last * spec.band_min:
+            return True
+        return spec.band_max is not None and price > last * spec.band_max
 
     def _next_id(self, slot: int) -> int:
         gen = self.state.generations.get(slot, 0) + 1
@@ -274,6 +288,7 @@ class GridCore:
             return
         order.status = "live"
         order.order_id = order_id
+        self._reset_backoff(order.slot)
         self.emit(
             "order_placed",
             f"order {order_id} live",
@@ -288,17 +303,31 @@ class GridCore:
         order = self.state.orders.pop(client_id, None)
         if order is None:
             return
+        wait_ms = REJECT_BACKOFF_MS
         for slot in self.state.slots:
             if slot.order == client_id:
                 slot.order = None
-                slot.retry_after_ms = now_ms + REJECT_BACKOFF_MS
+                wait_ms = self._reject_backoff(slot)
+                slot.retry_after_ms = now_ms + wait_ms
         self.emit(
             "order_rejected",
             f"{code}: {message}",
             client_id=client_id,
             code=code,
             reduce_only=order.reduce_only,
+            retry_in_ms=wait_ms,
         )
+
+    @staticmethod
+    def _reject_backoff(slot: SlotState) -> int:
+        """Per slot: 5 s, 10 s, 20 s ... capped; an accepted order resets it (on_placed)."""
+        slot.rejects += 1
+        return int(min(REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS * 2 ** (slot.rejects - 1)))
+
+    def _reset_backoff(self, slot_index: int) -> None:
+        for slot in self.state.slots:
+            if slot.index == slot_index:
+                slot.rejects = 0
 
     def on_gone(self, client_id: int, executed: Decimal) -> None:
         """The exchange no longer holds the order; `executed` of it filled in total."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from gridkeeper.bot.state import TrackedOrder
+from gridkeeper.bot.state import ZERO, GridState, TrackedOrder
 from gridkeeper.bot.strategy import GridStrategy
-from gridkeeper.exchange.models import Fill, Order
+from gridkeeper.exchange.models import Fill, FundingPayment, Order
 
 UNOWNED_SLOT = -1
 
@@ -134,3 +135,55 @@ def reconcile(
         )
     strategy.emit("reconciled", "state reconciled with the exchange", **report.summary())
     return report
+
+
+# ---- position and funding (defect 5) ----------------------------------------------------------
+
+
+def position_gap(grid: Decimal, exchange: Decimal, *, spot: bool) -> Decimal:
+    """How far the exchange's figure is from the grid's own position (0: consistent).
+
+    Perp: the grid owns its symbol on its account, so the account's net position must equal the
+    grid's: the gap is `exchange - grid`. Spot: the account's base balance (available + locked)
+    must cover the grid's inventory; more base than the grid holds is the account's own and not
+    a gap, only a shortfall is (negative: the grid believes it holds more than exists).
+    """
+    if spot:
+        return min(ZERO, exchange - grid)
+    return exchange - grid
+
+
+def mismatch_reason(
+    grid: Decimal, exchange: Decimal, gap: Decimal, step: Decimal, spot: bool
+) -> str:
+    what = "the account's base balance" if spot else "the exchange's position"
+    return (
+        f"position_mismatch: the grid holds {grid}, {what} is {exchange} (difference {gap}, "
+        f"more than one step {step}); check for manual trades or a liquidation, then "
+        "`gridkeeper grid adopt NAME` to accept the exchange's figure"
+    )
+
+
+def apply_funding(
+    state: GridState, payments: list[FundingPayment], symbol: str
+) -> list[FundingPayment]:
+    """Book funding payments newer than the checkpoint into the grid's cash (so they count in
+    total PnL and the stop-loss); returns those applied. Idempotent: the checkpoint (newest
+    interval applied, saved with the state) keeps a payment from being applied twice.
+
+    A grid with no checkpoint yet (new, or saved before funding was tracked) starts it at the
+    newest payment seen without applying older ones: they belong to positions before the grid.
+    """
+    mine = sorted((p for p in payments if p.symbol == symbol), key=lambda p: p.interval_end_ms)
+    if state.funding_checkpoint_ms is None:
+        state.funding_checkpoint_ms = mine[-1].interval_end_ms if mine else 0
+        return []
+    applied = []
+    for payment in mine:
+        if payment.interval_end_ms <= state.funding_checkpoint_ms:
+            continue
+        state.cash += payment.quantity
+        state.funding += payment.quantity
+        state.funding_checkpoint_ms = payment.interval_end_ms
+        applied.append(payment)
+    return applied

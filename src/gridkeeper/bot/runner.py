@@ -16,12 +16,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from gridkeeper.bot.adopt import MISMATCH, adopt_position
 from gridkeeper.bot.client_ids import free_tag
 from gridkeeper.bot.errors import BotFatal
 from gridkeeper.bot.execution import Executor, now_ms
 from gridkeeper.bot.grid import GridError
 from gridkeeper.bot.layout import pending_leg
-from gridkeeper.bot.reconcile import apply_fills, reconcile
+from gridkeeper.bot.reconcile import (
+    apply_fills,
+    apply_funding,
+    mismatch_reason,
+    position_gap,
+    reconcile,
+)
 from gridkeeper.bot.state import TrackedOrder
 from gridkeeper.bot.store import Store
 from gridkeeper.bot.strategy import GridStrategy, MarketSpec
@@ -34,6 +41,10 @@ from gridkeeper.exchange.models import Fill, Market, Order
 
 FILL_OVERLAP_MS = 60_000  # re-read fills this far behind the checkpoint; duplicates are ignored
 FILL_PAGE = 1000
+FUNDING_PAGE = 100
+# A position gap must last this long (and two full reconciles) before it pauses the grid: fill
+# history may lag the position by a few seconds, and a lagging fill is not a mismatch.
+MISMATCH_CONFIRM_S = 10.0
 HISTORY_LIMIT = 200  # closed orders read per full reconcile (missing ones: by orderId)
 
 
@@ -58,7 +69,28 @@ def market_spec(market: Market) -> MarketSpec:
         step_size=market.step_size,
         min_quantity=market.min_quantity,
         maker_fee=market.maker_fee,
+        band_min=market.min_multiplier,
+        band_max=market.max_multiplier,
     )
+
+
+def _raise_alert(home: Path) -> Callable[[str, str, str], None]:
+    def raise_(name: str, level: str, message: str) -> None:
+        # The monitor's public API (a row in monitor.db): works while the monitor restarts.
+        from gridkeeper.monitor import raise_alert
+
+        raise_alert(name, level=level, message=message, home=home)
+
+    return raise_
+
+
+def _resolve_alert(home: Path) -> Callable[[str], None]:
+    def resolve(name: str) -> None:
+        from gridkeeper.monitor import resolve_alert
+
+        resolve_alert(name, home=home)
+
+    return resolve
 
 
 class BotRunner:
@@ -86,6 +118,11 @@ class BotRunner:
         self._last_reconcile = 0.0
         self._strategy: GridStrategy | None = None
         self._executor: Executor | None = None
+        self.exchange_position: Decimal | None = None  # last figure read in a full reconcile
+        self._last_gap: Decimal | None = None  # the gap seen in the last full reconcile
+        self._gap_since = 0.0  # monotonic time that gap was first seen
+        self.raise_alert: Callable[[str, str, str], None] = _raise_alert(spec.home)
+        self.resolve_alert: Callable[[str], None] = _resolve_alert(spec.home)
 
     # ---- start-up -----------------------------------------------------------------------
     @property
@@ -176,8 +213,9 @@ class BotRunner:
                 )
         else:
             strategy = GridStrategy.fresh(self.spec.name, cfg, market, price)
-        # Fills before this moment are not the grid's business.
+        # Fills (and funding) before this moment are not the grid's business.
         strategy.state.checkpoint_ms = now_ms() - FILL_OVERLAP_MS
+        strategy.state.funding_checkpoint_ms = now_ms()
         # A new grid's ids must not collide with any order still out there: another bot's on
         # the same account, or this bot's own from a store that was lost.
         open_orders = await self._call(self.client.get_open_orders())
@@ -239,7 +277,9 @@ class BotRunner:
         self.latency_s = time.monotonic() - started
         open_orders: list[Order] = []
         history: list[Order] = []
+        position_before: Decimal | None = None
         if full:
+            position_before = await self._exchange_figure()
             # Orders before fills: a fill landing between the two reads is then in the fills,
             # never lost between "not open any more" and "no fill seen".
             open_orders = await self._call(self.client.get_open_orders(self.spec.symbol))
@@ -257,9 +297,12 @@ class BotRunner:
                 issued=self.store.issued,
                 seen=seen,
                 history={o.client_id: o for o in history if o.client_id is not None},
-                in_flight=self.executor.in_flight,
+                in_flight=self.executor.busy,
             )
             applied = report.applied
+            await self._book_funding()
+            assert position_before is not None
+            await self._check_position(position_before, await self._exchange_figure())
             self._last_reconcile = time.monotonic()
             self.need_reconcile = False
         else:
@@ -270,6 +313,129 @@ class BotRunner:
         self.exchange_error = None
         self.last_loop_at = time.time()
         self._flush_events()
+
+    # ---- the exchange's own position (issue 9, defect 5) ----------------------------------
+    async def _exchange_figure(self) -> Decimal:
+        """Perp: the account's net position on the symbol. Spot: its base balance (total)."""
+        market = self.strategy.market
+        if market.spot:
+            balances = await self._call(self.client.get_balances())
+            base = balances.get(market.base)
+            return base.total if base is not None else Decimal(0)
+        positions = await self._call(self.client.get_positions(self.spec.symbol))
+        return next((p.net_quantity for p in positions if p.symbol == self.spec.symbol), Decimal(0))
+
+    async def _check_position(self, before: Decimal, after: Decimal) -> None:
+        """Compare the grid's position with the exchange's; pause on a confirmed gap.
+
+        The figure is read before and after the fills: when the two differ a fill landed in
+        between and this round proves nothing. A gap counts once the same gap has been seen for
+        MISMATCH_CONFIRM_S in consecutive full reconciles, so fill history that lags the
+        position is not a mismatch.
+        """
+        if before != after:
+            return
+        strategy = self.strategy
+        st, market = strategy.state, strategy.market
+        self.exchange_position = after
+        gap = position_gap(st.position, after, spot=market.spot)
+        if abs(gap) <= market.step_size:
+            self._last_gap = None
+            return
+        if self._last_gap != gap:
+            self._last_gap, self._gap_since = gap, time.monotonic()
+            return
+        confirmed = time.monotonic() - self._gap_since >= MISMATCH_CONFIRM_S
+        if not confirmed or st.status == "stopped" or (st.reason or "").startswith(MISMATCH):
+            return
+        reason = mismatch_reason(st.position, after, gap, market.step_size, market.spot)
+        reason = reason.replace("NAME", self.spec.name)
+        if st.status == "paused":
+            st.reason, st.auto_resume = reason, False  # a boundary pause must not auto-resume
+        strategy.pause(reason)
+        strategy.emit(
+            MISMATCH,
+            reason,
+            grid_position=str(st.position),
+            exchange_position=str(after),
+            difference=str(gap),
+        )
+        await self._alert(reason)
+
+    async def _alert(self, reason: str) -> None:
+        try:
+            await asyncio.to_thread(self.raise_alert, self._alert_name(), "error", reason)
+        except Exception as exc:  # the pause stands; the log says the alert is missing
+            self._emit("alert_failed", f"could not raise the monitor alert: {exc}")
+
+    def _alert_name(self) -> str:
+        return f"{MISMATCH}:{self.spec.name}"
+
+    async def _book_funding(self) -> None:
+        """Apply new funding payments of the symbol to the grid's cash (perps only)."""
+        st = self.strategy.state
+        if self.strategy.market.spot:
+            return
+        payments = []
+        offset = 0
+        while True:  # newest first: page back until the checkpoint is reached
+            page = await self._call(
+                self.client.get_funding_payments(
+                    self.spec.symbol, limit=FUNDING_PAGE, offset=offset
+                )
+            )
+            payments += page
+            oldest = min((p.interval_end_ms for p in page), default=0)
+            if len(page) < FUNDING_PAGE or oldest <= (st.funding_checkpoint_ms or 0):
+                break
+            offset += len(page)
+        for payment in apply_funding(st, payments, self.spec.symbol):
+            self.strategy.emit(
+                "funding",
+                f"funding {payment.quantity} (rate {payment.funding_rate})",
+                quantity=str(payment.quantity),
+                funding_rate=str(payment.funding_rate),
+                interval_end_ms=payment.interval_end_ms,
+                funding_total=str(st.funding),
+            )
+
+    async def adopt(self) -> dict[str, Any]:
+        """Accept the exchange's position (booked at the mark price) and re-lay the grid."""
+        async with self.lock:
+            strategy = self.strategy
+            figure = await self._exchange_figure()
+            mark = await self._mark_price()
+            if strategy.market.spot and figure >= strategy.state.position:
+                target = strategy.state.position  # the balance covers the grid: nothing to adopt
+            else:
+                target = figure
+            adoption = adopt_position(strategy, target, mark)
+            self.exchange_position, self._last_gap = figure, None
+            self._save([])
+            await self.executor.run(strategy.plan(now_ms()))
+            self._flush_events()
+            try:
+                await asyncio.to_thread(self.resolve_alert, self._alert_name())
+            except Exception as exc:
+                self._emit("alert_failed", f"could not resolve the monitor alert: {exc}")
+            view = self.grid_view()
+            view["adopted"] = {
+                "before": _s(adoption.before),
+                "after": _s(adoption.after),
+                "mark_price": _s(adoption.mark),
+            }
+            return view
+
+    async def _mark_price(self) -> Decimal:
+        if not self.strategy.market.spot:
+            positions = await self._call(self.client.get_positions(self.spec.symbol))
+            for p in positions:
+                if p.symbol == self.spec.symbol and p.mark_price > 0:
+                    mark: Decimal = p.mark_price
+                    return mark
+        ticker = await self._call(self.client.get_ticker(self.spec.symbol))
+        last: Decimal = ticker.last_price
+        return last
 
     async def _look_up_missing(self, open_orders: list[Order], history: list[Order]) -> list[Order]:
         """Our acknowledged orders that are neither open nor in the history page, by orderId."""
@@ -368,7 +534,19 @@ class BotRunner:
         return True, "ok"
 
     def grid_view(self) -> dict[str, Any]:
-        return grid_view(self.spec.name, self.spec.symbol, self.spec.config, self.strategy)
+        view = grid_view(self.spec.name, self.spec.symbol, self.spec.config, self.strategy)
+        view["exchange_position"] = _s(self.exchange_position)
+        view["price_band"] = self._band()
+        return view
+
+    def _band(self) -> list[str | None] | None:
+        """The limit prices the exchange accepts at the last price ([low, high]), if it says."""
+        market, last = self.strategy.market, self.strategy.state.last_price
+        if last is None or (market.band_min is None and market.band_max is None):
+            return None
+        low = None if market.band_min is None else last * market.band_min
+        high = None if market.band_max is None else last * market.band_max
+        return [_s(low), _s(high)]
 
     def pnl(self) -> dict[str, str | None]:
         return pnl_view(self.strategy.state)
@@ -393,6 +571,7 @@ class BotRunner:
                     "symbol": self.spec.symbol,
                     "open_orders": sum(1 for o in st.orders.values() if o.status == "live"),
                     "position": _s(st.position),
+                    "exchange_position": _s(self.exchange_position),
                     "pnl": self.pnl(),
                     "fills": st.fills_applied,
                     "orders_sent": self.executor.sent,

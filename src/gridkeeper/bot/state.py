@@ -56,6 +56,7 @@ class SlotState:
     close_fee: Decimal = ZERO  # quote fees paid on the closing leg
     order: int | None = None  # client_id of the slot's order
     retry_after_ms: int = 0  # after a rejection, wait before trying again
+    rejects: int = 0  # refusals in a row (exponential backoff); reset when an order is accepted
 
 
 @dataclass
@@ -81,6 +82,10 @@ class GridState:
     fills_applied: int = 0
     checkpoint_ms: int = 0  # newest fill time applied
     last_price: Decimal | None = None
+    funding: Decimal = ZERO  # funding received (+) or paid (-), in quote; also in cash
+    # Newest funding interval applied (ms); None: not started yet (the first reconcile sets it
+    # to the newest payment without applying older ones: they predate the grid).
+    funding_checkpoint_ms: int | None = None
 
     def total_pnl(self, price: Decimal | None = None) -> Decimal:
         """Mark-to-market PnL of everything the grid traded since it started."""
@@ -130,6 +135,7 @@ _DEC_FIELDS = {
     "realized_profit",
     "fees",
     "last_price",
+    "funding",
 }
 
 

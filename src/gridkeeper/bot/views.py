@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from gridkeeper.bot.layout import pending_leg
 from gridkeeper.bot.state import GridState
 from gridkeeper.bot.strategy import GridStrategy
 from gridkeeper.config.strategy import GridStrategyConfig
@@ -21,6 +22,7 @@ def pnl_view(st: GridState) -> dict[str, str | None]:
         "unrealized_pnl": dec_str(st.unrealized_pnl()),
         "fees": dec_str(st.fees),
         "total_pnl": dec_str(st.total_pnl()),
+        "funding": dec_str(st.funding),
     }
 
 
@@ -51,6 +53,7 @@ def grid_view(
             "kind": s.kind,
             "phase": s.phase,
             "client_id": s.order,
+            "outside_band": strategy.outside_band(pending_leg(s)[1]),
         }
         for s in st.slots
     ]

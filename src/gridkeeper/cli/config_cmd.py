@@ -21,6 +21,7 @@ from gridkeeper.config import (
     load_settings,
     settings_warnings,
 )
+from gridkeeper.config.exchange import endpoint_warnings
 from gridkeeper.config.loader import check_unique, read_json
 from gridkeeper.errors import ConfigError
 
@@ -41,9 +42,18 @@ def config() -> None:
 @config.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @settings_option
-def check(files: tuple[Path, ...], settings_path: Path | None) -> None:
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Skip the market checks (they read the exchange's public markets and ticker).",
+)
+def check(files: tuple[Path, ...], settings_path: Path | None, offline: bool) -> None:
     """Validate FILES (settings or instance files; none: the settings file and every active
     instance). Exit 0 when all are valid, 2 otherwise.
+
+    For grid bots it prints the effective exchange endpoints and, unless --offline, checks the
+    config against the market (price band at the current price, quantity step); an exchange
+    that does not answer is noted and skipped, never an error.
 
     Example: gridkeeper config check config/active/*.json
     """
@@ -63,7 +73,7 @@ def check(files: tuple[Path, ...], settings_path: Path | None) -> None:
         if folder.is_dir():
             instances += load_active(folder, settings)
         for cfg in instances:
-            _report(cfg)
+            _report(cfg, offline)
         return
     for file in files:
         try:
@@ -72,11 +82,11 @@ def check(files: tuple[Path, ...], settings_path: Path | None) -> None:
                 warn(settings_warnings(file.resolve(), loaded))
                 click.echo(f"ok  {file}  (settings)")
                 if loaded.has_legacy_program:
-                    _report(legacy_instance(file.resolve(), loaded))
+                    _report(legacy_instance(file.resolve(), loaded), offline)
             else:
                 cfg = load_instance(file, settings)
                 instances.append(cfg)
-                _report(cfg)
+                _report(cfg, offline)
         except ConfigError as exc:
             errors.append(exc)
             click.secho(f"error: {exc}", fg="red", err=True)
@@ -90,11 +100,53 @@ def check(files: tuple[Path, ...], settings_path: Path | None) -> None:
         raise click.exceptions.Exit(2)
 
 
-def _report(cfg: InstanceConfig) -> None:
+MARKET_CHECK_TIMEOUT_S = 3.0
+
+
+def _report(cfg: InstanceConfig, offline: bool) -> None:
     warn(cfg.warnings)
     kind = "grid bot" if cfg.is_grid_bot else "program"
     port = f", web_port {cfg.web_port}" if cfg.web_port else ""
     click.echo(f"ok  {cfg.path}  (instance {cfg.name}: {kind}{port})")
+    if cfg.is_grid_bot and cfg.exchange is not None:
+        exchange = cfg.metadata.exchange
+        click.echo(f"    exchange {exchange}: {cfg.exchange.base_url}  {cfg.exchange.ws_url}")
+        warn(endpoint_warnings(exchange, cfg.exchange))
+        if not offline:
+            _market_check(cfg)
+
+
+def _market_check(cfg: InstanceConfig) -> None:
+    """Warnings only the market can give; the exchange not answering is a note, not an error."""
+    import asyncio
+
+    from gridkeeper.bot.checks import market_warnings
+    from gridkeeper.exchange.client import BackpackClient
+    from gridkeeper.exchange.errors import ExchangeError
+
+    assert cfg.exchange is not None and cfg.strategy is not None and cfg.metadata.symbol
+    symbol, strategy, url = cfg.metadata.symbol, cfg.strategy, cfg.exchange.base_url
+
+    async def fetch() -> list[str]:
+        # Public endpoints only (no keys): fees stay unknown, the band and step do not.
+        async with BackpackClient(
+            url, None, None, timeout_s=MARKET_CHECK_TIMEOUT_S, max_retries=0
+        ) as client:
+            market = await client.get_market(symbol)
+            ticker = await client.get_ticker(symbol)
+        lines = market_warnings(strategy, market, ticker.last_price)
+        low, high = market.band(ticker.last_price)
+        band = f", price band {low} - {high}" if low is not None or high is not None else ""
+        click.echo(
+            f"    market {symbol}: price {ticker.last_price}, step {market.step_size}, tick "
+            f"{market.tick_size}{band}"
+        )
+        return lines
+
+    try:
+        warn(asyncio.run(fetch()))
+    except ExchangeError as exc:
+        click.echo(f"    market checks skipped: {url} did not answer ({exc.code})")
 
 
 @config.command()

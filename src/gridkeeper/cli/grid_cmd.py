@@ -3,6 +3,7 @@
     gridkeeper grid show NAME                         (also: gridkeeper grid NAME)
     gridkeeper grid adjust NAME --lower X --upper Y   (also: gridkeeper grid NAME --lower X ...)
     gridkeeper grid pause|resume|stop NAME
+    gridkeeper grid adopt NAME                        (accept the exchange's position)
 
 The bot's port comes from the instance config (`daemon_config.web_port`), its bearer token from
 `<home>/tokens/<NAME>.token`. `--url` talks to an explicit address instead.
@@ -96,6 +97,10 @@ class GridControl:
         result: dict[str, Any] = self._send("POST", "/api/grid/adjust", body)
         return result
 
+    def adopt(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._send("POST", "/api/grid/adopt", {})
+        return result
+
     def command(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self._send("POST", f"/api/{name}", {})
         return result
@@ -140,17 +145,29 @@ def control_for(
 
 def describe(view: dict[str, Any]) -> list[str]:
     profit = view.get("profit", {})
-    return [
+    exchange = view.get("exchange_position")
+    lines = [
         f"{view['instance']} {view['symbol']}: {view['status']}"
         + (f" ({view['reason']})" if view.get("reason") else ""),
         f"  range  {view['grid_lower_price']} - {view['grid_upper_price']}  "
         f"points {view['grid_num']}  {view['grid_mode']}/{view['grid_type']}  qty "
         f"{view['quantity']}",
-        f"  price  {view.get('last_price')}  position {view.get('position')}",
+        f"  price  {view.get('last_price')}  position {view.get('position')}"
+        + (f"  (exchange {exchange})" if exchange is not None else ""),
+        f"  total_pnl {profit.get('total_pnl')}  (what stop_loss/take_profit watch)",
         f"  profit realized {profit.get('realized_grid_profit')}  unrealized "
-        f"{profit.get('unrealized_pnl')}  fees {profit.get('fees')}",
+        f"{profit.get('unrealized_pnl')}  fees {profit.get('fees')}"
+        + (f"  funding {profit['funding']}" if profit.get("funding") not in (None, "0") else ""),
         f"  orders {len(view.get('open_orders', []))} open",
     ]
+    waiting = [lv for lv in view.get("levels", []) if lv.get("outside_band")]
+    if waiting:
+        band = view.get("price_band") or [None, None]
+        lines.append(
+            f"  {len(waiting)} levels wait outside the exchange's price band "
+            f"{band[0]} - {band[1]} (slots {', '.join(str(lv['slot']) for lv in waiting)})"
+        )
+    return lines
 
 
 def _decimal(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
@@ -256,5 +273,27 @@ def _command(action: str) -> click.Command:
 
 for _action in ("pause", "resume", "stop"):
     grid.add_command(_command(_action))
+
+
+@grid.command("adopt")
+@click.argument("name", required=False)
+@url_option
+@home_option
+@settings_option
+def adopt(name: str | None, url: str | None, home: Path | None, settings_path: Path | None) -> int:
+    """Accept the exchange's position as the grid's (after a position_mismatch pause).
+
+    The difference is booked at the mark price (total PnL does not jump), the grid is laid out
+    again from the new position with closing orders for it, and trading resumes.
+    """
+    view = control_for(name, home, settings_path, url).adopt()
+    done = view.get("adopted", {})
+    click.echo(
+        f"adopted: position {done.get('before')} -> {done.get('after')} at {done.get('mark_price')}"
+    )
+    for line in describe(view):
+        click.echo(line)
+    return 0
+
 
 __all__ = ["DEFAULT_URL", "GridControl", "GridkeeperError", "control_for", "describe", "grid"]

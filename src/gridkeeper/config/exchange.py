@@ -7,21 +7,64 @@ exchange with no keys reads `<home>/paper/demo-account.json` instead.
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from gridkeeper.config.base import StrictModel
+
+PAPER_ENDPOINTS = ("http://127.0.0.1:8686", "ws://127.0.0.1:8686/ws")
+BACKPACK_ENDPOINTS = ("https://api.backpack.exchange", "wss://ws.backpack.exchange")
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+
+
+def default_endpoints(exchange: str) -> tuple[str, str]:
+    """(base_url, ws_url) an instance gets when it does not set them: they follow
+    `metadata.exchange`, so a real config never talks to the local paper exchange by accident."""
+    return BACKPACK_ENDPOINTS if exchange == "backpack" else PAPER_ENDPOINTS
+
+
+def with_default_endpoints(exchange: str, section: Any) -> Any:
+    """The raw `exchange_config` mapping with the missing URLs filled in for `exchange`."""
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        return section  # not a mapping: let validation name the error
+    base, ws = default_endpoints(exchange)
+    return {"base_url": base, "ws_url": ws, **section}
+
+
+def endpoint_warnings(exchange: str, config: ExchangeConfig) -> list[str]:
+    """A `backpack` instance whose URLs point at this machine trades on whatever listens there
+    (usually the paper exchange): legal for a test rig, never what a real account wants."""
+    if exchange != "backpack":
+        return []
+    found = []
+    urls = (config.base_url, config.ws_url)
+    pairs = zip(("base_url", "ws_url"), urls, BACKPACK_ENDPOINTS, strict=True)
+    for key, url, real in pairs:
+        host = urlsplit(url).hostname or ""
+        if host in LOCAL_HOSTS or host.startswith("127."):
+            found.append(
+                f"exchange_config.{key}: metadata.exchange is 'backpack' but {url} is this "
+                f"machine (the paper exchange?); Backpack is {real}"
+            )
+    return found
 
 
 class ExchangeConfig(StrictModel):
     """Connection to Backpack or to the local paper exchange (same API, different base URL)."""
 
     base_url: str = Field(
-        "http://127.0.0.1:8686",
-        description="REST base URL: https://api.backpack.exchange, or the paper exchange's URL.",
+        PAPER_ENDPOINTS[0],
+        description="REST base URL. Default follows metadata.exchange: backpack "
+        "https://api.backpack.exchange, paper http://127.0.0.1:8686.",
     )
     ws_url: str = Field(
-        "ws://127.0.0.1:8686/ws",
-        description="Websocket URL: wss://ws.backpack.exchange, or the paper exchange's /ws.",
+        PAPER_ENDPOINTS[1],
+        description="Websocket URL. Default follows metadata.exchange: backpack "
+        "wss://ws.backpack.exchange, paper ws://127.0.0.1:8686/ws.",
     )
     api_key: SecretStr | None = Field(
         None, description="Base64 ED25519 public key (X-API-Key); usually ${BACKPACK_KEY}."

@@ -16,7 +16,7 @@ import orjson
 from pydantic import Field, model_validator
 
 from gridkeeper.config.base import StrictModel
-from gridkeeper.config.exchange import ExchangeConfig
+from gridkeeper.config.exchange import ExchangeConfig, with_default_endpoints
 from gridkeeper.config.settings import HealthCheck, InstanceDaemon
 from gridkeeper.config.strategy import GridStrategyConfig
 
@@ -61,6 +61,23 @@ class InstanceFile(StrictModel):
     @property
     def is_grid_bot(self) -> bool:
         return self.metadata.strategy in GRID_STRATEGIES
+
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoints(cls, data: Any) -> Any:
+        """Missing exchange URLs follow `metadata.exchange` (backpack: Backpack's own URLs), so
+        a real config without `ws_url` never talks to the local paper exchange."""
+        if not isinstance(data, dict):
+            return data
+        meta = data.get("metadata")
+        exchange = meta.get("exchange", "paper") if isinstance(meta, dict) else "paper"
+        strategy = meta.get("strategy") if isinstance(meta, dict) else None
+        section = data.get("exchange_config")
+        if section is None and strategy not in GRID_STRATEGIES:
+            return data
+        if not isinstance(exchange, str):
+            return data
+        return {**data, "exchange_config": with_default_endpoints(exchange, section)}
 
     @model_validator(mode="after")
     def _program(self) -> InstanceFile:

@@ -17,6 +17,7 @@ from gridkeeper.exchange.errors import (
 from gridkeeper.exchange.models import (
     Balance,
     Fill,
+    FundingPayment,
     Market,
     Order,
     OrderRequest,
@@ -32,6 +33,7 @@ __all__ = [
     "Balance",
     "ExchangeError",
     "Fill",
+    "FundingPayment",
     "Market",
     "Order",
     "OrderRequest",

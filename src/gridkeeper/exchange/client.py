@@ -29,6 +29,7 @@ from gridkeeper.exchange.errors import (
 from gridkeeper.exchange.models import (
     Balance,
     Fill,
+    FundingPayment,
     Market,
     Order,
     OrderRequest,
@@ -367,6 +368,29 @@ class BackpackClient:
             "GET", "/wapi/v1/history/fills", instruction="fillHistoryQueryAll", params=params
         )
         return [Fill.from_api(item) for item in data]
+
+    async def get_funding_payments(
+        self,
+        symbol: str | None = None,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[FundingPayment]:
+        """Funding paid or received on perp positions, newest first (404 → `[]`: none)."""
+        params = {"symbol": symbol, "limit": limit, "offset": offset, "sortDirection": "Desc"}
+        try:
+            data = await self._call(
+                "GET",
+                "/wapi/v1/history/funding",
+                instruction="fundingHistoryQueryAll",
+                params=params,
+            )
+        except RejectedError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        payments = [FundingPayment.from_api(item) for item in data or []]
+        return sorted(payments, key=lambda p: p.interval_end_ms, reverse=True)
 
     async def find_order(
         self, symbol: str, *, client_id: int, history_depth: int = 1000

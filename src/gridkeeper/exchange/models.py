@@ -69,20 +69,61 @@ class Market:
     min_quantity: Decimal
     maker_fee: Decimal
     taker_fee: Decimal
+    # Backpack's limit price band (filters.price.minMultiplier / maxMultiplier): a limit price
+    # must lie within [last * min_multiplier, last * max_multiplier] or it is refused
+    # (INVALID_PRICE, PriceOutOfBounds). None: the market publishes no band.
+    min_multiplier: Decimal | None = None
+    max_multiplier: Decimal | None = None
+
+    def band(self, last: Decimal) -> tuple[Decimal | None, Decimal | None]:
+        """The lowest and highest limit price the exchange accepts at last price `last`."""
+        low = None if self.min_multiplier is None else last * self.min_multiplier
+        high = None if self.max_multiplier is None else last * self.max_multiplier
+        return low, high
 
     @classmethod
     def from_api(cls, data: dict[str, Any], *, maker_fee: Decimal, taker_fee: Decimal) -> Market:
         filters = data["filters"]
+        price_filter = filters["price"]
         return cls(
             symbol=data["symbol"],
             base_symbol=data["baseSymbol"],
             quote_symbol=data["quoteSymbol"],
             market_type="PERP" if data["marketType"] == "PERP" else "SPOT",
-            tick_size=dec(filters["price"]["tickSize"]),
+            tick_size=dec(price_filter["tickSize"]),
             step_size=dec(filters["quantity"]["stepSize"]),
             min_quantity=dec(filters["quantity"]["minQuantity"]),
             maker_fee=maker_fee,
             taker_fee=taker_fee,
+            min_multiplier=opt_dec(price_filter.get("minMultiplier")),
+            max_multiplier=opt_dec(price_filter.get("maxMultiplier")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """One funding payment of a perp position (`GET /wapi/v1/history/funding`).
+
+    `quantity` is in the quote asset: positive received, negative paid. Backpack pays funding
+    once per interval per symbol, so (symbol, interval_end_ms) identifies a payment.
+    """
+
+    symbol: str
+    quantity: Decimal
+    interval_end_ms: int
+    funding_rate: Decimal
+
+    @property
+    def key(self) -> str:
+        return f"{self.symbol}:{self.interval_end_ms}"
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> FundingPayment:
+        return cls(
+            symbol=str(data["symbol"]),
+            quantity=dec(data["quantity"]),
+            interval_end_ms=timestamp_ms(data["intervalEndTimestamp"]),
+            funding_rate=dec(data.get("fundingRate"), ZERO),
         )
 
 

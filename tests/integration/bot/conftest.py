@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,14 @@ import orjson
 import pytest
 
 from gridkeeper.exchange.client import BackpackClient
-from gridkeeper.exchange.models import Fill, Order, Position
+from gridkeeper.exchange.models import Fill, Order, OrderRequest, Position
 from tests import support
 from tests.support import free_port
 
 AUTO = "auto"  # post(): use the bot's own token
-# GRIDKEEPER_PAPER_PROFILE=realistic runs the bot tests against the unkind paper exchange
-# (book model, 202 cancels, history lag, rate limit, self-trade prevention).
-PAPER_PROFILE = os.environ.get("GRIDKEEPER_PAPER_PROFILE", "kind")
+# The bot tests run against the unkind paper exchange (partial fills, 202 cancels, history lag,
+# 429s, spread); GRIDKEEPER_PAPER_PROFILE=kind runs them against the kind one.
+PAPER_PROFILE = os.environ.get("GRIDKEEPER_PAPER_PROFILE", "realistic")
 
 PAPER_CONFIG: dict[str, Any] = {
     "markets": [
@@ -88,6 +89,29 @@ class Paper:
         result: dict[str, Any] = r.json()
         return result
 
+    def trade(self, symbol: str, side: str, quantity: str) -> D:
+        """A manual market order on the bots' account (what an operator might do by hand).
+
+        On the realistic profile's thin book a market order takes what the book holds and the
+        rest expires; like an operator, send the rest again once the book has refilled (a price
+        update regenerates it). Returns the quantity executed."""
+
+        async def go() -> D:
+            key, secret = self._keys()
+            done = D(0)
+            async with BackpackClient(self.url, key, secret) as client:
+                for _ in range(50):
+                    rest = D(quantity) - done
+                    req = OrderRequest(symbol, side, "Market", rest)  # type: ignore[arg-type]
+                    done += (await client.execute_order(req)).executed_quantity
+                    if done >= D(quantity):
+                        return done
+                    last = (await client.get_ticker(symbol)).last_price
+                    self.set_price(symbol, str(last))
+            raise AssertionError(f"manual {side} {quantity} {symbol}: only {done} executed")
+
+        return asyncio.run(go())
+
     def _keys(self) -> tuple[str, str]:
         data = orjson.loads((self.home / "paper" / "demo-account.json").read_bytes())
         return str(data["api_key"]), str(data["api_secret"])
@@ -108,11 +132,17 @@ class Paper:
 
 
 @pytest.fixture
-def paper(tmp_path: Path) -> Iterator[Paper]:
+def paper_config() -> dict[str, Any]:
+    """The paper exchange's config; a test module overrides this fixture to change markets."""
+    return PAPER_CONFIG
+
+
+@pytest.fixture
+def paper(tmp_path: Path, paper_config: dict[str, Any]) -> Iterator[Paper]:
     home = tmp_path / "home"
     home.mkdir()
     config = tmp_path / "paper_exchange.json"
-    config.write_bytes(orjson.dumps({**PAPER_CONFIG, "profile": PAPER_PROFILE}))
+    config.write_bytes(orjson.dumps({"profile": PAPER_PROFILE, **paper_config}))
     port = free_port()
     proc = subprocess.Popen(
         [

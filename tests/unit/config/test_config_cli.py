@@ -75,3 +75,30 @@ def test_show_redacts_secrets(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "very-secret-seed" not in proc.stdout
     assert json.loads(proc.stdout)["argv"] == ["x"]
+
+
+def test_check_prints_effective_endpoints_and_warns_backpack_on_localhost(tmp_path: Path) -> None:
+    """Issue 9, defect 8: a backpack config without URLs talks to Backpack, not the paper
+    exchange; one pointed at 127.0.0.1 is a warning."""
+    grid = {"grid_lower_price": 90, "grid_upper_price": 110, "order_quantity": 1}
+    meta = {"exchange": "backpack", "symbol": "SOL_USDC", "strategy": "grid"}
+    real = tmp_path / "real.json"
+    real.write_text(json.dumps({"metadata": meta, "strategy_config": grid}))
+    local = tmp_path / "local.json"
+    local.write_text(
+        json.dumps(
+            {
+                "metadata": {**meta, "instance_id": "local"},
+                "daemon_config": {"web_port": 5999},
+                "exchange_config": {"base_url": "http://127.0.0.1:8686"},
+                "strategy_config": grid,
+            }
+        )
+    )
+    proc = gk("config", "check", "--offline", str(real), str(local))
+    assert proc.returncode == 0, proc.stderr
+    assert "exchange backpack: https://api.backpack.exchange  wss://ws.backpack.exchange" in (
+        proc.stdout
+    )
+    assert "exchange backpack: http://127.0.0.1:8686" in proc.stdout
+    assert "base_url: metadata.exchange is 'backpack' but http://127.0.0.1:8686" in proc.stderr

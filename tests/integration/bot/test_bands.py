@@ -1,0 +1,109 @@
+"""Issue 9, defects 7 and 11 against a paper exchange with a narrow price band: levels outside
+the band wait, `grid show` says so, `config check` warns."""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+
+from .conftest import PAPER_CONFIG, Bot, Paper, wait_for
+
+pytestmark = pytest.mark.integration
+
+MakeBot = Callable[..., Bot]
+PERP = "SOL_USDC_PERP"
+
+
+def live(bot: Bot) -> list[dict[str, str]]:
+    return [o for o in bot.get("/api/grid")["open_orders"] if o["status"] == "live"]
+
+
+def gk(bot: Bot, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gridkeeper", *args],
+        cwd=bot.project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def custom_alerts(bot: Bot) -> dict[str, int]:
+    """Custom alerts in the monitor's database: name -> active (what the monitor fires)."""
+    path = bot.home / "monitor.db"
+    if not path.exists():
+        return {}
+    with sqlite3.connect(path) as db:
+        return dict(db.execute("SELECT name, active FROM custom_alerts").fetchall())
+
+
+def loops_pass(bot: Bot, seconds: float) -> None:
+    """Wait until the bot's loop has run for `seconds` more (several full reconciles)."""
+    start = bot.get("/health/detailed")["last_loop_at"]
+    wait_for(
+        lambda: bot.get("/health/detailed")["last_loop_at"] >= start + seconds,
+        what=f"{seconds}s of bot loops",
+    )
+
+
+@pytest.fixture
+def paper_config() -> dict[str, Any]:
+    """Markets with a narrow price band: limit prices within 5% of the last price."""
+    config = copy.deepcopy(PAPER_CONFIG)
+    for market in config["markets"]:
+        market["min_multiplier"] = "0.95"
+        market["max_multiplier"] = "1.05"
+    return config
+
+
+def test_levels_outside_the_price_band_wait_instead_of_being_refused(
+    paper: Paper, make_bot: MakeBot
+) -> None:
+    """Defect 7: band 95-105 at 100, grid 90-110: only 96, 98, 102, 104 are sent; the other six
+    levels wait (no refusals, no new clientIds), `grid show` says so and prints total_pnl;
+    when the price moves the band, the levels inside it are placed."""
+    bot = make_bot("spot-band").start()
+    wait_for(lambda: len(live(bot)) == 4, what="4 live orders inside the band")
+    loops_pass(bot, 2.0)
+    assert sorted(D(o["price"]) for o in live(bot)) == [96, 98, 102, 104]
+    assert "order_rejected" not in bot.output()
+    _, history, _, _ = paper.query("SOL_USDC")
+    assert len(history) == 4  # nothing else was ever sent
+
+    shown = gk(bot, "grid", "show", "spot-band", "--home", str(bot.home))
+    assert shown.returncode == 0, shown.stderr
+    assert "total_pnl 0" in shown.stdout
+    assert "6 levels wait outside the exchange's price band" in shown.stdout
+
+    paper.set_price("SOL_USDC", "103.5")  # fills the sell at 102; band now 98.325-108.675
+    wait_for(
+        lambda: {D(o["price"]) for o in live(bot)} >= {D(100), D(104), D(106), D(108)},
+        what="levels entering the band are placed",
+    )
+    # Resting orders placed under the old band stay (the exchange keeps them); nothing new was
+    # sent outside the band, so nothing was ever refused.
+    assert D(110) not in {D(o["price"]) for o in live(bot)}
+    assert "order_rejected" not in bot.output()
+
+
+def test_config_check_warns_band_and_step_from_the_exchange(
+    paper: Paper, make_bot: MakeBot
+) -> None:
+    """Defects 7 and 11: `config check` reads the market: the range beyond the band and an
+    order_quantity the step rounds down are warnings (exit 0); the endpoints are printed."""
+    bot = make_bot("spot-check", order_quantity="1.005")
+    checked = gk(bot, "config", "check", str(bot.config_path))
+    assert checked.returncode == 0, checked.stderr
+    assert f"exchange paper: {paper.url}" in checked.stdout
+    assert "price band" in checked.stderr and "grid_lower_price 90 is below" in checked.stderr
+    assert "order_quantity: 1.005 is rounded down to 1.00" in checked.stderr
+    offline = gk(bot, "config", "check", "--offline", str(bot.config_path))
+    assert offline.returncode == 0 and "price band" not in offline.stderr
