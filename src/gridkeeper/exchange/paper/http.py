@@ -11,6 +11,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from gridkeeper.exchange.paper import payloads
 from gridkeeper.exchange.paper.auth import Params, authenticate
@@ -49,6 +50,18 @@ def endpoint(fn: Handler) -> Handler:
             return error("SERVER_ERROR", "Internal server error", 500)
 
     return wrapped
+
+
+def route(path: str, handlers: dict[str, Handler]) -> Route:
+    """One route per path, dispatching on the method, so a 405 lists every allowed method."""
+    table = dict(handlers)
+    if "GET" in table:
+        table.setdefault("HEAD", table["GET"])
+
+    async def dispatch(request: Request) -> Response:
+        return await table[request.method](request)
+
+    return Route(path, endpoint(dispatch), methods=list(table))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from gridkeeper.exchange.paper import payloads
 from gridkeeper.exchange.paper.book import BookFill, BookOrder
 from gridkeeper.exchange.paper.engine import EngineReject
-from gridkeeper.exchange.paper.http import Api, endpoint, error, json
+from gridkeeper.exchange.paper.http import Api, error, json, route
 from gridkeeper.exchange.paper.serialize import fill_json, order_json
 
 HISTORY_LIMIT_MAX = 1000
@@ -148,12 +148,14 @@ def order_routes(api: Api) -> list[Route]:
         return json([fill_json(f) for f in found[offset : offset + limit]])
 
     return [
-        Route("/api/v1/order", endpoint(order_execute), methods=["POST"]),
-        Route("/api/v1/order", endpoint(order_cancel), methods=["DELETE"]),
-        Route("/api/v1/order", endpoint(order_query), methods=["GET"]),
-        Route("/api/v1/orders", endpoint(orders_execute), methods=["POST"]),
-        Route("/api/v1/orders", endpoint(orders_query), methods=["GET"]),
-        Route("/api/v1/orders", endpoint(orders_cancel), methods=["DELETE"]),
-        Route("/wapi/v1/history/orders", endpoint(history_orders), methods=["GET"]),
-        Route("/wapi/v1/history/fills", endpoint(history_fills), methods=["GET"]),
+        route(
+            "/api/v1/order",
+            {"POST": order_execute, "DELETE": order_cancel, "GET": order_query},
+        ),
+        route(
+            "/api/v1/orders",
+            {"POST": orders_execute, "DELETE": orders_cancel, "GET": orders_query},
+        ),
+        route("/wapi/v1/history/orders", {"GET": history_orders}),
+        route("/wapi/v1/history/fills", {"GET": history_fills}),
     ]

@@ -48,7 +48,7 @@ def order_stream_endpoint(ex: PaperExchange) -> Callable[[WebSocket], Awaitable[
         sender: asyncio.Task[None] | None = None
         try:
             while True:
-                message = orjson.loads(await websocket.receive_text())
+                message = orjson.loads(await _receive(websocket))
                 reply, sub = _subscribe(ex, message, sub)
                 if reply is not None:
                     await websocket.send_bytes(orjson.dumps(reply))
@@ -63,6 +63,17 @@ def order_stream_endpoint(ex: PaperExchange) -> Callable[[WebSocket], Awaitable[
                 sender.cancel()
 
     return endpoint
+
+
+async def _receive(websocket: WebSocket) -> str | bytes:
+    """The next client message, sent as a text or a binary frame."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    data: str | bytes | None = message.get("text") or message.get("bytes")
+    if data is None:
+        raise orjson.JSONDecodeError("empty frame", "", 0)
+    return data
 
 
 async def _send_loop(websocket: WebSocket, sub: Subscriber) -> None:
