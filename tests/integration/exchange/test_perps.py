@@ -176,7 +176,7 @@ def test_liquidation_closes_at_market_with_liquidation_origin(make_paper: Any) -
     assert {u["O"] for u in updates} == {"LIQUIDATION_AUTOCLOSE"}
     assert {u["e"] for u in updates} >= {"orderAccepted", "orderFill"}
     fills = signed_get(paper, "/wapi/v1/history/fills", "fillHistoryQueryAll").json()
-    liquidation = [f for f in fills if f["systemOrderType"] == "LiquidatePositionOnBook"]
+    liquidation = [f for f in fills if f.get("systemOrderType") == "LiquidatePositionOnBook"]
     assert [(f["side"], D(f["quantity"])) for f in liquidation] == [("Ask", D("600"))]
     orders = signed_get(paper, "/wapi/v1/history/orders", "orderHistoryQueryAll").json()
     closers = [o for o in orders if o.get("systemOrderType") == "LiquidatePositionOnBook"]
