@@ -355,6 +355,9 @@ class GridCore:
                 and o.opening == opening
                 and o.slot != CLOSE_SLOT
                 and o.status != "gone"
+                # A close being cancelled (a range change moves it) frees its inventory for
+                # the close that replaces it; reduce-only stops a late fill of both on perps.
+                and not (o.cancel_sent and not opening)
             ),
             ZERO,
         )
