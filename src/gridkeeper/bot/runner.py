@@ -24,7 +24,7 @@ from gridkeeper.bot.layout import pending_leg
 from gridkeeper.bot.reconcile import apply_fills, reconcile
 from gridkeeper.bot.state import TrackedOrder
 from gridkeeper.bot.store import Store
-from gridkeeper.bot.strategy import GridStrategy, MarketSpec
+from gridkeeper.bot.strategy import GridStrategy, MarketSpec, PositionChoice
 from gridkeeper.bot.views import dec_str as _s
 from gridkeeper.bot.views import grid_view, pnl_view
 from gridkeeper.config.strategy import GridStrategyConfig
@@ -353,13 +353,18 @@ class BotRunner:
             }
 
     async def adjust(
-        self, lower: Decimal | None, upper: Decimal | None, num: int | None
+        self,
+        lower: Decimal | None,
+        upper: Decimal | None,
+        num: int | None,
+        *,
+        position: PositionChoice = None,
     ) -> dict[str, Any]:
         """Validate in full (GridError names the field), then move the grid and persist it."""
         async with self.lock:
             strategy = self.strategy
-            strategy.check_adjust(lower, upper, num)
-            strategy.adjust(lower, upper, num)
+            strategy.check_adjust(lower, upper, num, position)
+            strategy.adjust(lower, upper, num, position=position)
             self._save([])  # the new range is durable before any order moves
             await self.executor.run(strategy.plan(now_ms()))
             self._flush_events()

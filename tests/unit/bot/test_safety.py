@@ -6,7 +6,6 @@ Each test reproduces one defect on the pure strategy driven by the matching simu
 from __future__ import annotations
 
 import random
-from collections import deque
 from decimal import Decimal as D
 
 import pytest
@@ -17,8 +16,8 @@ from gridkeeper.bot.reconcile import reconcile
 from gridkeeper.bot.state import state_from_dict, state_to_dict
 from gridkeeper.bot.strategy import GridStrategy, MarketSpec, Place
 from gridkeeper.config.strategy import describe_actions
-from gridkeeper.exchange.models import Fill
 
+from .fifo import fifo_realized
 from .sim import PERP, SPOT, Sim, config
 
 
@@ -60,32 +59,6 @@ def restart(strategy: GridStrategy, sim: Sim, price: D) -> GridStrategy:
     sim.delivered.update(f.trade_id for f in report.applied)
     sim.run(new.on_price(price, sim.now))
     return new
-
-
-def fifo_realized(fills: list[Fill], start_lots: list[tuple[D, D]] | None = None) -> D:
-    """An independent FIFO: realized = everything paid and received but the held lots' cost."""
-    lots: deque[list[D]] = deque([q, c] for q, c in (start_lots or []))
-    cash = D(0)
-    for f in sorted(fills, key=lambda f: (f.timestamp_ms, f.trade_id)):
-        signed = f.quantity if f.side == "Bid" else -f.quantity
-        paid = signed * f.price + f.fee  # quote fees in these fills
-        cash -= paid
-        held = sum((lot[0] for lot in lots), D(0))
-        if held == 0 or (held > 0) == (signed > 0):
-            lots.append([signed, paid])
-            continue
-        left = abs(signed)
-        while lots and left > 0:
-            q, c = lots[0]
-            if abs(q) <= left:
-                lots.popleft()
-                left -= abs(q)
-            else:
-                lots[0] = [q * (abs(q) - left) / abs(q), c * (abs(q) - left) / abs(q)]
-                left = D(0)
-        if left > 0:
-            lots.append([left if signed > 0 else -left, paid * left / abs(signed)])
-    return cash + sum((lot[1] for lot in lots), D(0)) - sum((c for _, c in start_lots or []), D(0))
 
 
 def q8(value: D) -> D:
