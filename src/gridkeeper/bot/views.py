@@ -51,6 +51,8 @@ def grid_view(
             "kind": s.kind,
             "phase": s.phase,
             "client_id": s.order,
+            "inventory": s.inventory,  # a one-off close for position no grid level holds
+            "quantity": dec_str(s.size(strategy.grid.quantity)),
         }
         for s in st.slots
     ]
