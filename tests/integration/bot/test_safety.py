@@ -118,6 +118,8 @@ def test_emergency_close_then_resume_rebuilds_a_live_grid(paper: Paper, make_bot
     assert D(g["profit"]["unrealized_pnl"]) == 0 and D(g["profit"]["realized_grid_profit"]) < 0
     assert all(level["phase"] == "open" for level in g["levels"])
     paper.set_price(PERP, "100")
+    # The grid is re-laid at the price the bot last read: let it see 100 first.
+    wait_for(lambda: D(grid(bot)["last_price"]) == 100, what="the bot reads 100")
     assert bot.post("/api/resume").status_code == 200
     wait_for(
         lambda: len([o for o in grid(bot)["open_orders"] if o["status"] == "live"]) == 10,
