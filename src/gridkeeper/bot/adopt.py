@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from gridkeeper.bot.lots import apply_fill
 from gridkeeper.bot.strategy import GridStrategy
 
 MISMATCH = "position_mismatch"
@@ -37,11 +38,16 @@ def adopt_position(
     before = st.position
     diff = exchange_position - before
     st.position = exchange_position
+    cash_before = st.cash
     st.cash -= diff * mark_price  # bought (diff > 0) or sold (diff < 0) at the mark
+    # The FIFO lots follow: a difference that adds opens a lot at the mark; one that reduces
+    # consumes the oldest lots, realizing their result.
+    st.lots = apply_fill(st.lots, diff, cash_before - st.cash)
+    st.realized_profit = st.book_realized()
     st.last_price = st.last_price or mark_price
-    # Re-lay the slots from the position just adopted (same range): adjust() keeps orders that
-    # still fit and plan() cancels the rest and places the closes the new position needs.
-    strategy.adjust(None, None, None)
+    # Re-lay the slots from the position just adopted (same range): orders that still fit are
+    # kept, plan() cancels the rest and places a close for every held unit.
+    strategy.rebuild(f"adopted the exchange's position {exchange_position}")
     adoption = Adoption(before, exchange_position, mark_price)
     if st.status == "paused" and (st.reason or "").startswith(MISMATCH):
         st.status, st.reason, st.auto_resume = "running", None, False

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from gridkeeper.bot.grid import GridError
 from gridkeeper.bot.runner import BotRunner
+from gridkeeper.bot.strategy import PositionChoice
 from gridkeeper.config.strategy import MAX_GRID_NUM
 from gridkeeper.exchange.errors import ExchangeError
 
@@ -56,6 +57,20 @@ def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
     if field is not None:
         body["field"] = field
     return JSONResponse(body, status_code=status)
+
+
+def parse_position(body: Any) -> PositionChoice:
+    """Takes the optional `position` choice ("close" | "keep") out of an adjust request."""
+    if not isinstance(body, dict) or "position" not in body:
+        return None
+    value = body.pop("position")
+    if value is None:
+        return None
+    if value == "close":
+        return "close"
+    if value == "keep":
+        return "keep"
+    raise GridError(f'position must be "close" or "keep" (got {value!r})', field="position")
 
 
 def parse_adjust(body: Any) -> tuple[Decimal | None, Decimal | None, int | None]:
@@ -145,8 +160,9 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
         except ValueError:
             return _error(400, "the body is not JSON", "body")
         try:
+            position = parse_position(body)
             lower, upper, num = parse_adjust(body)
-            view = await runner.adjust(lower, upper, num)
+            view = await runner.adjust(lower, upper, num, position=position)
         except GridError as exc:
             return _error(400, str(exc), exc.field)
         return JSONResponse(view)
@@ -235,6 +251,7 @@ OPENAPI: dict[str, Any] = {
                                 "properties": {
                                     "grid_lower_price": {"type": ["number", "string"]},
                                     "grid_upper_price": {"type": ["number", "string"]},
+                                    "position": {"enum": ["close", "keep"]},
                                     "grid_num": {
                                         "type": "integer",
                                         "minimum": 2,

@@ -10,9 +10,19 @@ from decimal import Decimal
 from typing import Any
 
 from gridkeeper.bot.client_ids import CLOSE_SLOT, instance_tag, make_client_id
-from gridkeeper.bot.grid import GridLayout, build_layout, floor_to
+from gridkeeper.bot.grid import GridLayout, build_layout, ceil_to, floor_to
+from gridkeeper.bot.invariant import ExitWatch
 from gridkeeper.bot.layout import pending_leg
-from gridkeeper.bot.state import ZERO, GridState, Side, SlotState, TrackedOrder
+from gridkeeper.bot.lots import apply_fill
+from gridkeeper.bot.state import (
+    INVENTORY_SLOT_BASE,
+    ZERO,
+    GridState,
+    Kind,
+    Side,
+    SlotState,
+    TrackedOrder,
+)
 from gridkeeper.config.strategy import GridStrategyConfig
 from gridkeeper.exchange.models import Fill
 
@@ -73,6 +83,13 @@ class GridCore:
         self.state = state
         self.events: list[BotEvent] = []
         self.grid = self._build(state.lower, state.upper, state.num)
+        # The book's top, as last read (None: unknown, the last price stands in for it).
+        self.bid: Decimal | None = None
+        self.ask: Decimal | None = None
+        # Sides the max_position gate holds back: logged when this changes, not every loop.
+        self._held_back: set[str] = set()
+        self._blocked: dict[str, tuple[Decimal, Decimal]] = {}
+        self.exit_watch = ExitWatch()
 
     def _build(self, lower: Decimal, upper: Decimal, num: int) -> GridLayout:
         return build_grid(self.config, self.market, lower, upper, num)
@@ -95,11 +112,17 @@ class GridCore:
                 continue
             is_close = order.slot == CLOSE_SLOT
             stale = not is_close and order.client_id not in wanted
-            if stale or (st.status != "running" and not is_close):
+            kept_exit = st.keep_exits and not order.opening and not stale
+            # A close resting away from its level (at the band's edge, or at the book's top
+            # after a gap) goes back to its level once the band and the book allow it there.
+            stale = stale or (st.status == "running" and self._exit_can_return(order))
+            if stale or (st.status != "running" and not is_close and not kept_exit):
                 order.cancel_sent = True
                 actions.append(Cancel(order.client_id, order.order_id))
         if st.status == "running":
             self._net_offsetting()
+            self.cover_inventory()
+            self._blocked = {}
             # Nearest first: when max_position binds, the likeliest fills are the ones kept.
             mark = st.last_price or ZERO
             for slot in sorted(st.slots, key=lambda s: abs(s.buy + s.sell - 2 * mark)):
@@ -107,9 +130,153 @@ class GridCore:
                     place = self._place_for(slot)
                     if place is not None:
                         actions.append(place)
+            self._log_held_back()
         elif st.closing:
             actions.extend(self._plan_close())
         return actions
+
+    def _log_held_back(self) -> None:
+        for side, (worst, limit) in sorted(self._blocked.items()):
+            if side not in self._held_back:
+                self.emit(
+                    "max_position",
+                    f"{side} held back: exposure {worst} > {limit}",
+                    side=side,
+                    exposure=str(worst),
+                    max_position=str(limit),
+                )
+        for side in sorted(self._held_back - set(self._blocked)):
+            self.emit("max_position", f"{side} no longer held back", side=side, released=True)
+        self._held_back = set(self._blocked)
+
+    # ---- every unit held has its exit ---------------------------------------------------
+    def closing_cover(self, kind: Kind) -> Decimal:
+        """Base quantity the slots of `kind` will close: their pending closing legs."""
+        qty = self.grid.quantity
+        return sum(
+            (
+                s.size(qty) - s.leg_filled
+                for s in self.state.slots
+                if s.phase == "close" and s.kind == kind
+            ),
+            ZERO,
+        )
+
+    def cover_inventory(self, *, at_book: bool = False) -> None:
+        """Give every unit of the position a closing leg: inventory slots for what the grid's
+        levels do not hold (a partial opening fill, a range change, an adopted position), and
+        none for what nothing is left to close. `at_book`: price new ones at the book's top."""
+        st, market = self.state, self.market
+        held = st.position
+        kind: Kind = "long" if held > 0 else "short"
+        for slot in [s for s in st.slots if s.inventory and (held == 0 or s.kind != kind)]:
+            st.slots.remove(slot)  # nothing of that side left to close; plan cancels its order
+        if held == 0:
+            return
+        gap = abs(held) - self.closing_cover(kind)
+        if gap < 0:
+            # More closes than position (a close leg of ours filled beyond what the levels
+            # expected): drop inventory closes, farthest first, never more than the excess.
+            mark = st.last_price or ZERO
+            extra = sorted(
+                (s for s in st.slots if s.inventory and s.kind == kind),
+                key=lambda s: -abs(s.sell - mark),
+            )
+            for slot in extra:
+                left = slot.size(self.grid.quantity) - slot.leg_filled
+                if left <= -gap:
+                    st.slots.remove(slot)
+                    gap += left
+            return
+        qty = floor_to(gap, market.step_size)
+        if qty <= 0 or qty < market.min_quantity:
+            return  # dust below one order: nothing can be sent for it
+        self.add_inventory_close(kind, qty, at_book=at_book)
+
+    def add_inventory_close(
+        self, kind: Kind, qty: Decimal, *, at_book: bool, price: Decimal | None = None
+    ) -> SlotState:
+        """A one-off closing leg of `qty` for `kind` position: at `price` if given, else at the
+        nearest grid level on the right side of the book (or at the book's top when `at_book`
+        or when there is none)."""
+        side: Side = "Ask" if kind == "long" else "Bid"
+        if price is None:
+            price = self.touch(side)
+            levels = [
+                s.sell if side == "Ask" else s.buy for s in self.state.slots if not s.inventory
+            ]
+            right = [p for p in levels if self.can_rest(side, p)]
+            if right and not at_book:
+                price = min(right) if side == "Ask" else max(right)
+        used = {s.index for s in self.state.slots}
+        index = next(i for i in range(INVENTORY_SLOT_BASE, CLOSE_SLOT) if i not in used)
+        slot = SlotState(
+            index=index,
+            buy=price,
+            sell=price,
+            kind=kind,
+            phase="close",
+            quantity=qty,
+            inventory=True,
+        )
+        self.state.slots.append(slot)
+        self.emit(
+            "inventory_close",
+            f"{side} {qty} @ {price} closes position no grid level holds",
+            slot=index,
+            side=side,
+            price=str(price),
+            quantity=str(qty),
+            position=str(self.state.position),
+        )
+        return slot
+
+    # ---- the book -----------------------------------------------------------------------
+    def can_rest(self, side: str, price: Decimal) -> bool:
+        """Would a post-only order at `price` rest? Decided against the book's top when known
+        (a buy at or below the best bid, a sell at or above the best ask), else the last price."""
+        last = self.state.last_price
+        if side == "Bid":
+            if self.bid is not None:
+                return price <= self.bid
+            if self.ask is not None:
+                return price < self.ask
+            return last is not None and price < last
+        if self.ask is not None:
+            return price >= self.ask
+        if self.bid is not None:
+            return price > self.bid
+        return last is not None and price > last
+
+    def touch(self, side: str) -> Decimal:
+        """The best price on `side` of the book that rests post-only: the best bid for a buy,
+        the best ask for a sell (one tick off the last price when the book is unknown)."""
+        tick, last = self.market.tick_size, self.state.last_price or ZERO
+        if side == "Bid":
+            if self.bid is not None:
+                return self.bid
+            if self.ask is not None:
+                return self.ask - tick
+            return ceil_to(last, tick) - tick
+        if self.ask is not None:
+            return self.ask
+        if self.bid is not None:
+            return self.bid + tick
+        return floor_to(last, tick) + tick
+
+    def _through_market(self, side: str) -> tuple[Decimal, bool]:
+        """(price, post_only) of a closing leg whose level the market has gone through."""
+        cfg = self.config
+        if cfg.through_market_close == "maker":
+            return self.touch(side), True
+        # A bounded taker: a limit at most max_slippage beyond the far touch; what the book
+        # cannot fill at that price rests there as the exit.
+        tick = self.market.tick_size
+        if side == "Ask":
+            ref = self.bid if self.bid is not None else self.state.last_price or ZERO
+            return max(tick, ceil_to(ref * (1 - cfg.close_max_slippage), tick)), False
+        ref = self.ask if self.ask is not None else self.state.last_price or ZERO
+        return floor_to(ref * (1 + cfg.close_max_slippage), tick), False
 
     def _net_offsetting(self) -> None:
         """Pair a held long leg with a held short leg (perp neutral, one-way position).
@@ -123,37 +290,40 @@ class GridCore:
         idle = [
             s
             for s in self.state.slots
-            if s.phase == "close" and s.order is None and s.leg_filled == 0
+            if s.phase == "close" and s.order is None and s.leg_filled == 0 and not s.inventory
         ]
         longs = sorted((s for s in idle if s.kind == "long"), key=lambda s: s.index)
         shorts = sorted((s for s in idle if s.kind == "short"), key=lambda s: -s.index)
         for long_slot, short_slot in zip(longs, shorts, strict=False):
-            qty = self.grid.quantity
-            bought = (long_slot.open_price or long_slot.buy) * qty
-            sold = (short_slot.open_price or short_slot.sell) * qty
-            profit = sold - bought - long_slot.open_fee - short_slot.open_fee
-            self.state.realized_profit += profit
+            # The fills already netted in the position and its FIFO lots: nothing to book.
             self.emit(
-                "profit",
-                f"slots {long_slot.index}+{short_slot.index} netted {profit}",
+                "netted",
+                f"slots {long_slot.index}+{short_slot.index} netted",
                 slot=long_slot.index,
                 paired_slot=short_slot.index,
-                profit=str(profit),
-                realized_profit=str(self.state.realized_profit),
             )
             for slot in (long_slot, short_slot):
                 slot.phase, slot.open_price, slot.open_fee = "open", None, ZERO
 
     def _place_for(self, slot: SlotState) -> Place | None:
-        st, qty = self.state, self.grid.quantity
+        st = self.state
         side, price, opening = pending_leg(slot)
-        remaining = qty - slot.leg_filled
+        remaining = slot.size(self.grid.quantity) - slot.leg_filled
         if remaining <= 0 or st.last_price is None:
             return None
-        if (side == "Bid" and price >= st.last_price) or (side == "Ask" and price <= st.last_price):
-            return None  # would cross the book: wait for the price to come back
+        post_only = self.config.post_only
+        if not self.can_rest(side, price):
+            if opening:
+                return None  # would take: an opening leg waits for the price to come back
+            # A closing leg is never skipped: the market went through its level (a gap, a
+            # restart), so it goes to the book's top on its side (or a bounded taker close).
+            price, post_only = self._through_market(side)
         if self.outside_band(price):
-            return None  # the exchange would refuse it: the level waits for the price to come near
+            if opening:
+                return None  # the exchange would refuse it: the level waits for the price
+            # A close is never left out: it rests at the band's edge on its side (a worse price
+            # than its level, but the held unit keeps an exit) until the band reaches its level.
+            price = self._band_edge(price)
         if opening and not self._gate_allows(side, remaining):
             return None
         if not opening and not self._inventory_allows(side, remaining):
@@ -180,7 +350,7 @@ class GridCore:
             opening=opening,
             reduce_only=order.reduce_only,
         )
-        return Place(order, self.config.post_only)
+        return Place(order, post_only)
 
     def outside_band(self, price: Decimal) -> bool:
         """True when the exchange's price band at the last price refuses a limit at `price`."""
@@ -190,6 +360,24 @@ class GridCore:
         if spec.band_min is not None and price < last * spec.band_min:
             return True
         return spec.band_max is not None and price > last * spec.band_max
+
+    def _exit_can_return(self, order: TrackedOrder) -> bool:
+        if order.opening or order.filled > 0 or order.price is None:
+            return False
+        slot = next((s for s in self.state.slots if s.order == order.client_id), None)
+        if slot is None or slot.inventory:
+            return False
+        side, level, _ = pending_leg(slot)
+        return order.price != level and not self.outside_band(level) and self.can_rest(side, level)
+
+    def _band_edge(self, price: Decimal) -> Decimal:
+        """The nearest price to `price` that the band at the last price accepts."""
+        last, spec, tick = self.state.last_price or ZERO, self.market, self.market.tick_size
+        if spec.band_max is not None and price > last * spec.band_max:
+            return floor_to(last * spec.band_max, tick)
+        if spec.band_min is not None and price < last * spec.band_min:
+            return ceil_to(last * spec.band_min, tick)
+        return price
 
     def _next_id(self, slot: int) -> int:
         gen = self.state.generations.get(slot, 0) + 1
@@ -206,6 +394,9 @@ class GridCore:
                 and o.opening == opening
                 and o.slot != CLOSE_SLOT
                 and o.status != "gone"
+                # A close being cancelled (a range change moves it) frees its inventory for
+                # the close that replaces it; reduce-only stops a late fill of both on perps.
+                and not (o.cancel_sent and not opening)
             ),
             ZERO,
         )
@@ -218,13 +409,7 @@ class GridCore:
         exposure = pos if side == "Bid" else -pos
         worst = exposure + self._open_quantity(side, opening=True) + qty
         if worst > limit:
-            self.emit(
-                "max_position",
-                f"{side} held back: exposure {worst} > {limit}",
-                side=side,
-                exposure=str(worst),
-                max_position=str(limit),
-            )
+            self._blocked.setdefault(side, (worst, limit))
             return False
         return True
 
@@ -272,8 +457,17 @@ class GridCore:
         if qty >= self.market.min_quantity and qty > 0:
             return False
         self.state.closing = False
-        self.emit("position_closed", "emergency close done", position=str(self.state.position))
+        self.emit(
+            "position_closed",
+            "position closed",
+            position=str(self.state.position),
+            realized_profit=str(self.state.realized_profit),
+        )
+        self.on_close_done()
         return True
+
+    def on_close_done(self) -> None:
+        """After a close: GridStrategy re-lays the grid from the real position."""
 
     def _close_quantity(self) -> Decimal:
         st = self.state
@@ -353,6 +547,7 @@ class GridCore:
         """Apply one fill of one of our orders (the caller guarantees it is new)."""
         st, qty, price = self.state, fill.quantity, fill.price
         sign = 1 if fill.side == "Bid" else -1
+        cash_before = st.cash
         base_delta = qty * sign
         fee_quote = ZERO
         if fill.fee_symbol == self.market.base:
@@ -364,6 +559,9 @@ class GridCore:
         st.cash -= sign * qty * price
         st.position += base_delta
         st.fees += fee_quote
+        before = st.realized_profit
+        st.lots = apply_fill(st.lots, base_delta, cash_before - st.cash)
+        st.realized_profit = st.book_realized()
         st.fills_applied += 1
         st.checkpoint_ms = max(st.checkpoint_ms, fill.timestamp_ms)
         order = self._order_for(fill)
@@ -390,6 +588,15 @@ class GridCore:
             return
         order.filled += qty
         slot = next((s for s in st.slots if s.order == order.client_id), None)
+        if st.realized_profit != before:
+            profit = st.realized_profit - before
+            self.emit(
+                "profit",
+                f"{'slot ' + str(slot.index) if slot else 'close'} realized {profit} (FIFO)",
+                slot=slot.index if slot else order.slot,
+                profit=str(profit),
+                realized_profit=str(st.realized_profit),
+            )
         if slot is not None:
             self._advance(slot, order, price, qty, fee_quote)
         self._finalize_if_done(order)
@@ -415,33 +622,19 @@ class GridCore:
             slot.close_value += price * qty
             slot.close_fee += fee
         slot.leg_filled += qty
-        if slot.leg_filled < self.grid.quantity:
+        if slot.leg_filled < slot.size(self.grid.quantity):
+            return
+        if slot.inventory:
+            self.state.slots.remove(slot)  # a one-off close: done
             return
         if order.opening:
             slot.phase = "close"
         else:
-            self._book(slot)
             slot.phase = "open"
             slot.open_price = None
             slot.open_fee = slot.close_value = slot.close_fee = ZERO
         slot.leg_filled = ZERO
         slot.order = None
-
-    def _book(self, slot: SlotState) -> None:
-        qty = slot.leg_filled
-        opened = (slot.open_price if slot.open_price is not None else slot.buy) * qty
-        gross = slot.close_value - opened if slot.kind == "long" else opened - slot.close_value
-        profit = gross - slot.open_fee - slot.close_fee
-        self.state.realized_profit += profit
-        self.emit(
-            "profit",
-            f"slot {slot.index} round trip booked {profit}",
-            slot=slot.index,
-            profit=str(profit),
-            gross=str(gross),
-            fees=str(slot.open_fee + slot.close_fee),
-            realized_profit=str(self.state.realized_profit),
-        )
 
 
 def build_grid(

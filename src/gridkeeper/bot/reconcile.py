@@ -184,6 +184,7 @@ def apply_funding(
             continue
         state.cash += payment.quantity
         state.funding += payment.quantity
+        state.realized_profit = state.book_realized()  # funding is realized as it is paid
         state.funding_checkpoint_ms = payment.interval_end_ms
         applied.append(payment)
     return applied

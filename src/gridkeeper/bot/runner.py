@@ -31,7 +31,7 @@ from gridkeeper.bot.reconcile import (
 )
 from gridkeeper.bot.state import TrackedOrder
 from gridkeeper.bot.store import Store
-from gridkeeper.bot.strategy import GridStrategy, MarketSpec
+from gridkeeper.bot.strategy import GridStrategy, MarketSpec, PositionChoice
 from gridkeeper.bot.views import dec_str as _s
 from gridkeeper.bot.views import grid_view, pnl_view
 from gridkeeper.config.strategy import GridStrategyConfig
@@ -308,8 +308,10 @@ class BotRunner:
         else:
             applied = apply_fills(strategy, fills, self.store.issued, seen)
         self._save([], applied)
-        actions = strategy.on_price(ticker.last_price, now_ms())
+        bid, ask = await self._book_top()
+        actions = strategy.on_price(ticker.last_price, now_ms(), bid=bid, ask=ask)
         await self.executor.run(actions)
+        await self.executor.run(strategy.check_exits(now_ms()))  # the invariant
         self.exchange_error = None
         self.last_loop_at = time.time()
         self._flush_events()
@@ -437,6 +439,16 @@ class BotRunner:
         last: Decimal = ticker.last_price
         return last
 
+    async def _book_top(self) -> tuple[Decimal | None, Decimal | None]:
+        """Best bid and ask: legs are placed against the book, not the last trade."""
+        try:
+            depth = await self._call(self.client.get_depth(self.spec.symbol))
+        except ExchangeError:
+            return None, None  # the last price stands in for the book this round
+        bids = [Decimal(str(level[0])) for level in depth.get("bids") or []]
+        asks = [Decimal(str(level[0])) for level in depth.get("asks") or []]
+        return (max(bids) if bids else None), (min(asks) if asks else None)
+
     async def _look_up_missing(self, open_orders: list[Order], history: list[Order]) -> list[Order]:
         """Our acknowledged orders that are neither open nor in the history page, by orderId."""
         known = {o.client_id for o in [*open_orders, *history]}
@@ -491,11 +503,12 @@ class BotRunner:
     async def command(self, name: str, reason: str) -> dict[str, Any]:
         async with self.lock:
             strategy = self.strategy
-            changed = {
+            commands: dict[str, Callable[[str], bool]] = {
                 "pause": strategy.pause,
                 "resume": strategy.resume,
                 "stop": strategy.stop,
-            }[name](reason)
+            }
+            changed = commands[name](reason)
             self._save([])
             await self.executor.run(strategy.plan(now_ms()))
             self._flush_events()
@@ -506,13 +519,18 @@ class BotRunner:
             }
 
     async def adjust(
-        self, lower: Decimal | None, upper: Decimal | None, num: int | None
+        self,
+        lower: Decimal | None,
+        upper: Decimal | None,
+        num: int | None,
+        *,
+        position: PositionChoice = None,
     ) -> dict[str, Any]:
         """Validate in full (GridError names the field), then move the grid and persist it."""
         async with self.lock:
             strategy = self.strategy
-            strategy.check_adjust(lower, upper, num)
-            strategy.adjust(lower, upper, num)
+            strategy.check_adjust(lower, upper, num, position)
+            strategy.adjust(lower, upper, num, position=position)
             self._save([])  # the new range is durable before any order moves
             await self.executor.run(strategy.plan(now_ms()))
             self._flush_events()

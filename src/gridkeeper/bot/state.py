@@ -5,7 +5,13 @@ the store (with the fills table), so a restart resumes exactly where the last sa
 
 Vocabulary: a *slot* trades between two neighbouring price points. Its *kind* says which way it
 opens (long: buy low first; short: sell high first); its *phase* says which leg is pending
-(open or close). A slot has at most one order at a time.
+(open or close). A slot has at most one order at a time. An *inventory* slot (index from
+INVENTORY_SLOT_BASE) is a one-off closing order for position the grid's levels do not hold; it
+disappears once filled.
+
+Cost basis: FIFO. `lots` are the open position's pieces, oldest first, each with the quote it
+really cost (fees included). A fill that reduces the position consumes the oldest lots; what the
+grid has realized is everything it paid and received except the cost of the lots still held.
 """
 
 from __future__ import annotations
@@ -21,6 +27,19 @@ Status = Literal["running", "paused", "stopped"]
 OrderStatus = Literal["intent", "live", "gone"]
 
 ZERO = Decimal(0)
+INVENTORY_SLOT_BASE = 1024  # above any grid slot (grid_num <= 1000), below client_ids.CLOSE_SLOT
+
+
+@dataclass
+class Lot:
+    """A piece of the open position: signed base quantity and the signed quote it cost.
+
+    Long lots cost what was paid (price x quantity + fee); short lots cost minus what was
+    received (net of fee). A base-paid fee shrinks the quantity at the same cost.
+    """
+
+    quantity: Decimal
+    cost: Decimal
 
 
 @dataclass
@@ -57,6 +76,11 @@ class SlotState:
     order: int | None = None  # client_id of the slot's order
     retry_after_ms: int = 0  # after a rejection, wait before trying again
     rejects: int = 0  # refusals in a row (exponential backoff); reset when an order is accepted
+    quantity: Decimal | None = None  # order size when not the grid's (inventory slots)
+    inventory: bool = False  # a one-off close for position no grid level holds
+
+    def size(self, grid_quantity: Decimal) -> Decimal:
+        return self.quantity if self.quantity is not None else grid_quantity
 
 
 @dataclass
@@ -69,6 +93,7 @@ class GridState:
     reason: str | None = None
     auto_resume: bool = False  # a boundary pause resumes when the price is back in range
     closing: bool = False  # emergency_close: flatten the position once orders are cancelled
+    keep_exits: bool = False  # paused with closing orders left resting (invariant pause)
     orders: dict[int, TrackedOrder] = field(default_factory=dict)
     generations: dict[int, int] = field(default_factory=dict)
     id_tag: int | None = None  # the clientId tag of this grid (see client_ids)
@@ -86,6 +111,7 @@ class GridState:
     # Newest funding interval applied (ms); None: not started yet (the first reconcile sets it
     # to the newest payment without applying older ones: they predate the grid).
     funding_checkpoint_ms: int | None = None
+    lots: list[Lot] = field(default_factory=list)  # FIFO cost basis of the position
 
     def total_pnl(self, price: Decimal | None = None) -> Decimal:
         """Mark-to-market PnL of everything the grid traded since it started."""
@@ -95,8 +121,15 @@ class GridState:
         return self.cash + self.position * mark - self.value0
 
     def unrealized_pnl(self, price: Decimal | None = None) -> Decimal:
-        """Total PnL not yet booked as grid profit: the inventory's PnL."""
+        """Total PnL not yet booked as grid profit: the inventory's PnL (0 when flat)."""
         return self.total_pnl(price) - self.realized_profit
+
+    def lots_cost(self) -> Decimal:
+        return sum((lot.cost for lot in self.lots), ZERO)
+
+    def book_realized(self) -> Decimal:
+        """Realized profit by FIFO: cash flow since start plus the cost of the lots still held."""
+        return self.cash - self.value0 + self.lots_cost()
 
     def slot_order(self, slot: SlotState) -> TrackedOrder | None:
         return None if slot.order is None else self.orders.get(slot.order)
@@ -136,6 +169,7 @@ _DEC_FIELDS = {
     "fees",
     "last_price",
     "funding",
+    "cost",
 }
 
 
@@ -153,4 +187,20 @@ def state_from_dict(data: dict[str, Any]) -> GridState:
     raw["slots"] = [SlotState(**_dec_fields(s)) for s in data["slots"]]
     raw["orders"] = {int(k): TrackedOrder(**_dec_fields(o)) for k, o in data["orders"].items()}
     raw["generations"] = {int(k): int(v) for k, v in data["generations"].items()}
-    return GridState(**raw)
+    if "lots" in data:
+        raw["lots"] = [Lot(**_dec_fields(lot)) for lot in data["lots"]]
+    state = GridState(**raw)
+    if "lots" not in data:
+        _migrate_lots(state)
+    return state
+
+
+def _migrate_lots(state: GridState) -> None:
+    """A state saved before FIFO lots: one lot carries the position at the cost that keeps the
+    realized figure as it was; a flat grid realizes everything (nothing is left unrealized)."""
+    if state.position != 0:
+        cost = state.realized_profit - state.cash + state.value0
+        state.lots = [Lot(state.position, cost)]
+    else:
+        state.lots = []
+        state.realized_profit = state.book_realized()

@@ -4,15 +4,17 @@
 saves the state (with every new intent in it) *before* it sends anything, and reports each
 outcome back through `on_placed`, `on_rejected`, `on_gone` and `on_fill`.
 
-Rules it keeps: a slot has at most one order; closing legs need the position they close (perp
+Rules it keeps: a slot has at most one order; every unit of the position has a closing leg
+(inventory closes cover what the levels do not); closing legs need the position they close (perp
 closes are reduce-only, always); opening legs pass the `max_position` gate counting open opening
-orders; no order is placed through the last price (it would take or be refused post-only); profit
-is booked when a closing leg completes, net of both legs' fees.
+orders; a leg is placed on its side of the book's top: an opening leg the market went through
+waits, a closing leg goes to the book's top; profit is realized by FIFO on every reducing fill.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from gridkeeper.bot.client_ids import CLOSE_SLOT
 from gridkeeper.bot.core import (
@@ -25,11 +27,16 @@ from gridkeeper.bot.core import (
     build_grid,
 )
 from gridkeeper.bot.grid import GridError, GridLayout, ceil_to, floor_to
+from gridkeeper.bot.invariant import exit_gaps
 from gridkeeper.bot.layout import allocated_inventory, lay_out, pending_leg
-from gridkeeper.bot.state import ZERO, GridState
+from gridkeeper.bot.state import ZERO, GridState, Kind, Lot, SlotState
 from gridkeeper.config.strategy import MAX_GRID_NUM, GridStrategyConfig
 
-__all__ = ["Action", "BotEvent", "Cancel", "GridStrategy", "MarketSpec", "Place"]
+__all__ = ["Action", "BotEvent", "Cancel", "GridStrategy", "MarketSpec", "Place", "PositionChoice"]
+
+# What a range change does with position the new levels cannot close: None refuses the change,
+# "close" rests closes for it at the book's top, "keep" keeps its current closing orders.
+PositionChoice = Literal["close", "keep"] | None
 
 
 class GridStrategy(GridCore):
@@ -61,13 +68,23 @@ class GridStrategy(GridCore):
             position0=held,
             value0=held * price,
             last_price=price,
+            lots=[Lot(held, held * price)] if held else [],
         )
         return cls(instance, config, market, state)
 
     # ---- price and risk -----------------------------------------------------------------
-    def on_price(self, price: Decimal, now_ms: int) -> list[Action]:
+    def on_price(
+        self,
+        price: Decimal,
+        now_ms: int,
+        *,
+        bid: Decimal | None = None,
+        ask: Decimal | None = None,
+    ) -> list[Action]:
+        """A new last price (marks PnL) and, when known, the book's top (places legs)."""
         st = self.state
         st.last_price = price
+        self.bid, self.ask = bid, ask
         if st.status == "running":
             self._check_risk(price)
         elif st.status == "paused" and st.auto_resume and st.lower <= price <= st.upper:
@@ -78,10 +95,16 @@ class GridStrategy(GridCore):
         cfg, st = self.config, self.state
         pnl = st.total_pnl(price)
         if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
-            self.trigger(_pnl_action(cfg), f"stop_loss: total PnL {pnl} <= -{cfg.stop_loss}")
+            self.trigger(
+                _limit_action(cfg.stop_loss_action),
+                f"stop_loss: total PnL {pnl} <= -{cfg.stop_loss}",
+            )
             return
         if cfg.take_profit is not None and pnl >= cfg.take_profit:
-            self.trigger(_pnl_action(cfg), f"take_profit: total PnL {pnl} >= {cfg.take_profit}")
+            self.trigger(
+                _limit_action(cfg.take_profit_action),
+                f"take_profit: total PnL {pnl} >= {cfg.take_profit}",
+            )
             return
         tol = cfg.boundary_tolerance
         if price > st.upper * (1 + tol) or price < st.lower * (1 - tol):
@@ -103,22 +126,24 @@ class GridStrategy(GridCore):
         )
         if action == "adjust_range":
             try:
-                self.recentre()
+                self.recentre(position="keep")
                 return
             except GridError as exc:
                 reason = f"{reason}; re-centring failed ({exc}), paused"
                 action = "pause"
-        st.reason = reason
+        st.reason, st.keep_exits = reason, False
         if action == "pause":
             st.status, st.auto_resume = "paused", boundary
         else:
             st.status, st.auto_resume = "stopped", False
             st.closing = action == "emergency_close"
 
-    def pause(self, reason: str) -> bool:
+    def pause(self, reason: str, *, keep_exits: bool = False) -> bool:
+        """Stop trading; `keep_exits` leaves the closing orders resting (only openings go)."""
         if self.state.status != "running":
             return False
         self.state.status, self.state.reason, self.state.auto_resume = "paused", reason, False
+        self.state.keep_exits = keep_exits
         self.emit("paused", reason, reason=reason)
         return True
 
@@ -133,12 +158,51 @@ class GridStrategy(GridCore):
         st = self.state
         if st.status == "running" or st.closing:
             return False
-        st.status, st.reason, st.auto_resume = "running", None, False
+        st.status, st.reason, st.auto_resume, st.keep_exits = "running", None, False, False
         self.emit("resumed", reason, reason=reason)
+        # What the grid holds may have changed while it was not trading (a close, fills in
+        # flight): its slots are laid out again from the real position.
+        self.rebuild(reason)
         return True
 
+    def check_exits(self, now_ms: int) -> list[Action]:
+        """The invariant, after a cycle's orders went out: a position without closing orders
+        for longer than a race pauses the grid (closing orders stay) with the reason."""
+        st = self.state
+        if st.status != "running":
+            self.exit_watch.since_ms = None
+            return []
+        gaps = exit_gaps(st, self.market.min_quantity)
+        if not self.exit_watch.overdue(gaps, now_ms):
+            return []
+        reason = (
+            f"invariant_broken: {gaps.describe()} for {self.exit_watch.grace_ms // 1000}s; "
+            "check the bot's order_rejected events, then resume (the grid is rebuilt)"
+        )
+        self.emit(
+            "invariant_broken",
+            reason,
+            position=str(gaps.held),
+            resting=str(gaps.resting),
+            pending=str(gaps.pending),
+            uncovered=str(gaps.uncovered),
+        )
+        self.pause(reason, keep_exits=True)
+        self.exit_watch.since_ms = None
+        return self.plan(now_ms)
+
+    def on_close_done(self) -> None:
+        self.rebuild("position closed")
+
+    def rebuild(self, reason: str) -> None:
+        """Re-lay the grid (same range) from `state.position` at the last price: slots in the
+        close phase get exactly the position, orders that still fit are kept, the rest go."""
+        if self.state.last_price is None:
+            return
+        self._relayout(self.grid, position=None, reason=reason)
+
     # ---- range changes ------------------------------------------------------------------
-    def recentre(self) -> None:
+    def recentre(self, position: PositionChoice = "keep") -> None:
         st = self.state
         if st.last_price is None:
             raise GridError("no price yet", field="grid_lower_price")
@@ -149,12 +213,19 @@ class GridStrategy(GridCore):
         else:
             half_width = (st.upper - st.lower) / 2
             lower, upper = price - half_width, price + half_width
-        self.adjust(floor_to(lower, tick), ceil_to(upper, tick), None)
+        self.adjust(floor_to(lower, tick), ceil_to(upper, tick), None, position=position)
 
     def check_adjust(
-        self, lower: Decimal | None, upper: Decimal | None, num: int | None
+        self,
+        lower: Decimal | None,
+        upper: Decimal | None,
+        num: int | None,
+        position: PositionChoice = None,
     ) -> tuple[Decimal, Decimal, int, GridLayout]:
-        """Validate a new range in full; raises GridError naming the field. Changes nothing."""
+        """Validate a new range in full; raises GridError naming the field. Changes nothing.
+
+        A range whose closing levels (on the right side of the price) cannot hold the whole
+        position is refused unless `position` says what to do with the rest."""
         st = self.state
         new_lower = st.lower if lower is None else lower
         new_upper = st.upper if upper is None else upper
@@ -173,11 +244,64 @@ class GridStrategy(GridCore):
             )
         if st.last_price is None:
             raise GridError("no market price known yet; try again", field="grid_lower_price")
-        return new_lower, new_upper, new_num, self._build(new_lower, new_upper, new_num)
+        grid = self._build(new_lower, new_upper, new_num)
+        if position not in (None, "close", "keep"):
+            raise GridError(f"position ({position!r}) must be close or keep", field="position")
+        if position is None:
+            left = self._unplaced(grid)
+            if left >= grid.quantity:
+                side = "above" if st.position > 0 else "below"
+                raise GridError(
+                    f"the range {new_lower}-{new_upper} has closing levels {side} the price "
+                    f"({st.last_price}) for {abs(st.position) - left} of the grid's position "
+                    f'{st.position}; {left} would have no exit. Choose position "close" '
+                    '(close the rest at the best price, reduce-only) or "keep" (keep the '
+                    "position's current closing orders), or pick a range with room for it",
+                    field="position",
+                )
+        return new_lower, new_upper, new_num, grid
 
-    def adjust(self, lower: Decimal | None, upper: Decimal | None, num: int | None) -> None:
-        """Move the grid; orders that fit the new grid are kept, the rest cancelled by plan()."""
-        new_lower, new_upper, new_num, grid = self.check_adjust(lower, upper, num)
+    def _unplaced(self, grid: GridLayout) -> Decimal:
+        """Base quantity of the position the layout of `grid` would leave without a level."""
+        st = self.state
+        assert st.last_price is not None
+        slots = lay_out(
+            grid, st.last_price, self.config.grid_type, st.position, spot=self.market.spot
+        )
+        return abs(st.position) - abs(allocated_inventory(slots, grid.quantity))
+
+    def adjust(
+        self,
+        lower: Decimal | None,
+        upper: Decimal | None,
+        num: int | None,
+        *,
+        position: PositionChoice = None,
+    ) -> None:
+        """Move the grid; orders that fit the new grid are kept, the rest cancelled by plan().
+
+        The whole position keeps an exit: on the new levels, or (`position`) at the book's
+        top ("close") or on its current closing orders ("keep")."""
+        new_lower, new_upper, new_num, grid = self.check_adjust(lower, upper, num, position)
+        st = self.state
+        old = (st.lower, st.upper, st.num)
+        kept = self._relayout(grid, position=position)
+        st.lower, st.upper, st.num = new_lower, new_upper, new_num
+        self.emit(
+            "grid_adjusted",
+            f"range {old[0]}-{old[1]} ({old[2]}) -> {new_lower}-"
+            f"{new_upper} ({new_num}); {kept} orders kept",
+            lower=str(new_lower),
+            upper=str(new_upper),
+            num=new_num,
+            kept=kept,
+            position=str(st.position),
+            position_choice=position,
+        )
+
+    def _relayout(self, grid: GridLayout, *, position: PositionChoice, reason: str = "") -> int:
+        """Lay `grid` out from the position at the last price, keep the orders that fit, and
+        give the rest of the position its exits. Returns how many orders were kept."""
         st = self.state
         assert st.last_price is not None
         slots = lay_out(
@@ -196,20 +320,57 @@ class GridStrategy(GridCore):
             if match is not None:
                 match.slot, match.opening, slot.order = slot.index, opening, match.client_id
                 kept += 1
-        old = (st.lower, st.upper, st.num)
-        st.lower, st.upper, st.num, st.slots = new_lower, new_upper, new_num, slots
-        self.grid = grid
-        self.emit(
-            "grid_adjusted",
-            f"range {old[0]}-{old[1]} ({old[2]}) -> {new_lower}-"
-            f"{new_upper} ({new_num}); {kept} orders kept",
-            lower=str(new_lower),
-            upper=str(new_upper),
-            num=new_num,
-            kept=kept,
-        )
+        old_slots, st.slots, self.grid = st.slots, slots, grid
+        if st.position != 0:
+            kind: Kind = "long" if st.position > 0 else "short"
+            left = abs(st.position) - self.closing_cover(kind)
+            if position == "keep":
+                left, carried = self._carry_exits(old_slots, kind, left)
+                kept += carried
+            if position == "close" and left > 0:
+                qty = floor_to(left, self.market.step_size)
+                if qty > 0 and qty >= self.market.min_quantity:
+                    self.add_inventory_close(kind, qty, at_book=True)
+        self.cover_inventory()
+        if reason:
+            self.emit(
+                "grid_rebuilt",
+                f"grid laid out again from position {st.position}: {reason}",
+                reason=reason,
+                position=str(st.position),
+                kept=kept,
+            )
+        return kept
+
+    def _carry_exits(
+        self, old_slots: list[SlotState], kind: Kind, left: Decimal
+    ) -> tuple[Decimal, int]:
+        """Keep old closing orders the new layout did not take as inventory closes, nearest to
+        the price first, until `left` of the position is covered."""
+        st, qty = self.state, self.grid.quantity
+        used = {s.order for s in st.slots if s.order is not None}
+        mark = st.last_price or ZERO
+        carried = 0
+        candidates = [
+            s
+            for s in old_slots
+            if s.phase == "close" and s.kind == kind and s.order is not None and s.order not in used
+        ]
+        for old in sorted(
+            candidates, key=lambda s: abs((s.sell if kind == "long" else s.buy) - mark)
+        ):
+            order = st.orders.get(old.order or -1)
+            remaining = old.size(qty) - old.leg_filled
+            if order is None or order.cancel_sent or order.status == "gone" or remaining > left:
+                continue
+            price = order.price if order.price is not None else old.sell
+            slot = self.add_inventory_close(kind, remaining, at_book=True, price=price)
+            slot.order, order.slot = order.client_id, slot.index
+            left -= remaining
+            carried += 1
+        return left, carried
 
 
-def _pnl_action(config: GridStrategyConfig) -> str:
-    # Re-centring cannot cure a loss or lock in a profit: it stops instead.
-    return "stop_only" if config.boundary_action == "adjust_range" else config.boundary_action
+def _limit_action(action: str) -> str:
+    """The trigger for a stop_loss / take_profit action: close flattens, then stops."""
+    return "emergency_close" if action == "close" else "stop_only"

@@ -54,6 +54,8 @@ def grid_view(
             "phase": s.phase,
             "client_id": s.order,
             "outside_band": strategy.outside_band(pending_leg(s)[1]),
+            "inventory": s.inventory,  # a one-off close for position no grid level holds
+            "quantity": dec_str(s.size(strategy.grid.quantity)),
         }
         for s in st.slots
     ]

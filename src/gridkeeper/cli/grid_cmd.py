@@ -160,12 +160,19 @@ def describe(view: dict[str, Any]) -> list[str]:
         + (f"  funding {profit['funding']}" if profit.get("funding") not in (None, "0") else ""),
         f"  orders {len(view.get('open_orders', []))} open",
     ]
-    waiting = [lv for lv in view.get("levels", []) if lv.get("outside_band")]
+    outside = [lv for lv in view.get("levels", []) if lv.get("outside_band")]
+    waiting = [lv for lv in outside if lv.get("client_id") is None]
+    at_edge = [lv for lv in outside if lv.get("client_id") is not None]
+    band = view.get("price_band") or [None, None]
     if waiting:
-        band = view.get("price_band") or [None, None]
         lines.append(
             f"  {len(waiting)} levels wait outside the exchange's price band "
             f"{band[0]} - {band[1]} (slots {', '.join(str(lv['slot']) for lv in waiting)})"
+        )
+    if at_edge:
+        lines.append(
+            f"  {len(at_edge)} closes rest at the band's edge until their level is inside it "
+            f"(slots {', '.join(str(lv['slot']) for lv in at_edge)})"
         )
     return lines
 

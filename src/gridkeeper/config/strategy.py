@@ -17,6 +17,8 @@ from gridkeeper.config.base import StrictModel
 GridMode = Literal["arithmetic", "geometric"]
 GridType = Literal["neutral", "long", "short"]
 BoundaryAction = Literal["pause", "stop_only", "emergency_close", "adjust_range"]
+LimitAction = Literal["close", "stop_only"]
+ThroughMarketClose = Literal["maker", "taker"]
 
 MAX_GRID_NUM = 1000
 
@@ -59,21 +61,51 @@ class GridStrategyConfig(StrictModel):
     stop_loss: Decimal | None = Field(
         None,
         gt=0,
-        description="Loss (quote, on total PnL) that triggers boundary_action; None: off.",
+        description="Loss (quote, on total PnL) that triggers stop_loss_action; None: off.",
     )
     take_profit: Decimal | None = Field(
         None,
         gt=0,
-        description="Profit (quote, on total PnL) that triggers boundary_action; None: off.",
+        description="Profit (quote, on total PnL) that triggers take_profit_action; None: off.",
+    )
+    stop_loss_action: LimitAction = Field(
+        "close",
+        description=(
+            "What reaching stop_loss does: close (cancel the grid's orders, close its position "
+            "with a reduce-only market order, then stay stopped) or stop_only (cancel, keep the "
+            "position, stay stopped). Independent of boundary_action."
+        ),
+    )
+    take_profit_action: LimitAction = Field(
+        "close",
+        description=(
+            "What reaching take_profit does: close (lock the profit in: cancel, close the "
+            "position reduce-only at market, stay stopped) or stop_only (cancel, keep the "
+            "position, stay stopped)."
+        ),
+    )
+    through_market_close: ThroughMarketClose = Field(
+        "maker",
+        description=(
+            "A closing leg whose level the market has gone through (a gap, a restart): maker "
+            "rests it post-only at the best price on its side of the book; taker sends a limit "
+            "up to close_max_slippage beyond the book (what does not fill rests there)."
+        ),
+    )
+    close_max_slippage: Decimal = Field(
+        Decimal("0.005"),
+        gt=0,
+        le=Decimal("0.2"),
+        description="through_market_close taker: furthest a close may go past the book (fraction).",
     )
     boundary_action: BoundaryAction = Field(
         "pause",
         description=(
-            "What leaving the range (or hitting stop_loss/take_profit) does: pause (cancel, "
-            "resume when back in range), stop_only (cancel, keep position, stay stopped), "
-            "emergency_close (cancel and close the position reduce-only, stay stopped), "
-            "adjust_range (re-centre the grid on the price; for stop_loss/take_profit it acts "
-            "as stop_only)."
+            "What leaving the range does: pause (cancel, resume when back in range), stop_only "
+            "(cancel, keep position, stay stopped), emergency_close (cancel and close the "
+            "position reduce-only, stay stopped), adjust_range (re-centre the grid on the "
+            "price; the position keeps its closing orders). stop_loss and take_profit have "
+            "their own actions."
         ),
     )
     boundary_tolerance: Decimal = Field(
@@ -100,3 +132,56 @@ class GridStrategyConfig(StrictModel):
         if upper is not None and value >= upper:
             raise ValueError(f"grid_lower_price ({value}) must be below grid_upper_price ({upper})")
         return value
+
+
+def describe_actions(config: GridStrategyConfig, *, spot: bool | None = None) -> list[str]:
+    """In words, what each risk limit and the boundary action will do (for `config check`)."""
+    closing = {
+        None: "a reduce-only market order (spot: a market sell of what the grid bought)",
+        True: "a market sell of what the grid bought",
+        False: "a reduce-only market order",
+    }[spot]
+    limit_text = {
+        "close": f"cancel the grid's orders, close its position with {closing}, then stop",
+        "stop_only": "cancel the grid's orders, keep the position (no exit orders), then stop",
+    }
+    tol = config.boundary_tolerance * 100
+    boundary_text = {
+        "pause": "cancel the grid's orders and pause; trading resumes when the price is back "
+        "inside the range",
+        "stop_only": "cancel the grid's orders, keep the position (no exit orders), then stop",
+        "emergency_close": f"cancel the grid's orders, close its position with {closing}, "
+        "then stop",
+        "adjust_range": "re-centre a range of the same width on the price; the position keeps "
+        "its closing orders",
+    }
+    lines = []
+    if config.stop_loss is not None:
+        lines.append(
+            f"stop_loss: when total PnL <= -{config.stop_loss}: "
+            f"{limit_text[config.stop_loss_action]}"
+        )
+    else:
+        lines.append("stop_loss: off")
+    if config.take_profit is not None:
+        lines.append(
+            f"take_profit: when total PnL >= {config.take_profit}: "
+            f"{limit_text[config.take_profit_action]}"
+        )
+    else:
+        lines.append("take_profit: off")
+    lines.append(
+        f"boundary_action: when the price leaves {config.grid_lower_price}-"
+        f"{config.grid_upper_price} by more than {tol}%: {boundary_text[config.boundary_action]}"
+    )
+    if config.through_market_close == "maker":
+        lines.append(
+            "through_market_close: a closing leg the market went through rests post-only at "
+            "the best price on its side of the book"
+        )
+    else:
+        lines.append(
+            "through_market_close: a closing leg the market went through is sent as a limit up "
+            f"to {config.close_max_slippage * 100}% beyond the book (taker)"
+        )
+    return lines

@@ -67,29 +67,31 @@ def paper_config() -> dict[str, Any]:
 def test_levels_outside_the_price_band_wait_instead_of_being_refused(
     paper: Paper, make_bot: MakeBot
 ) -> None:
-    """Defect 7: band 95-105 at 100, grid 90-110: only 96, 98, 102, 104 are sent; the other six
-    levels wait (no refusals, no new clientIds), `grid show` says so and prints total_pnl;
-    when the price moves the band, the levels inside it are placed."""
+    """Defect 7: band 95-105 at 100, grid 90-110: the buys at 96 and 98 are sent, those at 90-94
+    wait (no refusals, no new clientIds); the sells close the grid's inventory, so none is left
+    without an exit: 102 and 104 rest at their levels, 106-110 at the band's edge (105). `grid
+    show` says so and prints total_pnl. When the price moves the band, the levels inside it are
+    placed and the closes at the edge go back to their levels."""
     bot = make_bot("spot-band").start()
-    wait_for(lambda: len(live(bot)) == 4, what="4 live orders inside the band")
+    wait_for(lambda: len(live(bot)) == 7, what="4 levels inside the band + 3 closes at its edge")
     loops_pass(bot, 2.0)
-    assert sorted(D(o["price"]) for o in live(bot)) == [96, 98, 102, 104]
+    assert sorted(D(o["price"]) for o in live(bot)) == [96, 98, 102, 104, 105, 105, 105]
     assert "order_rejected" not in bot.output()
     _, history, _, _ = paper.query("SOL_USDC")
-    assert len(history) == 4  # nothing else was ever sent
+    assert len(history) == 7  # nothing else was ever sent
 
     shown = gk(bot, "grid", "show", "spot-band", "--home", str(bot.home))
     assert shown.returncode == 0, shown.stderr
     assert "total_pnl 0" in shown.stdout
-    assert "6 levels wait outside the exchange's price band" in shown.stdout
+    assert "3 levels wait outside the exchange's price band" in shown.stdout
+    assert "3 closes rest at the band's edge" in shown.stdout
 
     paper.set_price("SOL_USDC", "103.5")  # fills the sell at 102; band now 98.325-108.675
     wait_for(
         lambda: {D(o["price"]) for o in live(bot)} >= {D(100), D(104), D(106), D(108)},
         what="levels entering the band are placed",
     )
-    # Resting orders placed under the old band stay (the exchange keeps them); nothing new was
-    # sent outside the band, so nothing was ever refused.
+    # Nothing was sent outside the band, so nothing was ever refused.
     assert D(110) not in {D(o["price"]) for o in live(bot)}
     assert "order_rejected" not in bot.output()
 

@@ -42,6 +42,7 @@ class Sim:
     now: int = 1_000
     fills: list[Fill] = field(default_factory=list)
     down: bool = False  # while down, fills are recorded but not delivered
+    delivered: set[str] = field(default_factory=set)  # trade ids the strategy has applied
 
     def run(self, actions: list[Place | Cancel]) -> None:
         for action in actions:
@@ -82,6 +83,7 @@ class Sim:
         self.open.pop(order.client_id, None)
         self.fills.append(fill)
         if not self.down:
+            self.delivered.add(fill.trade_id)
             self.strategy.on_fill(fill)
 
     def move(self, price: D) -> None:

@@ -214,7 +214,8 @@ def test_order_cancelled_while_down_frees_its_level() -> None:
 
 
 def test_partially_filled_order_gone_keeps_its_partial_leg() -> None:
-    """Half of a buy filled before it was cancelled: the re-placed order is for the other half."""
+    """Half of a buy filled before it was cancelled: the re-placed order is for the other half,
+    and the half already held gets its exit at once (an inventory close at the next level)."""
     strategy, sim = running()
     slot = next(s for s in strategy.state.slots if s.buy == D(100))
     assert slot.order is not None
@@ -245,11 +246,16 @@ def test_partially_filled_order_gone_keeps_its_partial_leg() -> None:
     )
     assert order.client_id in report.freed
     places = [a for a in strategy.plan(sim.now) if isinstance(a, Place)]
-    assert [(p.order.price, p.order.quantity) for p in places] == [(D(100), half)]
+    assert sorted((p.order.side, p.order.price, p.order.quantity) for p in places) == [
+        ("Ask", D(102), half),
+        ("Bid", D(100), half),
+    ]
 
 
 def test_long_and_short_legs_filled_while_down_are_netted() -> None:
-    """Buys 100, 98 and sell 104 filled during an outage: one long pairs with the short."""
+    """Buys 100, 98 and sell 104 filled during an outage: one long pairs with the short.
+
+    FIFO: the sell at 104 closes the oldest lot (the buy at 98, filled first on the way down)."""
     strategy, sim = running()
     doc = state_to_dict(strategy.state)
     sim.down = True

@@ -46,7 +46,7 @@ def test_filled_buy_places_sell_one_level_up_and_sell_places_buy_down() -> None:
 
 def test_profit_is_booked_only_when_closing_leg_fills_and_net_of_fees() -> None:
     """A round trip 100 -> 102 of 1 unit books 2 minus both fees; an opening fill books nothing."""
-    strategy, sim = start()
+    strategy, sim = start(market=PERP, inventory=D(0))
     sim.move(D("99.5"))
     assert strategy.state.realized_profit == 0
     before = strategy.state.realized_profit
@@ -170,7 +170,7 @@ def test_stop_loss_and_take_profit_fire_on_total_pnl() -> None:
     strategy, sim = start(market=PERP, inventory=D(0), take_profit=D(1), boundary_tolerance=D(1))
     sim.move(D("99.5"))
     sim.move(D("102.5"))
-    assert strategy.state.status == "paused" and "take_profit" in (strategy.state.reason or "")
+    assert strategy.state.status == "stopped" and "take_profit" in (strategy.state.reason or "")
 
 
 def test_adjust_keeps_matching_orders_and_cancels_the_rest() -> None:
