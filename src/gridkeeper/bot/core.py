@@ -113,8 +113,8 @@ class GridCore:
             is_close = order.slot == CLOSE_SLOT
             stale = not is_close and order.client_id not in wanted
             kept_exit = st.keep_exits and not order.opening and not stale
-            # A close resting away from its level (at the band's edge, or at the book's top
-            # after a gap) goes back to its level once the band and the book allow it there.
+            # A close resting at the band's edge (short of its level) goes back to its level
+            # once the band and the book allow it there.
             stale = stale or (st.status == "running" and self._exit_can_return(order))
             if stale or (st.status != "running" and not is_close and not kept_exit):
                 order.cancel_sent = True
@@ -368,7 +368,10 @@ class GridCore:
         if slot is None or slot.inventory:
             return False
         side, level, _ = pending_leg(slot)
-        return order.price != level and not self.outside_band(level) and self.can_rest(side, level)
+        # Only a band clamp leaves a close short of its level (a sell below it, a buy above it);
+        # a close the market went through rests beyond it and stays until it fills.
+        short = order.price < level if side == "Ask" else order.price > level
+        return short and not self.outside_band(level) and self.can_rest(side, level)
 
     def _band_edge(self, price: Decimal) -> Decimal:
         """The nearest price to `price` that the band at the last price accepts."""

@@ -48,7 +48,7 @@ def test_spot_grid_pairs_fills_and_books_profit(paper: Paper, make_bot: MakeBot)
     assert D("-0.03") < D(profit["realized_grid_profit"]) < 0  # the sell's fee
     assert D(profit["total_pnl"]) > D("1.9")  # the round trip: 2 minus two small fees
     assert D(profit["fees"]) > 0
-    assert "profit" in bot.output()
+    wait_for(lambda: '"event":"profit"' in bot.output(), what="the profit event in the log")
 
 
 def test_adjust_over_http_validates_applies_and_persists(paper: Paper, make_bot: MakeBot) -> None:
