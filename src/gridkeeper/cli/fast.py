@@ -35,7 +35,7 @@ def status(argv: Sequence[str]) -> int | None:
     if parsed is None:
         return None
     name, as_json, home = parsed
-    from gridkeeper.keeper.client import KeeperClient, KeeperError
+    from gridkeeper.keeper.client import KeeperClient, KeeperError, KeeperUnresponsive
     from gridkeeper.paths import resolve_home
 
     client = KeeperClient(resolve_home(home))
@@ -46,6 +46,10 @@ def status(argv: Sequence[str]) -> int | None:
             print(f"{name}: not known to the keeper (not running)", file=sys.stderr)
             return NOT_RUNNING_EXIT
         return None
+    except KeeperUnresponsive as exc:
+        # The full CLI could only wait again: report it here, once.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception:
         return None
     if as_json:
