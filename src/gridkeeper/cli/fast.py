@@ -38,8 +38,8 @@ def status(argv: Sequence[str]) -> int | None:
     from gridkeeper.keeper.client import KeeperClient, KeeperError, KeeperUnresponsive
     from gridkeeper.paths import resolve_home
 
-    client = KeeperClient(resolve_home(home))
     try:
+        client = KeeperClient(resolve_home(home))
         rows = client.request("status", names=[name] if name else None)
     except KeeperError as exc:
         if exc.code == "not_found" and name:
