@@ -8,6 +8,10 @@ import sys
 from collections.abc import Sequence
 
 NOT_RUNNING_EXIT = 3
+DEGRADED = (
+    "the keeper cannot write its state file (state_store_degraded: disk full?); it keeps "
+    "supervising and writes what it missed when space returns"
+)
 
 
 def _parse(argv: Sequence[str]) -> tuple[str | None, bool, str | None] | None:
@@ -52,6 +56,8 @@ def status(argv: Sequence[str]) -> int | None:
         return 1
     except Exception:
         return None
+    if any(r.get("state_store_degraded") for r in rows):
+        print(f"warning: {DEGRADED}", file=sys.stderr)
     if as_json:
         import json
 

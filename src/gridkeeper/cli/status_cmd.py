@@ -58,6 +58,10 @@ def status(
             click.echo(f"{name}: not known to the keeper (not running)", err=True)
             raise click.exceptions.Exit(NOT_RUNNING_EXIT) from None
         raise
+    if any(r.get("state_store_degraded") for r in rows):
+        from gridkeeper.cli.fast import DEGRADED
+
+        click.secho(f"warning: {DEGRADED}", fg="yellow", err=True)
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif rows:
