@@ -60,3 +60,14 @@ def test_list_warns_about_a_looped_active_file(project: Project) -> None:
     assert "Traceback" not in proc.stderr
     assert f"{path}: symlink loop" in proc.stderr
     assert '"fine"' in proc.stdout
+
+
+def test_a_config_error_on_reload_is_said_once(project: Project) -> None:
+    config = project.instance("fine")
+    project.gk("start", "-d", "--config", str(config), check=True)
+    config.write_text('{"metadata": {"instance_id": "fine"}, "daemon_config": {"stop_timeout": 1}}')
+    proc = project.gk("reload")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(config) in lines[0], proc.stderr

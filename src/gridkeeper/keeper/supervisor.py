@@ -303,7 +303,10 @@ class Supervisor:
     def strict(result: Resolution) -> list[InstanceSpec]:
         """For start: one bad file starts nothing."""
         if result.errors:
-            raise ConfigError("\n".join(message for _, message in result.errors))
+            # A file can be asked for twice (a known instance's path and the active directory):
+            # say each problem once.
+            messages = dict.fromkeys(message for _, message in result.errors)
+            raise ConfigError("\n".join(messages))
         return result.instances
 
     async def default_configs(self) -> list[InstanceSpec]:
