@@ -8,6 +8,10 @@ import sys
 from collections.abc import Sequence
 
 NOT_RUNNING_EXIT = 3
+DEGRADED = (
+    "the keeper cannot write its state file (state_store_degraded: disk full?); it keeps "
+    "supervising and writes what it missed when space returns"
+)
 
 
 def _parse(argv: Sequence[str]) -> tuple[str | None, bool, str | None] | None:
@@ -35,19 +39,25 @@ def status(argv: Sequence[str]) -> int | None:
     if parsed is None:
         return None
     name, as_json, home = parsed
-    from gridkeeper.keeper.client import KeeperClient, KeeperError
+    from gridkeeper.keeper.client import KeeperClient, KeeperError, KeeperUnresponsive
     from gridkeeper.paths import resolve_home
 
-    client = KeeperClient(resolve_home(home))
     try:
+        client = KeeperClient(resolve_home(home))
         rows = client.request("status", names=[name] if name else None)
     except KeeperError as exc:
         if exc.code == "not_found" and name:
             print(f"{name}: not known to the keeper (not running)", file=sys.stderr)
             return NOT_RUNNING_EXIT
         return None
+    except KeeperUnresponsive as exc:
+        # The full CLI could only wait again: report it here, once.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception:
         return None
+    if any(r.get("state_store_degraded") for r in rows):
+        print(f"warning: {DEGRADED}", file=sys.stderr)
     if as_json:
         import json
 

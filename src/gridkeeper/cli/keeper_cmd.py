@@ -202,7 +202,9 @@ def _targets(names: tuple[str, ...], configs: tuple[Path, ...], all_: bool) -> d
     if names:
         args["names"] = list(names)
     if configs:
-        args["configs"] = [str(p.resolve()) for p in configs]
+        from gridkeeper.config.loader import resolve_file
+
+        args["configs"] = [str(resolve_file(p)) for p in configs]
     return args
 
 

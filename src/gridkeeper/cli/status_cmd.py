@@ -44,12 +44,13 @@ def status(
       gridkeeper status paper-sol-spot --json
     """
     home_dir, spath = resolve_home(home), find_settings(settings_path)
-    client = ensure_keeper(home_dir, spath)
     targeted = name is not None or config is not None
     if config is not None:
+        # Read before any keeper starts: a bad file is a config error, not a new keeper.
         from gridkeeper.config import load_instance
 
         name = load_instance(config, _context(home, settings_path)[2]).name
+    client = ensure_keeper(home_dir, spath)
     try:
         rows = client.request("status", names=[name] if name else None)
     except KeeperError as exc:
@@ -57,6 +58,10 @@ def status(
             click.echo(f"{name}: not known to the keeper (not running)", err=True)
             raise click.exceptions.Exit(NOT_RUNNING_EXIT) from None
         raise
+    if any(r.get("state_store_degraded") for r in rows):
+        from gridkeeper.cli.fast import DEGRADED
+
+        click.secho(f"warning: {DEGRADED}", fg="yellow", err=True)
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif rows:
@@ -77,6 +82,7 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
     Example: gridkeeper list --json
     """
     from gridkeeper.config import instances_dir, load_instance
+    from gridkeeper.config.loader import resolve_file
 
     home_dir, spath, settings = _context(home, settings_path)
     client = ensure_keeper(home_dir, spath)
@@ -85,31 +91,32 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
     folder = instances_dir(spath, settings)
     if folder.is_dir():
         for path in sorted(folder.glob("*.json")):
-            if str(path.resolve()) not in known:
-                try:
-                    cfg = load_instance(path, settings)
-                except ConfigError as exc:
-                    # Listed as broken rather than hidden: `start` would refuse it.
-                    click.secho(f"warning: {exc}", fg="yellow", err=True)
+            try:
+                if str(resolve_file(path)) in known:
                     continue
-                rows.append(
-                    {
-                        "name": cfg.name,
-                        "state": "not loaded",
-                        "pid": None,
-                        "started_at": None,
-                        "uptime_s": None,
-                        "restarts": 0,
-                        "last_exit_code": None,
-                        "last_exit": None,
-                        "cpu_percent": 0.0,
-                        "rss_mb": 0.0,
-                        "health": None,
-                        "port": cfg.web_port,
-                        "config": str(cfg.path),
-                        "log_dir": str(cfg.log_dir(home_dir)),
-                    }
-                )
+                cfg = load_instance(path, settings)
+            except ConfigError as exc:
+                # Listed as broken rather than hidden: `start` would refuse it.
+                click.secho(f"warning: {exc}", fg="yellow", err=True)
+                continue
+            rows.append(
+                {
+                    "name": cfg.name,
+                    "state": "not loaded",
+                    "pid": None,
+                    "started_at": None,
+                    "uptime_s": None,
+                    "restarts": 0,
+                    "last_exit_code": None,
+                    "last_exit": None,
+                    "cpu_percent": 0.0,
+                    "rss_mb": 0.0,
+                    "health": None,
+                    "port": cfg.web_port,
+                    "config": str(cfg.path),
+                    "log_dir": str(cfg.log_dir(home_dir)),
+                }
+            )
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif rows:

@@ -3,6 +3,7 @@ cross-file checks and secret handling. Everything raises ConfigError naming file
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -29,6 +30,7 @@ M = TypeVar("M", bound=BaseModel)
 
 LEGACY_INSTANCE = "daemon_config"
 MIN_MASKED = 6  # gridkeeper.logs masks secrets of at least this length
+_LOOP = "symlink loop: the link points back to itself (directly or through other links)"
 RESERVED_NAMES = frozenset({"keeper", "gridkeeper-monitor", LEGACY_INSTANCE})
 
 
@@ -41,6 +43,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def resolve_file(path: str | Path) -> Path:
+    """The absolute, symlink-free path of a config file. A symlink loop is a ConfigError naming
+    the file (Python 3.11's Path.resolve() raises RuntimeError for it, later ones OSError)."""
+    given = Path(path).expanduser()
+    try:
+        return given.resolve()
+    except RuntimeError:
+        raise ConfigError(_LOOP, file=str(given)) from None
+    except OSError as exc:
+        reason = _LOOP if exc.errno == errno.ELOOP else f"cannot resolve the path: {exc}"
+        raise ConfigError(reason, file=str(given)) from None
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """Parse a JSON object file; syntax errors name the line and column."""
     try:
@@ -49,7 +64,11 @@ def read_json(path: Path) -> dict[str, Any]:
         raise ConfigError("file not found", file=str(path)) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, expected a JSON file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(_LOOP, file=str(path)) from None
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read: {exc}", file=str(path)) from None
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
@@ -93,7 +112,7 @@ def load_instance(
     path: str | Path, settings: Settings, env: Mapping[str, str] | None = None
 ) -> InstanceConfig:
     """Load one instance file and resolve it over the settings defaults."""
-    file = Path(path).expanduser().resolve()
+    file = resolve_file(path)
     raw = read_json(file)
     substituted: set[tuple[str | int, ...]] = set()
     data = substitute(

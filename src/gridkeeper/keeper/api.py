@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 LEGACY = "daemon_config"  # the seed's single program described by the settings file
 MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
+MAX_EVENTS_LIMIT = 100_000
 READ_ONLY_OPS = frozenset({"ping", "status", "events"})  # still answered while shutting down
 
 
@@ -73,6 +74,8 @@ class Api:
             "version": __version__,
             "started_at": self.sup.started_at,
             "settings": str(self.sup.settings_path) if self.sup.settings_path else None,
+            "state_store_degraded": self.sup.store_degraded,
+            "task_failures": self.sup.task_failures,
         }
 
     async def op_status(self, names: list[str] | None = None) -> list[dict[str, Any]]:
@@ -81,7 +84,8 @@ class Api:
             if names
             else sorted(self.sup.instances.values(), key=lambda i: i.name)
         )
-        return [i.status() for i in insts]
+        degraded = self.sup.store_degraded
+        return [{**i.status(), "state_store_degraded": degraded} for i in insts]
 
     async def op_start(
         self,
@@ -181,20 +185,18 @@ class Api:
         )
         others = [i.cfg for i in self.sup.instances.values() if i.name not in fresh]
         check_unique([*others, *fresh.values()])
-        await asyncio.gather(*(i.stop() for i in targets))
-        results = []
-        waits = []
+        # One restart event per instance: a stop or start that lands meanwhile wins (the
+        # machine keeps the last command), and each reply tells how the instance ended up.
         for inst in dependency_order(targets):
             if inst.name in fresh:
-                inst.cfg = fresh[inst.name]
-                self.sup.add_redactions(inst.cfg.secrets)
-            await inst.idle()
-            outcome, message = inst.start()
-            if outcome == "starting" and wait:
-                waits.append(inst.wait_settled())
-            else:
-                results.append({"name": inst.name, "outcome": outcome, "message": message})
-        return results + list(await asyncio.gather(*waits))
+                self.sup.add_redactions(fresh[inst.name].secrets)
+            inst.restart(fresh.get(inst.name))
+        if not wait:
+            return [
+                {"name": i.name, "outcome": "starting", "message": f"{i.name} restarting"}
+                for i in targets
+            ]
+        return list(await asyncio.gather(*(i.wait_settled() for i in targets)))
 
     def _targets(
         self, names: list[str] | None, configs: list[str] | None, all_: bool
@@ -214,8 +216,13 @@ class Api:
         return targets
 
     async def op_events(
-        self, since_seq: int | None = None, limit: int = 100, names: list[str] | None = None
+        self, since_seq: Any = None, limit: Any = 100, names: list[str] | None = None
     ) -> list[dict[str, Any]]:
+        # JSON numbers can be anything (1e308, -1, 2.5, true): only sane integers reach SQLite.
+        if since_seq is not None and (type(since_seq) is not int or since_seq < 0):
+            raise ApiError("bad_request", "since_seq must be a non-negative integer")
+        if type(limit) is not int or not 1 <= limit <= MAX_EVENTS_LIMIT:
+            raise ApiError("bad_request", f"limit must be an integer from 1 to {MAX_EVENTS_LIMIT}")
         return self.sup.store.events(since_seq, limit, names)
 
     async def op_reload(self, dry_run: bool = False) -> dict[str, list[str]]:
@@ -250,12 +257,13 @@ class Api:
             self.sup.forget(name)
         for name in report["changed"]:
             inst = self.sup.instances[name]
-            was_running = inst.desired == "running"
-            await inst.stop(reason="reload (config changed)")
-            inst.cfg = wanted[name]
-            self.sup.add_redactions(inst.cfg.secrets)
-            if was_running:
-                inst.start()
+            self.sup.add_redactions(wanted[name].secrets)
+            if inst.desired == "running":
+                inst.restart(wanted[name], reason="reload (config changed)")
+            elif inst.pid is None and not inst.cleaning:
+                inst.cfg = wanted[name]
+            else:
+                inst.next_cfg = wanted[name]
         for name in report["added"]:
             self.sup.register(wanted[name]).start()
         await self._reload_monitor(result.monitor)
@@ -273,11 +281,9 @@ class Api:
         if current is None:
             self.sup.register(spec).start(operator=False)
         elif current.cfg.fingerprint != spec.fingerprint:
-            await current.stop(reason="reload (settings changed)")
-            current.cfg = spec
-            current.start(operator=False)
+            current.restart(spec, reason="reload (settings changed)")
 
     async def op_shutdown(self) -> dict[str, list[str]]:
         names = [i.name for i in self.sup.instances.values() if i.pid is not None]
-        asyncio.get_running_loop().create_task(self.sup.shutdown(stop_instances=True))
+        self.sup.spawn_task(self.sup.shutdown(stop_instances=True), "shutdown")
         return {"stopping": names}

@@ -1,7 +1,13 @@
-"""One supervised instance: its state machine, its process, its probes and its limits.
+"""One supervised instance: executes its state machine (keeper/machine.py), owns its process,
+its probes and its limits.
 
-Deaths arrive from the supervisor (SIGCHLD for our children, a pidfd for adopted processes);
-nothing here polls for a death. Timers are real timers: start seconds, backoff, probe interval.
+The machine decides; this module only runs the actions it returns (spawn, signal, arm a timer,
+contain leftovers, record an event) and feeds back what happened (spawned, died, cleaned, a timer
+fired). Deaths arrive from the supervisor (SIGCHLD for our children, a pidfd for adopted
+processes); nothing here polls for a death. Timers are real timers.
+
+Signals never wait on a write: every state-file write and event record goes through `_record`,
+which logs a failure (a full disk) and carries on; the supervisor reports the store degraded.
 """
 
 from __future__ import annotations
@@ -11,19 +17,23 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from gridkeeper.keeper import policy, process
 from gridkeeper.keeper.health import probe
 from gridkeeper.keeper.limits import LimitTracker
+from gridkeeper.keeper.machine import REST, Action, Event, Machine, State, step
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.spec import InstanceSpec
 
-State = Literal["starting", "running", "backoff", "stopping", "stopped", "exited", "fatal"]
+__all__ = ["ACTIVE", "Host", "Instance", "State"]
+
 ACTIVE: frozenset[str] = frozenset({"starting", "running", "stopping"})
 TAIL_LINES = 20
 CONTAIN_TIMEOUT = 5.0
+KILL_RETRY = 5.0  # the keeper never forgets a process it has not seen die: SIGKILL again
 
 
 class Host(Protocol):
@@ -38,14 +48,19 @@ class Host(Protocol):
     def persist(self, inst: Instance) -> None: ...
     def watch_output(self, inst: Instance) -> None: ...
     def watch_death(self, inst: Instance) -> None: ...
+    def task_failed(self, what: str, exc: BaseException) -> None: ...
+
+
+# Settles a command's waiter: the reply once the machine reaches what the command waits for.
+Settle = Callable[[Machine], "dict[str, Any] | None"]
 
 
 class Instance:
     def __init__(self, cfg: InstanceSpec, host: Host) -> None:
         self.cfg = cfg
+        self.next_cfg: InstanceSpec | None = None  # applied at the next spawn (restart)
         self.host = host
-        self.state: State = "stopped"
-        self.desired: Literal["running", "stopped"] = "stopped"
+        self.m = Machine()
         self.pid: int | None = None
         self.identity: str | None = None
         self.popen: Any = None
@@ -62,25 +77,54 @@ class Instance:
         self.rss_mb = 0.0
         self.stderr_tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.exit_future: asyncio.Future[Exit] | None = None
-        self.pending_cause: policy.Exit | None = None
+        self.stop_reason = "operator"
+        self._dead: tuple[Exit, int | None] | None = None  # the last death, until cleaned
+        self._killed = False  # the current stop needed SIGKILL
+        self._stop_deadline: float | None = None
+        self._kill_handle: asyncio.TimerHandle | None = None
         self._restart_handle: asyncio.TimerHandle | None = None
+        self._restart_delay = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._waiters: list[tuple[Settle, asyncio.Future[dict[str, Any]]]] = []
         self._generation = 0
-        self._stopping = False
-        self._cleanup: asyncio.Task[None] | None = None
+        self._queue: deque[Event] = deque()
+        self._feeding = False
 
     @property
     def name(self) -> str:
         return self.cfg.name
 
+    @property
+    def state(self) -> State:
+        return self.m.state
+
+    @state.setter
+    def state(self, value: State) -> None:
+        """Restoring a rest state from the state file (no process)."""
+        self.m = Machine(phase=value, intent=self.m.intent, cause=None)
+
+    @property
+    def desired(self) -> Literal["running", "stopped"]:
+        return "running" if self.m.intent == "run" else "stopped"
+
+    @desired.setter
+    def desired(self, value: str) -> None:
+        self.m = Machine(self.m.phase, "run" if value == "running" else "stop", self.m.cause)
+
+    @property
+    def cleaning(self) -> bool:
+        """The last process died and what it left behind is still being killed."""
+        return self.m.phase == "cleaning"
+
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
         now = time.time()
-        running = self.state in ("starting", "running", "stopping") and self.started_at
+        running = self.state in ACTIVE and self.pid is not None and self.started_at
         return {
             "name": self.name,
             "state": self.state,
+            # What the operator asked for last: "stopping" with desired "running" starts again.
+            "desired": self.desired,
             "pid": self.pid,
             "started_at": self.started_at,
             "uptime_s": round(now - self.started_at, 1) if running and self.started_at else None,
@@ -89,61 +133,161 @@ class Instance:
             "last_exit": self.last_exit,
             "cpu_percent": round(self.cpu_percent, 1) if self.pid else 0.0,
             "rss_mb": round(self.rss_mb, 1) if self.pid else 0.0,
-            "health": self.health if self.cfg.health is not None else None,
+            # No process, no health: "healthy" for a stopped instance would be a lie.
+            "health": self.health if self.cfg.health is not None and self.pid else None,
             "port": self.cfg.web_port,
             "config": str(self.cfg.path),
             "log_dir": str(self.cfg.log_dir(self.host.home)),
             "adopted": self.adopted,
         }
 
-    def _set(self, state: State, kind: str | None = None, message: str = "", **data: Any) -> None:
-        self.state = state
-        self.host.persist(self)
-        if kind:
-            self.host.emit(self.name, kind, message, {"state": state, "pid": self.pid, **data})
+    # ------------------------------------------------------------------ the machine
+    def feed(self, event: Event) -> None:
+        """Step the machine and run its actions. Events fed by an action are queued and run
+        after it, in order, so a transition's actions never interleave with the next one's."""
+        self._queue.append(event)
+        if self._feeding:
+            return
+        self._feeding = True
+        try:
+            while self._queue:
+                ev = self._queue.popleft()
+                before = self.m
+                self.m, actions = step(self.m, ev)
+                for action in actions:
+                    try:
+                        self._run(action)
+                    except Exception as exc:  # an action must never stop the machine
+                        self.host.task_failed(f"{self.name}: action {action.kind}", exc)
+                if self.m != before:
+                    self._record(lambda: self.host.persist(self))
+                self._check_waiters()
+        finally:
+            self._feeding = False
 
-    def _spawn_task(self, coro: Any) -> None:
+    def _run(self, action: Action) -> None:
+        kind = action.kind
+        if kind == "spawn":
+            self._launch()
+        elif kind == "term":
+            if self._stop_deadline is None:
+                self._stop_deadline = time.monotonic() + self.cfg.daemon.stop_timeout
+                self._killed = False
+            self._signal_tree(self.pid, signal.SIGTERM)
+        elif kind == "kill":
+            self._killed = True
+            self._signal_tree(self.pid, signal.SIGKILL)
+        elif kind == "arm_kill":
+            delay = self.cfg.daemon.stop_timeout if action.arg == "stop_timeout" else KILL_RETRY
+            self._cancel_kill()
+            self._kill_handle = asyncio.get_running_loop().call_later(
+                delay, self.feed, Event("stop_timeout")
+            )
+        elif kind == "cancel_kill":
+            self._cancel_kill()
+        elif kind == "contain":
+            self._spawn_task(self._clean_up(), "clean-up after a death")
+        elif kind == "arm_restart":
+            now = time.time()
+            self.history.append(now)
+            self.restarts += 1
+            self._cancel_restart()
+            self._restart_handle = asyncio.get_running_loop().call_later(
+                self._restart_delay, self.feed, Event("timer")
+            )
+        elif kind == "cancel_restart":
+            self._cancel_restart()
+        elif kind == "confirm":
+            self._spawn_task(self._confirm_start(self._generation), "start confirmation")
+        elif kind == "note":
+            self._note(action.arg or "")
+
+    def _note(self, kind: str) -> None:
+        pid = self.pid
+        if kind == "stopping":
+            message = f"{self.name} stopping (pid {pid})"
+        elif kind == "restarting":
+            message = f"{self.name}: {self._restart_why}"
+            self._emit(kind, message, cause=self.m.cause)
+            return
+        elif kind == "running":
+            message = f"{self.name} running (pid {pid})"
+        elif kind == "backoff":
+            now = time.time()
+            window = self.cfg.daemon.restart_window_s
+            self._emit(
+                kind,
+                f"{self.name} restarts in {self._restart_delay:.2f}s",
+                delay=self._restart_delay,
+                attempt=len(policy.recent(self.history, now, window)) + 1,
+            )
+            return
+        elif kind == "fatal":
+            reason = self._fatal_reason or self.last_exit or "gave up"
+            self._emit(kind, f"{self.name} gave up: {reason}", reason=reason)
+            return
+        elif kind == "stopped":
+            message = self._stopped_message
+        elif kind == "ended":
+            exit, dead_pid = self._dead or (Exit(None), None)
+            self._emit(
+                "exited" if exit.success else "crashed",
+                f"{self.name} (pid {dead_pid}) {self.last_exit}",
+                pid=dead_pid,
+                code=exit.code,
+                signal=exit.signal,
+                cause=exit.cause,
+            )
+            return
+        else:
+            message = f"{self.name} {kind}"
+        self._emit(kind, message)
+
+    def _emit(self, kind: str, message: str, **data: Any) -> None:
+        payload = {"state": self.state, "pid": self.pid, **data}
+        self._record(lambda: self.host.emit(self.name, kind, message, payload))
+
+    def _record(self, write: Callable[[], None]) -> None:
+        """A record that may fail (a full disk): logged by the host, never in the way."""
+        try:
+            write()
+        except Exception as exc:
+            self.host.task_failed(f"{self.name}: recording", exc)
+
+    def _spawn_task(self, coro: Any, what: str) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
-    # ------------------------------------------------------------------ start
-    def start(self, *, operator: bool = True) -> tuple[str, str]:
-        """Ask for the instance to run; (outcome, message)."""
-        self.desired = "running"
-        if self.state == "starting":
-            # The caller waits on wait_settled() like the first starter does.
-            return "starting", f"{self.name} is already starting (pid {self.pid})"
-        if self.state == "running":
-            return "already_running", f"{self.name} is already running (pid {self.pid})"
-        if self.state == "stopping" or self.cleaning:
-            return "failed", f"{self.name} is stopping; try again when it has stopped"
-        if operator:
-            self.history.clear()
-        self._cancel_restart()
-        self._launch()
-        return "starting", f"{self.name} starting (pid {self.pid})"
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                exc = t.exception()
+                assert exc is not None
+                self.host.task_failed(f"{self.name}: {what}", exc)
 
-    @property
-    def cleaning(self) -> bool:
-        """The last process died and what it left behind is still being killed."""
-        return self._cleanup is not None and not self._cleanup.done()
+        task.add_done_callback(done)
 
-    async def idle(self) -> None:
-        """Wait until no post-death clean-up is running (start and stop wait for it)."""
-        while self._cleanup is not None and not self._cleanup.done():
-            await asyncio.shield(self._cleanup)
-
-    def wait_settled(self) -> asyncio.Future[dict[str, Any]]:
-        """A future resolved when this start attempt is running or has failed."""
+    # ------------------------------------------------------------------ waiting for outcomes
+    def _wait(self, settle: Settle) -> asyncio.Future[dict[str, Any]]:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        if self.state == "running":
-            fut.set_result(self._outcome("running", f"{self.name} running (pid {self.pid})"))
-        elif self.state in ("fatal", "exited", "stopped") and not self._waiters:
-            fut.set_result(self._outcome("failed", f"{self.name} {self.state}: {self.last_exit}"))
+        result = settle(self.m)
+        if result is not None:
+            fut.set_result(result)
         else:
-            self._waiters.append(fut)
+            self._waiters.append((settle, fut))
         return fut
+
+    def _check_waiters(self) -> None:
+        keep = []
+        for settle, fut in self._waiters:
+            if fut.done():
+                continue
+            result = settle(self.m)
+            if result is None:
+                keep.append((settle, fut))
+            else:
+                fut.set_result(result)
+        self._waiters = keep
 
     def _outcome(self, outcome: str, message: str) -> dict[str, Any]:
         result: dict[str, Any] = {"name": self.name, "outcome": outcome, "message": message}
@@ -151,13 +295,95 @@ class Instance:
             result["stderr"] = list(self.stderr_tail)
         return result
 
-    def _settle(self, outcome: str, message: str) -> None:
-        waiters, self._waiters = self._waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(self._outcome(outcome, message))
+    def _run_outcome(self, m: Machine) -> dict[str, Any] | None:
+        """What a start or restart waits for: running, or an end that is not running."""
+        if m.phase == "running":
+            return self._outcome("running", f"{self.name} running (pid {self.pid})")
+        if m.intent == "stop" and m.phase in REST:
+            return self._outcome("failed", f"{self.name} stopped (a later stop overrode this)")
+        if m.phase in ("backoff", "fatal", "exited"):
+            return self._outcome("failed", f"{self.name} {m.state}: {self.last_exit}")
+        return None
 
+    def wait_settled(self) -> asyncio.Future[dict[str, Any]]:
+        """A future resolved when this start attempt is running or has failed."""
+        return self._wait(self._run_outcome)
+
+    async def idle(self) -> None:
+        """Wait until no post-death clean-up is running."""
+        if self.cleaning:
+            await self._wait(lambda m: {} if m.phase != "cleaning" else None)
+
+    # ------------------------------------------------------------------ commands
+    def start(self, *, operator: bool = True) -> tuple[str, str]:
+        """Ask for the instance to run; (outcome, message)."""
+        before = self.m.phase
+        if operator and before not in ("starting", "running"):
+            self.history.clear()
+        self.feed(Event("start"))
+        if before == "starting":
+            return "starting", f"{self.name} is already starting (pid {self.pid})"
+        if before == "running":
+            return "already_running", f"{self.name} is already running (pid {self.pid})"
+        if before in ("stopping", "cleaning"):
+            return "starting", f"{self.name} starts again once its last process is gone"
+        return "starting", f"{self.name} starting (pid {self.pid})"
+
+    def restart(
+        self, cfg: InstanceSpec | None = None, *, reason: str = "operator (restart)"
+    ) -> tuple[str, str]:
+        """Stop then start at once (with `cfg` when given); wait_settled() tells how it ended."""
+        before = self.m.phase
+        if cfg is not None:
+            if self.pid is None and before != "cleaning":
+                self.cfg = cfg
+            else:
+                self.next_cfg = cfg
+        self.stop_reason = reason
+        if before not in ("starting", "running", "stopping", "cleaning"):
+            self.history.clear()
+        self.feed(Event("restart"))
+        return "starting", f"{self.name} restarting"
+
+    async def stop(self, *, reason: str = "operator") -> tuple[str, str]:
+        """Stop; (outcome, message) telling the end state (or that a later start overrode it)."""
+        before = self.m.phase
+        self.stop_reason = reason
+        self.feed(Event("stop"))
+        if before == "stopped" and self.m.phase == "stopped":
+            return "not_running", f"{self.name} is not running (stopped)"
+        if before == "backoff":
+            return "stopped", f"{self.name} stopped (pending restart cancelled)"
+        if before in ("exited", "fatal"):
+            return "stopped", f"{self.name} stopped (was {before})"
+
+        def settled(m: Machine) -> dict[str, Any] | None:
+            if m.intent == "run":
+                return {"outcome": "overridden", "message": f"{self.name}: a later start won"}
+            if m.phase in REST:
+                how = self._kill_note
+                return {"outcome": "stopped", "message": f"{self.name} stopped{how}"}
+            return None
+
+        result = await self._wait(settled)
+        return result["outcome"], result["message"]
+
+    @property
+    def _kill_note(self) -> str:
+        if not self._killed:
+            return ""
+        return f" (killed after {self.cfg.daemon.stop_timeout:g}s stop timeout)"
+
+    @property
+    def _stopped_message(self) -> str:
+        if self.last_exit and self.last_exit.startswith("stopped by"):
+            return f"{self.name} {self.last_exit}"
+        return f"{self.name} stopped"
+
+    # ------------------------------------------------------------------ process
     def _launch(self) -> None:
+        if self.next_cfg is not None:
+            self.cfg, self.next_cfg = self.next_cfg, None
         cfg = self.cfg
         env = dict(os.environ)
         env.update(cfg.env)
@@ -169,54 +395,53 @@ class Instance:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        fifos = process.fifo_paths(self.host.run_dir, self.name)
-        for path in fifos.values():
-            process.ensure_fifo(path)
-        self.host.watch_output(self)
         self.stderr_tail.clear()
-        self.pending_cause = None
         self._generation += 1
+        self._stop_deadline = None
+        self._killed = False
         self.health = "unknown"
         self.health_failures = 0
         self.limits.reset()
         try:
+            fifos = process.fifo_paths(self.host.run_dir, self.name)
+            for path in fifos.values():
+                process.ensure_fifo(path)
+            self.host.watch_output(self)
             spawned = process.spawn(self.name, cfg.argv, cfg.cwd, env, fifos)
         except OSError as exc:
             self.pid = None
             self.last_exit_code = None
             self.last_exit = f"failed to start: {exc}"
+            self._fatal_reason = f"cannot execute {cfg.argv[0]}: {exc}"
             self.stderr_tail.append(str(exc))
-            self._set("fatal", "fatal", f"cannot execute {cfg.argv[0]}: {exc}")
-            self._settle("failed", self.last_exit)
+            self.feed(Event("spawn_failed"))
             return
         self.pid, self.identity, self.popen = spawned.pid, spawned.identity, spawned.popen
         self.adopted = False
         self.started_at = time.time()
         self.exit_future = asyncio.get_running_loop().create_future()
-        self._set(
-            "starting", "starting", f"{self.name} started as pid {self.pid}", argv=list(cfg.argv)
-        )
+        self._emit("starting", f"{self.name} started as pid {self.pid}", argv=list(cfg.argv))
         self.host.watch_death(self)
-        self._spawn_task(self._confirm_start(self._generation))
+        self.feed(Event("spawned"))
 
     def adopt(
         self, pid: int, ident: str, started_at: float | None, desired: str = "running"
     ) -> None:
         """Take back a process a previous keeper started (same pid and start time). A stop the
         previous keeper did not finish is finished here."""
-        self.desired = "stopped" if desired == "stopped" else "running"
         self.pid, self.identity, self.popen = pid, ident, None
         self.adopted = True
         self.started_at = started_at
         self._generation += 1
         self.exit_future = asyncio.get_running_loop().create_future()
         self.host.watch_output(self)
-        self.state = "running"
-        self.host.persist(self)
-        self.host.emit(self.name, "adopted", f"{self.name} re-adopted (pid {pid})", {"pid": pid})
+        self.m = Machine(phase="running", intent="run")
+        self._record(lambda: self.host.persist(self))
+        self._emit("adopted", f"{self.name} re-adopted (pid {pid})")
         self.host.watch_death(self)
-        if self.desired == "stopped":
-            self._spawn_task(self.stop(reason="operator (stop resumed after a keeper restart)"))
+        if desired == "stopped":
+            self.stop_reason = "operator (stop resumed after a keeper restart)"
+            self.feed(Event("stop"))
 
     async def contain_orphans(self) -> None:
         """Before a restart by a new keeper: kill whatever an earlier generation left behind
@@ -225,14 +450,14 @@ class Instance:
 
     async def _confirm_start(self, generation: int) -> None:
         await asyncio.sleep(self.cfg.daemon.startsecs)
-        if generation != self._generation or self.state != "starting":
+        if generation != self._generation or self.m.phase != "starting":
             return
         check = self.cfg.health
         if check is not None:
             deadline = time.monotonic() + check.start_grace_s
             while True:
                 ok, reason = await probe(check, self.cfg.cwd)
-                if generation != self._generation or self.state != "starting":
+                if generation != self._generation or self.m.phase != "starting":
                     return
                 if ok:
                     self.health = "healthy"
@@ -242,8 +467,7 @@ class Instance:
                     self._restart_for("start_failed", f"health probe never passed: {reason}")
                     return
                 await asyncio.sleep(min(0.5, check.timeout_s))
-        self._set("running", "running", f"{self.name} running (pid {self.pid})")
-        self._settle("running", f"{self.name} running (pid {self.pid})")
+        self.feed(Event("confirmed"))
 
     # ------------------------------------------------------------------ death
     def on_exit(self, exit: Exit) -> None:
@@ -251,149 +475,69 @@ class Instance:
         if self.popen is not None:
             self.popen.returncode = exit.code if exit.code is not None else -(exit.signal or 0)
             self.popen = None
-        cause = self.pending_cause
-        self.pending_cause = None
         if self.exit_future is not None and not self.exit_future.done():
             self.exit_future.set_result(exit)
-        if self._stopping:
-            return  # stop() owns what follows
-        if cause is not None:
-            exit = Exit(exit.code, exit.signal, cause.cause)
-        dead_pid, generation = self.pid, self._generation
         # From here on nothing may signal "the current pid": it is dead and may be reused.
+        self._dead = (exit, self.pid)
         self.pid = None
-        self._cleanup = asyncio.get_running_loop().create_task(
-            self._after_death(exit, dead_pid, generation)
-        )
+        self.feed(Event("died"))
 
-    async def _after_death(self, exit: Exit, dead_pid: int | None, generation: int) -> None:
-        await self._contain(dead_pid, everywhere=self.adopted)
-        if generation != self._generation:
-            return
-        self.last_exit_code = exit.code
-        self.last_exit = policy.describe(exit)
-        self.host.emit(
-            self.name,
-            "exited" if exit.success else "crashed",
-            f"{self.name} (pid {dead_pid}) {self.last_exit}",
-            {"pid": dead_pid, "code": exit.code, "signal": exit.signal, "cause": exit.cause},
-        )
-        now = time.time()
-        decision = policy.decide(self.cfg.daemon, exit, self.history, now)
-        if self.desired == "stopped":
-            decision = policy.Decision("stopped", reason="stop requested")
-        if decision.action == "restart":
-            self.history.append(now)
-            self.restarts += 1
-            self._set(
-                "backoff",
-                "backoff",
-                f"{self.name} restarts in {decision.delay:.2f}s",
-                delay=decision.delay,
-                attempt=len(policy.recent(self.history, now, self.cfg.daemon.restart_window_s)),
-            )
-            self._settle("failed", f"{self.name} {self.last_exit}")
-            loop = asyncio.get_running_loop()
-            self._restart_handle = loop.call_later(decision.delay, self._restart_due)
-        elif decision.action == "fatal":
-            self._set(
-                "fatal", "fatal", f"{self.name} gave up: {decision.reason}", reason=decision.reason
-            )
-            self._settle("failed", f"{self.name} fatal: {decision.reason}")
-        elif decision.action == "exited":
-            self._set("exited", None)
-            self._settle("failed", f"{self.name} {self.last_exit}")
-        else:
-            self._set("stopped", "stopped", f"{self.name} stopped")
-            self._settle("failed", f"{self.name} stopped")
+    async def _clean_up(self) -> None:
+        """After a death: give a stop's survivors the rest of stop_timeout, kill what is left,
+        then tell the machine what the restart policy wants."""
+        exit, dead_pid = self._dead or (Exit(None), None)
+        try:
+            deadline = self._stop_deadline
+            if deadline is not None:
+                while self._survivors(dead_pid) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                if self._survivors(dead_pid):
+                    self._killed = True
+            await self._contain(dead_pid, everywhere=self.adopted)
+        except asyncio.CancelledError:
+            raise  # the keeper is going away: start nothing
+        except Exception as exc:
+            self.host.task_failed(f"{self.name}: clean-up after a death", exc)
+        self._after_death(exit)
 
-    def _restart_due(self) -> None:
-        self._restart_handle = None
-        if self.state == "backoff" and self.desired == "running":
-            self._launch()
+    def _after_death(self, exit: Exit) -> None:
+        cause = self.m.cause
+        if cause in ("operator", "restart"):
+            self.last_exit_code = exit.code
+            self.last_exit = f"stopped by {self.stop_reason}{self._kill_note}"
+            exit = Exit(exit.code, exit.signal, "operator")
+        elif cause == "health" or cause == "memory" or cause == "cpu" or cause == "start_failed":
+            exit = Exit(exit.code, exit.signal, cause)
+        if cause not in ("operator", "restart"):
+            self.last_exit_code = exit.code
+            self.last_exit = policy.describe(exit)
+        self._stop_deadline = None
+        decision = policy.decide(self.cfg.daemon, exit, self.history, time.time())
+        self._restart_delay = decision.delay
+        self._fatal_reason = decision.reason
+        self._dead = (exit, self._dead[1] if self._dead else None)
+        self.feed(Event("cleaned", decision=decision.action))
+        self.stop_reason = "operator"
+
+    def _restart_for(
+        self, cause: Literal["health", "memory", "cpu", "start_failed"], why: str
+    ) -> None:
+        """Kill the current process tree; its death then follows the restart policy."""
+        self._restart_why = why
+        self.feed(Event("unhealthy", cause=cause))
+
+    _restart_why = ""
+    _fatal_reason = ""
 
     def _cancel_restart(self) -> None:
         if self._restart_handle is not None:
             self._restart_handle.cancel()
             self._restart_handle = None
 
-    def _restart_for(
-        self, cause: Literal["health", "memory", "cpu", "start_failed"], why: str
-    ) -> None:
-        """Kill the current process tree; its death then follows the restart policy."""
-        if self.pid is None or self.state not in ("starting", "running"):
-            return
-        self.pending_cause = Exit(None, None, cause)
-        self.host.emit(self.name, "restarting", f"{self.name}: {why}", {"cause": cause})
-        self._spawn_task(self._terminate_for_restart(self.pid))
-
-    async def _terminate_for_restart(self, pid: int) -> None:
-        fut = self.exit_future
-        self._signal_tree(pid, signal.SIGTERM)
-        if fut is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(fut), self.cfg.daemon.stop_timeout)
-        except TimeoutError:
-            self._signal_tree(pid, signal.SIGKILL)
-
-    # ------------------------------------------------------------------ stop
-    async def stop(self, *, reason: str = "operator") -> tuple[str, str]:
-        self.desired = "stopped"
-        self._cancel_restart()
-        await self.idle()
-        self._cancel_restart()
-        if self.state == "backoff":
-            self._set("stopped", "stopped", f"{self.name} stopped (pending restart cancelled)")
-            return "stopped", f"{self.name} stopped (pending restart cancelled)"
-        if self.pid is None or self.state not in ACTIVE:
-            if self.state in ("fatal", "exited"):
-                # The operator has seen it: a stopped instance ends its alerts.
-                was = self.state
-                self._set("stopped", "stopped", f"{self.name} stopped (was {was})")
-                return "stopped", f"{self.name} stopped (was {was})"
-            self.state = "stopped"
-            self.host.persist(self)
-            return "not_running", f"{self.name} is not running ({self.state})"
-        if self._stopping:
-            assert self.exit_future is not None
-            await asyncio.shield(self.exit_future)
-            return "stopped", f"{self.name} stopped"
-        self._stopping = True
-        pid = self.pid
-        self._set("stopping", "stopping", f"{self.name} stopping (pid {pid})")
-        killed = False
-        try:
-            self._signal_tree(pid, signal.SIGTERM)
-            deadline = time.monotonic() + self.cfg.daemon.stop_timeout
-            fut = self.exit_future
-            assert fut is not None
-            try:
-                await asyncio.wait_for(asyncio.shield(fut), self.cfg.daemon.stop_timeout)
-                while self._survivors(pid) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
-            except TimeoutError:
-                pass
-            if not fut.done() or self._survivors(pid):
-                killed = True
-                self._signal_tree(pid, signal.SIGKILL)
-            # The keeper never forgets a process it has not seen die.
-            while not fut.done():
-                try:
-                    await asyncio.wait_for(asyncio.shield(fut), 5)
-                except TimeoutError:
-                    self._signal_tree(pid, signal.SIGKILL)
-            exit = fut.result()
-            await self._contain(pid, everywhere=self.adopted)
-        finally:
-            self._stopping = False
-        self.pid = None
-        self.last_exit_code = exit.code
-        how = f" (killed after {self.cfg.daemon.stop_timeout:g}s stop timeout)" if killed else ""
-        self.last_exit = f"stopped by {reason}{how}"
-        self._set("stopped", "stopped", f"{self.name} (pid {pid}) {self.last_exit}", killed=killed)
-        self._settle("failed", f"{self.name} stopped")
-        return "stopped", f"{self.name} stopped{how}"
+    def _cancel_kill(self) -> None:
+        if self._kill_handle is not None:
+            self._kill_handle.cancel()
+            self._kill_handle = None
 
     # Every signal names its process group explicitly (the leader's pid: each instance leads
     # its own session). Never "the current pid": after a death it may belong to the next run.
@@ -409,7 +553,7 @@ class Instance:
             self.name, str(self.host.home), pgid, everywhere=everywhere, timeout=CONTAIN_TIMEOUT
         )
         if left:
-            self.host.emit(
+            self._host_emit(
                 self.name,
                 "contain_failed",
                 f"{self.name}: processes survive: {left}",
@@ -422,7 +566,10 @@ class Instance:
         while True:
             await asyncio.sleep(self.cfg.daemon.health_check_interval)
             if self.pid is not None and self.state == "running" and self.cfg.health:
-                await self._probe_once()
+                try:
+                    await self._probe_once()
+                except Exception as exc:  # logged; the next interval probes again
+                    self.host.task_failed(f"{self.name}: health probe", exc)
 
     async def _probe_once(self) -> None:
         check = self.cfg.health
@@ -433,14 +580,14 @@ class Instance:
             return
         if ok:
             if self.health_failures:
-                self.host.emit(self.name, "health_recovered", f"{self.name} healthy again")
+                self._host_emit(self.name, "health_recovered", f"{self.name} healthy again")
             self.health_failures = 0
             self.health = "healthy"
             return
         self.health_failures += 1
         self.health = f"failing ({self.health_failures}/{check.failures}): {reason}"
         if self.health_failures == 1:
-            self.host.emit(
+            self._host_emit(
                 self.name, "health_failing", f"{self.name}: {reason}", {"reason": reason}
             )
         if self.health_failures >= check.failures:
@@ -453,7 +600,7 @@ class Instance:
             return
         self.rss_mb, self.cpu_percent = process.tree_usage(self.pid, kids)
         for breach in self.limits.observe(self.cfg.daemon, self.rss_mb, self.cpu_percent):
-            self.host.emit(
+            self._host_emit(
                 self.name,
                 f"{breach.kind}_limit",
                 f"{self.name}: {breach.message}",
@@ -464,7 +611,11 @@ class Instance:
 
     def cancel_tasks(self) -> None:
         self._cancel_restart()
-        if self._cleanup is not None:
-            self._cleanup.cancel()
+        self._cancel_kill()
         for task in list(self._tasks):
             task.cancel()
+
+    def _host_emit(
+        self, name: str, kind: str, message: str, data: dict[str, Any] | None = None
+    ) -> None:
+        self._record(lambda: self.host.emit(name, kind, message, data))

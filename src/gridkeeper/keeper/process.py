@@ -182,11 +182,16 @@ def signal_group(pgid: int, sig: int) -> bool:
 def signal_tree(name: str, home: str, pgid: int | None, sig: int, *, everywhere: bool) -> int:
     """Signal the group and every tagged process; the number of processes signalled."""
     count = 0
+    members: list[int] = []
     if pgid:
         members = group_members(pgid)
         if members and signal_group(pgid, sig):
             count += len(members)
+        else:
+            members = []
     for proc in tagged(name, home, everywhere=everywhere):
+        if proc.pid in members:
+            continue  # signalled once already: a second SIGTERM means "hurry" to many programs
         with contextlib.suppress(psutil.Error):
             proc.send_signal(sig)
             count += 1

@@ -8,6 +8,7 @@ import contextlib
 import functools
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +36,10 @@ from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
 SAMPLE_EVERY = 5.0
+CATCH_UP_EVERY = 1.0
+MAX_UNWRITTEN = 10_000  # events kept in memory while the store cannot write
+# What a state store that cannot write raises (a full disk: "database or disk is full").
+STORE_ERRORS = (sqlite3.Error, OSError)
 
 
 class Supervisor:
@@ -59,6 +64,13 @@ class Supervisor:
         self._pidfds: dict[str, int] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self.shutting_down = False
+        self.store_degraded = False  # state.db could not be written (shown by status)
+        self.task_failures = 0
+        self._unsaved: set[str] = set()
+        self._unwritten_events: list[tuple[str, str, str, dict[str, Any] | None]] = []
+        self._dropped_events = 0
+        self._catch_up: asyncio.Task[Any] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._sampler: asyncio.Task[None] | None = None
         self.api = Api(self)
 
@@ -66,9 +78,103 @@ class Supervisor:
     def emit(
         self, instance: str, kind: str, message: str, data: dict[str, Any] | None = None
     ) -> None:
-        event = self.store.add_event(instance, kind, message, data)
+        """Record an event and hand it to subscribers. A store that cannot write (a full disk)
+        never stops the caller: the event waits in memory and is written when space returns."""
         level = "error" if kind in ("crashed", "fatal", "contain_failed") else "info"
-        getattr(self.log, level)(message, name=instance, kind=kind, **(data or {}))
+        self._log(level, message, name=instance, kind=kind, **(data or {}))
+        if self._unwritten_events:
+            self._queue_event(instance, kind, message, data)  # keep the order
+            return
+        try:
+            event = self.store.add_event(instance, kind, message, data)
+        except STORE_ERRORS as exc:
+            self._store_failed(exc)
+            self._queue_event(instance, kind, message, data)
+            return
+        self._publish(event)
+
+    def _log(self, level: str, message: str, **fields: Any) -> None:
+        with contextlib.suppress(Exception):  # the log sink never raises, but be sure
+            getattr(self.log, level)(message, **fields)
+
+    def _queue_event(
+        self, instance: str, kind: str, message: str, data: dict[str, Any] | None
+    ) -> None:
+        if len(self._unwritten_events) >= MAX_UNWRITTEN:
+            self._dropped_events += 1
+            return
+        self._unwritten_events.append((instance, kind, message, data))
+
+    def _store_failed(self, exc: BaseException) -> None:
+        if not self.store_degraded:
+            self._log("error", "state store cannot write; acting anyway", error=str(exc))
+        self.store_degraded = True
+        self._ensure_catch_up()
+
+    def _ensure_catch_up(self) -> None:
+        if self._catch_up is None or self._catch_up.done():
+            self._catch_up = self.spawn_task(self._catch_up_loop(), "state store catch-up")
+
+    async def _catch_up_loop(self) -> None:
+        """Write what could not be written, once a second, until everything is on disk."""
+        while self.store_degraded:
+            await asyncio.sleep(CATCH_UP_EVERY)
+            self.flush_store()
+
+    def flush_store(self) -> bool:
+        """Write the instances and events a failing store left in memory; True when done."""
+        try:
+            for name in sorted(self._unsaved):
+                inst = self.instances.get(name)
+                if inst is not None:
+                    self._save(inst)
+                self._unsaved.discard(name)
+            while self._unwritten_events:
+                event = self.store.add_event(*self._unwritten_events[0])
+                self._unwritten_events.pop(0)
+                self._publish(event)
+            if self._dropped_events:
+                event = self.store.add_event(
+                    "keeper",
+                    "events_lost",
+                    f"{self._dropped_events} events were lost while the state store could "
+                    "not write",
+                    {"count": self._dropped_events},
+                )
+                self._dropped_events = 0
+                self._publish(event)
+        except STORE_ERRORS:
+            return False
+        if self.store_degraded:
+            self.store_degraded = False
+            self._log("info", "state store writes again; caught up")
+        return True
+
+    def spawn_task(self, coro: Any, what: str) -> asyncio.Task[Any]:
+        """A background task whose failure is logged, never lost."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                exc = t.exception()
+                assert exc is not None
+                self.task_failed(what, exc)
+
+        task.add_done_callback(done)
+        return task
+
+    def task_failed(self, what: str, exc: BaseException) -> None:
+        """Every background failure lands here: logged with its traceback, counted, and for
+        the store, retried by the catch-up loop."""
+        self.task_failures += 1
+        if isinstance(exc, STORE_ERRORS):
+            self._store_failed(exc)
+            return
+        self._log("error", f"{what} failed", exc_info=exc)
+
+    def _publish(self, event: dict[str, Any]) -> None:
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(event)
@@ -81,6 +187,18 @@ class Supervisor:
                 queue.put_nowait(None)
 
     def persist(self, inst: Instance) -> None:
+        """Save an instance's row; on a failing store, remember it for the catch-up loop."""
+        if self.store_degraded:
+            self._unsaved.add(inst.name)
+            self._ensure_catch_up()
+            return
+        try:
+            self._save(inst)
+        except STORE_ERRORS as exc:
+            self._unsaved.add(inst.name)
+            self._store_failed(exc)
+
+    def _save(self, inst: Instance) -> None:
         self.store.save(
             inst.name,
             config=str(inst.cfg.path),
@@ -146,7 +264,7 @@ class Supervisor:
         if inst is None:
             inst = Instance(cfg, self)
             self.instances[cfg.name] = inst
-            self._watchers[cfg.name] = asyncio.get_running_loop().create_task(inst.watch())
+            self._watchers[cfg.name] = self.spawn_task(inst.watch(), f"{cfg.name}: health probes")
         elif inst.pid is None:
             inst.cfg = cfg
         self.add_redactions(cfg.secrets)
@@ -185,7 +303,10 @@ class Supervisor:
     def strict(result: Resolution) -> list[InstanceSpec]:
         """For start: one bad file starts nothing."""
         if result.errors:
-            raise ConfigError("\n".join(message for _, message in result.errors))
+            # A file can be asked for twice (a known instance's path and the active directory):
+            # say each problem once.
+            messages = dict.fromkeys(message for _, message in result.errors)
+            raise ConfigError("\n".join(messages))
         return result.instances
 
     async def default_configs(self) -> list[InstanceSpec]:
@@ -309,7 +430,7 @@ class Supervisor:
                 self.persist(inst)
         if monitor is not None and MONITOR not in self.instances:
             self.register(monitor).start(operator=False)
-        self._sampler = asyncio.get_running_loop().create_task(self._sample_forever())
+        self._sampler = self.spawn_task(self._sample_forever(), "resource sampler")
 
     async def _sample_forever(self) -> None:
         """Resource samples of every live instance from one /proc scan, every
@@ -317,11 +438,14 @@ class Supervisor:
         while True:
             intervals = [i.cfg.daemon.health_check_interval for i in self.instances.values()]
             await asyncio.sleep(min([SAMPLE_EVERY, *intervals]))
-            live = [i for i in self.instances.values() if i.pid is not None]
-            if live:
-                kids = process.children_map()
-                for inst in live:
-                    inst.sample(kids)
+            try:
+                live = [i for i in self.instances.values() if i.pid is not None]
+                if live:
+                    kids = process.children_map()
+                    for inst in live:
+                        inst.sample(kids)
+            except Exception as exc:  # one bad sample must not end sampling for good
+                self.task_failed("resource sampling", exc)
 
     # ------------------------------------------------------------------ operations
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
@@ -348,18 +472,30 @@ class Supervisor:
             "keeper stopping"
             + (" with its instances" if stop_instances else "; instances keep running"),
         )
-        if stop_instances:
-            await asyncio.gather(
-                *(i.stop(reason="keeper shutdown") for i in self.instances.values())
-            )
-            # Keep the operator's intent: a keeper restarted later starts them again only when
-            # asked, so record them as stopped.
+        try:
+            if stop_instances:
+                # return_exceptions: one instance's failure must not leave the others running
+                # or the keeper unable to exit.
+                results = await asyncio.gather(
+                    *(i.stop(reason="keeper shutdown") for i in self.instances.values()),
+                    return_exceptions=True,
+                )
+                for result in results:
+                    if isinstance(result, BaseException):
+                        self.task_failed("stopping an instance at shutdown", result)
+        finally:
+            self._finish_shutdown()
+
+    def _finish_shutdown(self) -> None:
         for inst in self.instances.values():
             inst.cancel_tasks()
         for task in self._watchers.values():
             task.cancel()
         if self._sampler is not None:
             self._sampler.cancel()
+        self.flush_store()  # a last try: space may have come back
+        if self._catch_up is not None:
+            self._catch_up.cancel()
         for queue in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
@@ -370,13 +506,16 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGCHLD, self.reap)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(
-                sig, lambda: loop.create_task(self.shutdown(stop_instances=True))
+                sig, lambda: self.spawn_task(self.shutdown(stop_instances=True), "shutdown")
             )
         # SIGUSR2: leave the instances running (an upgrade); the next keeper re-adopts them.
         loop.add_signal_handler(
-            signal.SIGUSR2, lambda: loop.create_task(self.shutdown(stop_instances=False))
+            signal.SIGUSR2,
+            lambda: self.spawn_task(self.shutdown(stop_instances=False), "shutdown"),
         )
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload_logged()))
+        loop.add_signal_handler(
+            signal.SIGHUP, lambda: self.spawn_task(self._reload_logged(), "reload")
+        )
 
     async def _reload_logged(self) -> None:
         try:

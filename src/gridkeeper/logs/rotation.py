@@ -79,6 +79,7 @@ class RotatingFile:
         self._day = 0
         self._checked_at = 0.0
         self.rotations = 0
+        self.lost_lines = 0  # lines a failed write dropped since the last "lost" notice
         self._open()
 
     def _open(self) -> None:
@@ -119,18 +120,32 @@ class RotatingFile:
         self._buffered += len(data)
 
     def flush(self) -> None:
-        """Write what is buffered. Raises OSError from the file system; the buffer is dropped."""
+        """Write what is buffered, whole or not at all: on a failure (a full disk) whatever part
+        of it reached the file is cut off again, so no torn line is left for the next write to
+        glue onto. The lines dropped are counted in `lost_lines`. Raises the OSError."""
         if not self._buffer:
             return
         data = b"".join(self._buffer)
         self._buffer.clear()
         self._buffered = 0
-        self._reopen_if_gone()
+        try:
+            self._reopen_if_gone()
+        except OSError:
+            self.lost_lines += data.count(b"\n")
+            raise
+        start = os.fstat(self._fd).st_size  # not _size: the file may have been replaced
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self._size += len(data)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError:
+            self.lost_lines += data.count(b"\n")
+            if len(view) != len(data):
+                # Cutting a file frees blocks, so this works on a full disk too.
+                os.ftruncate(self._fd, start)
+            raise
+        self._size = start + len(data)
 
     def _reopen_if_gone(self) -> None:
         if self._fd < 0:

@@ -274,6 +274,9 @@ class LogSink:
             "dropped": self._dropped,
             "rotations": self._rotations,
             "write_errors": self._write_errors,
+            # Lines a failed write (a full disk) dropped, not yet reported by a "lost N lines"
+            # record in their file (per file: one line missing from all three counts 3).
+            "lost_lines": sum(log.lost_lines for log in list(self._logs.values())),
             "compressed": self._housekeeper.compressed,
             "deleted": self._housekeeper.deleted,
             "queued": queued,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gridkeeper.logs.records import StreamParser
+from gridkeeper.logs.records import ERROR, StreamParser
 from gridkeeper.logs.redact import Redactor
 from gridkeeper.logs.render import Renderer
 from gridkeeper.logs.retention import current_name
@@ -58,20 +58,52 @@ class InstanceLog:
         """
         failure: OSError | None = None
         lines, error_lines, records = self._renderer.take()
-        batch: list[str] | list[bytes]
-        for file, batch in (
+        batches: tuple[tuple[RotatingFile, list[str] | list[bytes]], ...] = (
             (self._main, lines),
             (self._errors, error_lines),
             (self._structured, records),
-        ):
+        )
+        for index, (file, batch) in enumerate(batches):
             if not batch:
                 continue
+            lost = file.lost_lines
+            if lost:
+                # Say what a full disk cost, in the same write as the next batch: the notice
+                # lands only when writing works again (not in the last free bytes of a full
+                # disk, between two failures).
+                file.lost_lines = 0
+                notice = self._lost_notice(now, lost)[index]
+                if isinstance(notice, bytes):
+                    batch = [notice, *(b for b in batch if isinstance(b, bytes))]
+                else:
+                    batch = [notice, *(t for t in batch if isinstance(t, str))]
             try:
                 _put(file, batch, now, redact)
             except OSError as exc:
+                if lost:
+                    file.lost_lines += lost - 1  # the notice was counted as a lost line
                 failure = failure or exc
         if failure is not None:
             raise failure
+
+    @property
+    def lost_lines(self) -> int:
+        """Lines dropped by failed writes and not yet reported in the files."""
+        return sum(f.lost_lines for f in (self._main, self._errors, self._structured))
+
+    def _lost_notice(self, now: float, lost: int) -> tuple[str, str, bytes]:
+        """The "lost N lines" record as (readable, errors, structured) lines."""
+        renderer = Renderer(self.instance, TimestampFormatter())
+        renderer.add_own(
+            now,
+            ERROR,
+            "sink",
+            "gridkeeper.logs",
+            f"log writes failed (disk full?): lost {lost} lines",
+            {"lost": lost},
+        )
+        lines, error_lines, records = renderer.take()
+        return lines[0], error_lines[0], records[0]
 
     def close(self, now: float, redact: Redactor | None) -> None:
         """Flush and close the three files."""
