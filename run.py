@@ -124,8 +124,24 @@ def adjust_range(home: Path) -> None:
     try:
         result = control.adjust(lower, upper, None)
     except GridkeeperError as exc:
-        click.echo(f"refused: {exc}; nothing was changed")
-        return
+        if getattr(exc, "field", None) != "position":
+            click.echo(f"refused: {exc}; nothing was changed")
+            return
+        # The new levels cannot close all the held position: the operator chooses explicitly.
+        click.echo(f"{exc}")
+        choice = click.prompt(
+            "  close it at the book's top (close), keep its closing orders (keep), or cancel",
+            type=click.Choice(["close", "keep", "cancel"]),
+            default="cancel",
+        )
+        if choice == "cancel":
+            click.echo("nothing was changed")
+            return
+        try:
+            result = control.adjust(lower, upper, None, choice)
+        except GridkeeperError as again:
+            click.echo(f"refused: {again}; nothing was changed")
+            return
     click.echo(f"applied: {result['grid_lower_price']} - {result['grid_upper_price']}")
 
 

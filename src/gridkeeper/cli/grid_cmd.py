@@ -85,9 +85,15 @@ class GridControl:
         return result
 
     def adjust(
-        self, lower: Decimal | None, upper: Decimal | None, num: int | None
+        self,
+        lower: Decimal | None,
+        upper: Decimal | None,
+        num: int | None,
+        position: str | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {}
+        if position is not None:
+            body["position"] = position
         if lower is not None:
             body["grid_lower_price"] = format(lower, "f")
         if upper is not None:
@@ -233,6 +239,13 @@ def show(
 @click.option("--lower", callback=_decimal, help="New grid_lower_price.")
 @click.option("--upper", callback=_decimal, help="New grid_upper_price.")
 @click.option("--num", type=click.IntRange(2, 1000), default=None, help="New grid_num.")
+@click.option(
+    "--position",
+    type=click.Choice(["close", "keep"]),
+    default=None,
+    help="Held position the new levels cannot close: `close` rests closes for it at the book's "
+    "top, `keep` keeps its closing orders. Without it such a change is refused.",
+)
 @url_option
 @home_option
 @settings_option
@@ -241,16 +254,20 @@ def adjust(
     lower: Decimal | None,
     upper: Decimal | None,
     num: int | None,
+    position: str | None,
     url: str | None,
     home: Path | None,
     settings_path: Path | None,
 ) -> int:
-    """Move a running grid; only the difference is cancelled and placed."""
+    """Move a running grid; only the difference is cancelled and placed.
+
+    Example: gridkeeper grid adjust sol-grid --lower 120 --upper 140 --position close
+    """
     if lower is None and upper is None and num is None:
         raise UsageError("give at least one of --lower, --upper, --num")
     control = control_for(name, home, settings_path, url)
     try:
-        view = control.adjust(lower, upper, num)
+        view = control.adjust(lower, upper, num, position)
     except BadRequest as exc:
         where = f" ({exc.field})" if exc.field else ""
         raise UsageError(f"refused{where}: {exc}; nothing was changed") from exc

@@ -16,6 +16,7 @@ import pytest
 from tests.unit.bot.fifo import fifo_realized
 
 from .conftest import Bot, Paper, wait_for
+from .test_bands import gk
 
 pytestmark = pytest.mark.integration
 
@@ -79,11 +80,13 @@ def test_adjust_below_the_price_with_inventory_refused_then_closes_all(
     refused = bot.post("/api/grid/adjust", {"grid_lower_price": "120", "grid_upper_price": "135"})
     assert refused.status_code == 400 and refused.json()["field"] == "position"
     assert "keep" in refused.json()["error"]
-    ok = bot.post(
-        "/api/grid/adjust",
-        {"grid_lower_price": "120", "grid_upper_price": "135", "position": "close"},
-    )
-    assert ok.status_code == 200, ok.text
+    # The CLI says the same and changes nothing; --position close applies it.
+    args = ["grid", "adjust", "d1", "--lower", "120", "--upper", "135", "--home", str(bot.home)]
+    cli = gk(bot, *args)
+    assert cli.returncode == 2 and "refused (position)" in cli.stderr, cli.stderr
+    assert grid(bot)["grid_lower_price"] == "140"
+    cli = gk(bot, *args, "--position", "close")
+    assert cli.returncode == 0, cli.stderr
     wait_for(lambda: covered(paper), what="reduce-only closes for the whole 2.5")
     held, closes = exchange_closes(paper)
     assert held == D("2.5") and all(D(120) <= (o.price or 0) for o in closes)
