@@ -93,7 +93,7 @@ class GridBase:
         tag = self.state.id_tag if self.state.id_tag is not None else instance_tag(self.instance)
         return make_client_id(tag, slot, gen)
 
-    # ---- the end of the closing phase (planning and fills both reach it) -----------------
+    # ---- the end of the closing phase (planning and fills both reach it) ----------------
     def _close_done(self) -> bool:
         """True (and the closing phase ended) once what is left is below one order."""
         qty = floor_to(abs(self._close_quantity()), self.market.step_size)
