@@ -1,0 +1,75 @@
+"""Reads from the exchange the trading cycle needs: fills, missing orders, the book's top,
+the exchange's own position and the mark price. Each read is wrapped by `_call`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gridkeeper.bot.runner_base import RunnerBase
+from gridkeeper.exchange.errors import ExchangeError
+from gridkeeper.exchange.models import Fill, Order
+
+FILL_OVERLAP_MS = 60_000  # re-read fills this far behind the checkpoint; duplicates are ignored
+FILL_PAGE = 1000
+HISTORY_LIMIT = 200  # closed orders read per full reconcile (missing ones: by orderId)
+
+
+class ExchangeReads(RunnerBase):
+    """The exchange reads of a cycle, a full reconcile and an adoption."""
+
+    async def _exchange_figure(self) -> Decimal:
+        """Perp: the account's net position on the symbol. Spot: its base balance (total)."""
+        market = self.strategy.market
+        if market.spot:
+            balances = await self._call(self.client.get_balances())
+            base = balances.get(market.base)
+            return base.total if base is not None else Decimal(0)
+        positions = await self._call(self.client.get_positions(self.spec.symbol))
+        return next((p.net_quantity for p in positions if p.symbol == self.spec.symbol), Decimal(0))
+
+    async def _mark_price(self) -> Decimal:
+        if not self.strategy.market.spot:
+            positions = await self._call(self.client.get_positions(self.spec.symbol))
+            for p in positions:
+                if p.symbol == self.spec.symbol and p.mark_price > 0:
+                    mark: Decimal = p.mark_price
+                    return mark
+        ticker = await self._call(self.client.get_ticker(self.spec.symbol))
+        last: Decimal = ticker.last_price
+        return last
+
+    async def _book_top(self) -> tuple[Decimal | None, Decimal | None]:
+        """Best bid and ask: legs are placed against the book, not the last trade."""
+        try:
+            depth = await self._call(self.client.get_depth(self.spec.symbol))
+        except ExchangeError:
+            return None, None  # the last price stands in for the book this round
+        bids = [Decimal(str(level[0])) for level in depth.get("bids") or []]
+        asks = [Decimal(str(level[0])) for level in depth.get("asks") or []]
+        return (max(bids) if bids else None), (min(asks) if asks else None)
+
+    async def _look_up_missing(self, open_orders: list[Order], history: list[Order]) -> list[Order]:
+        """Our acknowledged orders that are neither open nor in the history page, by orderId."""
+        known = {o.client_id for o in [*open_orders, *history]}
+        found: list[Order] = []
+        for tracked in list(self.strategy.state.orders.values()):
+            if tracked.status != "live" or not tracked.order_id or tracked.client_id in known:
+                continue
+            found += await self._call(
+                self.client.get_order_history(self.spec.symbol, order_id=tracked.order_id)
+            )
+        return found
+
+    async def _fills_since(self, from_ms: int) -> list[Fill]:
+        fills: list[Fill] = []
+        offset = 0
+        while True:
+            page = await self._call(
+                self.client.get_fills(
+                    self.spec.symbol, from_ms=max(0, from_ms), limit=FILL_PAGE, offset=offset
+                )
+            )
+            fills.extend(page)
+            if len(page) < FILL_PAGE:
+                return fills
+            offset += len(page)

@@ -1,0 +1,100 @@
+"""Every unit held has its exit: inventory closes for position no grid level closes. Pure.
+
+The exit invariant's support in the planner: a partial opening fill, a range change or an
+adopted position leaves position that no slot's closing leg covers; `cover_inventory` gives it
+one-off closing legs (inventory slots) and drops the ones nothing is left to close.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gridkeeper.bot.client_ids import CLOSE_SLOT
+from gridkeeper.bot.grid import floor_to
+from gridkeeper.bot.grid_base import GridBase
+from gridkeeper.bot.state import INVENTORY_SLOT_BASE, ZERO, Kind, Side, SlotState
+
+
+class InventoryCover(GridBase):
+    """The closing cover of the grid's slots, and inventory closes for what it lacks."""
+
+    def closing_cover(self, kind: Kind) -> Decimal:
+        """Base quantity the slots of `kind` will close: their pending closing legs."""
+        qty = self.grid.quantity
+        return sum(
+            (
+                s.size(qty) - s.leg_filled
+                for s in self.state.slots
+                if s.phase == "close" and s.kind == kind
+            ),
+            ZERO,
+        )
+
+    def cover_inventory(self, *, at_book: bool = False) -> None:
+        """Give every unit of the position a closing leg: inventory slots for what the grid's
+        levels do not hold (a partial opening fill, a range change, an adopted position), and
+        none for what nothing is left to close. `at_book`: price new ones at the book's top."""
+        st, market = self.state, self.market
+        held = st.position
+        kind: Kind = "long" if held > 0 else "short"
+        for slot in [s for s in st.slots if s.inventory and (held == 0 or s.kind != kind)]:
+            st.slots.remove(slot)  # nothing of that side left to close; plan cancels its order
+        if held == 0:
+            return
+        gap = abs(held) - self.closing_cover(kind)
+        if gap < 0:
+            # More closes than position (a close leg of ours filled beyond what the levels
+            # expected): drop inventory closes, farthest first, never more than the excess.
+            mark = st.last_price or ZERO
+            extra = sorted(
+                (s for s in st.slots if s.inventory and s.kind == kind),
+                key=lambda s: -abs(s.sell - mark),
+            )
+            for slot in extra:
+                left = slot.size(self.grid.quantity) - slot.leg_filled
+                if left <= -gap:
+                    st.slots.remove(slot)
+                    gap += left
+            return
+        qty = floor_to(gap, market.step_size)
+        if qty <= 0 or qty < market.min_quantity:
+            return  # dust below one order: nothing can be sent for it
+        self.add_inventory_close(kind, qty, at_book=at_book)
+
+    def add_inventory_close(
+        self, kind: Kind, qty: Decimal, *, at_book: bool, price: Decimal | None = None
+    ) -> SlotState:
+        """A one-off closing leg of `qty` for `kind` position: at `price` if given, else at the
+        nearest grid level on the right side of the book (or at the book's top when `at_book`
+        or when there is none)."""
+        side: Side = "Ask" if kind == "long" else "Bid"
+        if price is None:
+            price = self.touch(side)
+            levels = [
+                s.sell if side == "Ask" else s.buy for s in self.state.slots if not s.inventory
+            ]
+            right = [p for p in levels if self.can_rest(side, p)]
+            if right and not at_book:
+                price = min(right) if side == "Ask" else max(right)
+        used = {s.index for s in self.state.slots}
+        index = next(i for i in range(INVENTORY_SLOT_BASE, CLOSE_SLOT) if i not in used)
+        slot = SlotState(
+            index=index,
+            buy=price,
+            sell=price,
+            kind=kind,
+            phase="close",
+            quantity=qty,
+            inventory=True,
+        )
+        self.state.slots.append(slot)
+        self.emit(
+            "inventory_close",
+            f"{side} {qty} @ {price} closes position no grid level holds",
+            slot=index,
+            side=side,
+            price=str(price),
+            quantity=str(qty),
+            position=str(self.state.position),
+        )
+        return slot

@@ -1,0 +1,182 @@
+"""Outcome bookkeeping: what the exchange did with our orders, applied to the grid. Pure.
+
+The runner reports each outcome here: placed, rejected (with a per-slot backoff), gone, and
+every fill, which moves cash, position and the FIFO lots, and advances the slot's leg.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gridkeeper.bot.client_ids import CLOSE_SLOT
+from gridkeeper.bot.grid_base import GridBase
+from gridkeeper.bot.lots import apply_fill
+from gridkeeper.bot.state import ZERO, SlotState, TrackedOrder
+from gridkeeper.exchange.models import Fill
+
+REJECT_BACKOFF_MS = 5000  # first wait after a refused order; doubles per refusal of the slot
+REJECT_BACKOFF_MAX_MS = 300_000  # cap: a level refused forever costs one order per 5 minutes
+
+
+class OutcomeBook(GridBase):
+    """Applies order outcomes and fills to the grid's state."""
+
+    def on_placed(self, client_id: int, order_id: str, status: str, executed: Decimal) -> None:
+        order = self.state.orders.get(client_id)
+        if order is None:
+            return
+        order.status = "live"
+        order.order_id = order_id
+        self._reset_backoff(order.slot)
+        self.emit(
+            "order_placed",
+            f"order {order_id} live",
+            client_id=client_id,
+            order_id=order_id,
+            status=status,
+        )
+        if status in ("Cancelled", "Expired", "Filled"):
+            self.on_gone(client_id, executed)
+
+    def on_rejected(self, client_id: int, code: str, message: str, now_ms: int) -> None:
+        order = self.state.orders.pop(client_id, None)
+        if order is None:
+            return
+        wait_ms = REJECT_BACKOFF_MS
+        for slot in self.state.slots:
+            if slot.order == client_id:
+                slot.order = None
+                wait_ms = self._reject_backoff(slot)
+                slot.retry_after_ms = now_ms + wait_ms
+        self.emit(
+            "order_rejected",
+            f"{code}: {message}",
+            client_id=client_id,
+            code=code,
+            reduce_only=order.reduce_only,
+            retry_in_ms=wait_ms,
+        )
+
+    @staticmethod
+    def _reject_backoff(slot: SlotState) -> int:
+        """Per slot: 5 s, 10 s, 20 s ... capped; an accepted order resets it (on_placed)."""
+        slot.rejects += 1
+        return int(min(REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS * 2 ** (slot.rejects - 1)))
+
+    def _reset_backoff(self, slot_index: int) -> None:
+        for slot in self.state.slots:
+            if slot.index == slot_index:
+                slot.rejects = 0
+
+    def on_gone(self, client_id: int, executed: Decimal) -> None:
+        """The exchange no longer holds the order; `executed` of it filled in total."""
+        order = self.state.orders.get(client_id)
+        if order is None:
+            return
+        order.status = "gone"
+        order.final_executed = executed
+        self._finalize_if_done(order)
+
+    def _finalize_if_done(self, order: TrackedOrder) -> None:
+        done = order.filled >= order.quantity or (
+            order.final_executed is not None and order.filled >= order.final_executed
+        )
+        if not done:
+            return
+        self.state.orders.pop(order.client_id, None)
+        for slot in self.state.slots:
+            if slot.order == order.client_id:
+                slot.order = None
+
+    def on_fill(self, fill: Fill) -> None:
+        """Apply one fill of one of our orders (the caller guarantees it is new)."""
+        st, qty, price = self.state, fill.quantity, fill.price
+        sign = 1 if fill.side == "Bid" else -1
+        cash_before = st.cash
+        base_delta = qty * sign
+        fee_quote = ZERO
+        if fill.fee_symbol == self.market.base:
+            base_delta -= fill.fee
+            fee_quote = fill.fee * price
+        elif fill.fee_symbol in (self.market.quote, ""):
+            fee_quote = fill.fee
+            st.cash -= fill.fee
+        st.cash -= sign * qty * price
+        st.position += base_delta
+        st.fees += fee_quote
+        before = st.realized_profit
+        st.lots = apply_fill(st.lots, base_delta, cash_before - st.cash)
+        st.realized_profit = st.book_realized()
+        st.fills_applied += 1
+        st.checkpoint_ms = max(st.checkpoint_ms, fill.timestamp_ms)
+        order = self._order_for(fill)
+        self.emit(
+            "fill",
+            f"{fill.side} {qty} @ {price}",
+            trade_id=fill.trade_id,
+            client_id=fill.client_id,
+            order_id=fill.order_id,
+            side=fill.side,
+            price=str(price),
+            quantity=str(qty),
+            fee=str(fill.fee),
+            fee_symbol=fill.fee_symbol,
+            position=str(st.position),
+        )
+        if order is None:
+            self.emit(
+                "untracked_fill",
+                "fill of an order no slot owns; position updated",
+                trade_id=fill.trade_id,
+                client_id=fill.client_id,
+            )
+            return
+        order.filled += qty
+        slot = next((s for s in st.slots if s.order == order.client_id), None)
+        if st.realized_profit != before:
+            profit = st.realized_profit - before
+            self.emit(
+                "profit",
+                f"{'slot ' + str(slot.index) if slot else 'close'} realized {profit} (FIFO)",
+                slot=slot.index if slot else order.slot,
+                profit=str(profit),
+                realized_profit=str(st.realized_profit),
+            )
+        if slot is not None:
+            self._advance(slot, order, price, qty, fee_quote)
+        self._finalize_if_done(order)
+        if order.slot == CLOSE_SLOT and st.closing and order.client_id not in st.orders:
+            self._close_done()
+
+    def _order_for(self, fill: Fill) -> TrackedOrder | None:
+        if fill.client_id is not None and fill.client_id in self.state.orders:
+            return self.state.orders[fill.client_id]
+        for order in self.state.orders.values():
+            if order.order_id is not None and order.order_id == fill.order_id:
+                return order
+        return None
+
+    def _advance(
+        self, slot: SlotState, order: TrackedOrder, price: Decimal, qty: Decimal, fee: Decimal
+    ) -> None:
+        if order.opening:
+            paid = (slot.open_price or ZERO) * slot.leg_filled + price * qty
+            slot.open_price = paid / (slot.leg_filled + qty)
+            slot.open_fee += fee
+        else:
+            slot.close_value += price * qty
+            slot.close_fee += fee
+        slot.leg_filled += qty
+        if slot.leg_filled < slot.size(self.grid.quantity):
+            return
+        if slot.inventory:
+            self.state.slots.remove(slot)  # a one-off close: done
+            return
+        if order.opening:
+            slot.phase = "close"
+        else:
+            slot.phase = "open"
+            slot.open_price = None
+            slot.open_fee = slot.close_value = slot.close_fee = ZERO
+        slot.leg_filled = ZERO
+        slot.order = None

@@ -1,0 +1,222 @@
+"""Planning: which orders the grid wants now, given its state, the book and its limits. Pure.
+
+`plan` cancels what must go and places what the slots want: opening legs on their side of the
+book's top and inside the price band, through the `max_position` gate; closing legs never
+skipped (through-market closes, band edges); the reduce-only market close of a closing phase.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gridkeeper.bot.actions import Action, Cancel, Place
+from gridkeeper.bot.client_ids import CLOSE_SLOT
+from gridkeeper.bot.grid import floor_to
+from gridkeeper.bot.inventory import InventoryCover
+from gridkeeper.bot.layout import pending_leg
+from gridkeeper.bot.state import ZERO, Side, SlotState, TrackedOrder
+
+SPOT_FEE_SLACK = Decimal("0.01")
+
+
+class GridPlanner(InventoryCover):
+    """From the grid's state to the orders to place and cancel."""
+
+    def plan(self, now_ms: int) -> list[Action]:
+        """Cancels for orders that must go, places for slots that want an order."""
+        st = self.state
+        actions: list[Action] = []
+        wanted = {s.order for s in st.slots if s.order is not None}
+        for order in st.orders.values():
+            if order.status != "live" or order.cancel_sent:
+                continue
+            is_close = order.slot == CLOSE_SLOT
+            stale = not is_close and order.client_id not in wanted
+            kept_exit = st.keep_exits and not order.opening and not stale
+            # A close resting at the band's edge (short of its level) goes back to its level
+            # once the band and the book allow it there.
+            stale = stale or (st.status == "running" and self._exit_can_return(order))
+            if stale or (st.status != "running" and not is_close and not kept_exit):
+                order.cancel_sent = True
+                actions.append(Cancel(order.client_id, order.order_id))
+        if st.status == "running":
+            self._net_offsetting()
+            self.cover_inventory()
+            self._blocked = {}
+            # Nearest first: when max_position binds, the likeliest fills are the ones kept.
+            mark = st.last_price or ZERO
+            for slot in sorted(st.slots, key=lambda s: abs(s.buy + s.sell - 2 * mark)):
+                if slot.order is None and now_ms >= slot.retry_after_ms:
+                    place = self._place_for(slot)
+                    if place is not None:
+                        actions.append(place)
+            self._log_held_back()
+        elif st.closing:
+            actions.extend(self._plan_close())
+        return actions
+
+    def _log_held_back(self) -> None:
+        for side, (worst, limit) in sorted(self._blocked.items()):
+            if side not in self._held_back:
+                self.emit(
+                    "max_position",
+                    f"{side} held back: exposure {worst} > {limit}",
+                    side=side,
+                    exposure=str(worst),
+                    max_position=str(limit),
+                )
+        for side in sorted(self._held_back - set(self._blocked)):
+            self.emit("max_position", f"{side} no longer held back", side=side, released=True)
+        self._held_back = set(self._blocked)
+
+    def _net_offsetting(self) -> None:
+        """Pair a held long leg with a held short leg (perp neutral, one-way position).
+
+        Both can be held at once only after fills the bot saw late (a restart): the position
+        nets them out, so neither reduce-only close could execute. Bought low and sold high
+        already, the pair is one round trip: booked, and both slots go back to opening.
+        """
+        if self.market.spot:
+            return
+        idle = [
+            s
+            for s in self.state.slots
+            if s.phase == "close" and s.order is None and s.leg_filled == 0 and not s.inventory
+        ]
+        longs = sorted((s for s in idle if s.kind == "long"), key=lambda s: s.index)
+        shorts = sorted((s for s in idle if s.kind == "short"), key=lambda s: -s.index)
+        for long_slot, short_slot in zip(longs, shorts, strict=False):
+            # The fills already netted in the position and its FIFO lots: nothing to book.
+            self.emit(
+                "netted",
+                f"slots {long_slot.index}+{short_slot.index} netted",
+                slot=long_slot.index,
+                paired_slot=short_slot.index,
+            )
+            for slot in (long_slot, short_slot):
+                slot.phase, slot.open_price, slot.open_fee = "open", None, ZERO
+
+    def _place_for(self, slot: SlotState) -> Place | None:
+        st = self.state
+        side, price, opening = pending_leg(slot)
+        remaining = slot.size(self.grid.quantity) - slot.leg_filled
+        if remaining <= 0 or st.last_price is None:
+            return None
+        post_only = self.config.post_only
+        if not self.can_rest(side, price):
+            if opening:
+                return None  # would take: an opening leg waits for the price to come back
+            # A closing leg is never skipped: the market went through its level (a gap, a
+            # restart), so it goes to the book's top on its side (or a bounded taker close).
+            price, post_only = self._through_market(side)
+        if self.outside_band(price):
+            if opening:
+                return None  # the exchange would refuse it: the level waits for the price
+            # A close is never left out: it rests at the band's edge on its side (a worse price
+            # than its level, but the held unit keeps an exit) until the band reaches its level.
+            price = self._band_edge(price)
+        if opening and not self._gate_allows(side, remaining):
+            return None
+        if not opening and not self._inventory_allows(side, remaining):
+            return None
+        order = TrackedOrder(
+            client_id=self._next_id(slot.index),
+            slot=slot.index,
+            side=side,
+            price=price,
+            quantity=remaining,
+            reduce_only=not opening and not self.market.spot,
+            opening=opening,
+        )
+        st.orders[order.client_id] = order
+        slot.order = order.client_id
+        self.emit(
+            "order_intent",
+            f"{side} {remaining} @ {price} (slot {slot.index})",
+            client_id=order.client_id,
+            slot=slot.index,
+            side=side,
+            price=str(price),
+            quantity=str(remaining),
+            opening=opening,
+            reduce_only=order.reduce_only,
+        )
+        return Place(order, post_only)
+
+    def _exit_can_return(self, order: TrackedOrder) -> bool:
+        if order.opening or order.filled > 0 or order.price is None:
+            return False
+        slot = next((s for s in self.state.slots if s.order == order.client_id), None)
+        if slot is None or slot.inventory:
+            return False
+        side, level, _ = pending_leg(slot)
+        # Only a band clamp leaves a close short of its level (a sell below it, a buy above it);
+        # a close the market went through rests beyond it and stays until it fills.
+        short = order.price < level if side == "Ask" else order.price > level
+        return short and not self.outside_band(level) and self.can_rest(side, level)
+
+    def _open_quantity(self, side: str, *, opening: bool) -> Decimal:
+        return sum(
+            (
+                o.quantity - o.filled
+                for o in self.state.orders.values()
+                if o.side == side
+                and o.opening == opening
+                and o.slot != CLOSE_SLOT
+                and o.status != "gone"
+                # A close being cancelled (a range change moves it) frees its inventory for
+                # the close that replaces it; reduce-only stops a late fill of both on perps.
+                and not (o.cancel_sent and not opening)
+            ),
+            ZERO,
+        )
+
+    def _gate_allows(self, side: str, qty: Decimal) -> bool:
+        limit = self.config.max_position
+        if limit is None:
+            return True
+        pos = self.state.position
+        exposure = pos if side == "Bid" else -pos
+        worst = exposure + self._open_quantity(side, opening=True) + qty
+        if worst > limit:
+            self._blocked.setdefault(side, (worst, limit))
+            return False
+        return True
+
+    def _inventory_allows(self, side: str, qty: Decimal) -> bool:
+        pos = self.state.position
+        held = pos if side == "Ask" else -pos
+        # Spot buys pay their fee in base, so a bought unit arrives a hair short; the account's
+        # own balance covers that sliver (SPOT_FEE_SLACK of a unit), a missing unit it does not.
+        slack = qty * SPOT_FEE_SLACK if self.market.spot else ZERO
+        return held - self._open_quantity(side, opening=False) >= qty - slack
+
+    def _plan_close(self) -> list[Action]:
+        st = self.state
+        if any(o.slot != CLOSE_SLOT for o in st.orders.values()):
+            return []  # cancels still in flight
+        if any(o.slot == CLOSE_SLOT for o in st.orders.values()):
+            return []
+        if self._close_done():
+            return []
+        qty = floor_to(abs(self._close_quantity()), self.market.step_size)
+        side: Side = "Ask" if self._close_quantity() > 0 else "Bid"
+        order = TrackedOrder(
+            client_id=self._next_id(CLOSE_SLOT),
+            slot=CLOSE_SLOT,
+            side=side,
+            price=None,
+            quantity=qty,
+            reduce_only=not self.market.spot,
+            opening=False,
+        )
+        st.orders[order.client_id] = order
+        self.emit(
+            "order_intent",
+            f"close {side} {qty} at market",
+            client_id=order.client_id,
+            side=side,
+            quantity=str(qty),
+            reduce_only=order.reduce_only,
+        )
+        return [Place(order, post_only=False)]

@@ -1,0 +1,126 @@
+"""What every part of the bot process shares: its spec, attributes, and exchange plumbing.
+
+`RunnerBase` holds the runner's state (strategy, executor, the lock, health figures, the
+position check's memory) and the small helpers every part uses: `_call` (refused keys are
+fatal), saving, and passing events on. `runner.BotRunner` joins it with the exchange reads,
+the position check and the views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from gridkeeper.bot.errors import BotFatal
+from gridkeeper.bot.execution import Executor
+from gridkeeper.bot.state import TrackedOrder
+from gridkeeper.bot.store import Store
+from gridkeeper.bot.strategy import GridStrategy
+from gridkeeper.config.strategy import GridStrategyConfig
+from gridkeeper.exchange.client import BackpackClient
+from gridkeeper.exchange.errors import AuthError, ExchangeError
+from gridkeeper.exchange.models import Fill
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    """Everything the runner needs from the instance config."""
+
+    name: str
+    home: Path
+    symbol: str
+    strategy_kind: str  # "grid" (spot) or "perp_grid"
+    config: GridStrategyConfig
+
+
+def _raise_alert(home: Path) -> Callable[[str, str, str], None]:
+    def raise_(name: str, level: str, message: str) -> None:
+        # The monitor's public API (a row in monitor.db): works while the monitor restarts.
+        from gridkeeper.monitor import raise_alert
+
+        raise_alert(name, level=level, message=message, home=home)
+
+    return raise_
+
+
+def _resolve_alert(home: Path) -> Callable[[str], None]:
+    def resolve(name: str) -> None:
+        from gridkeeper.monitor import resolve_alert
+
+        resolve_alert(name, home=home)
+
+    return resolve
+
+
+class RunnerBase:
+    """The runner's state and the helpers its parts share."""
+
+    def __init__(
+        self,
+        spec: BotSpec,
+        client: BackpackClient,
+        store: Store,
+        *,
+        on_event: Callable[[str, str, dict[str, Any]], None],
+        updates: Callable[[Callable[[], None]], AsyncIterable[object]] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.client = client
+        self.store = store
+        self.on_event = on_event
+        self.updates = updates
+        self.lock = asyncio.Lock()
+        self.wake = asyncio.Event()
+        self.started_at = time.time()
+        self.last_loop_at: float | None = None
+        self.latency_s: float | None = None
+        self.exchange_error: str | None = None
+        self.need_reconcile = True
+        self._last_reconcile = 0.0
+        self._strategy: GridStrategy | None = None
+        self._executor: Executor | None = None
+        self.exchange_position: Decimal | None = None  # last figure read in a full reconcile
+        self._last_gap: Decimal | None = None  # the gap seen in the last full reconcile
+        self._gap_since = 0.0  # monotonic time that gap was first seen
+        self.raise_alert: Callable[[str, str, str], None] = _raise_alert(spec.home)
+        self.resolve_alert: Callable[[str], None] = _resolve_alert(spec.home)
+
+    # ---- set by start() -----------------------------------------------------------------
+    @property
+    def strategy(self) -> GridStrategy:
+        assert self._strategy is not None, "start() first"
+        return self._strategy
+
+    @property
+    def executor(self) -> Executor:
+        assert self._executor is not None, "start() first"
+        return self._executor
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except AuthError as exc:
+            raise BotFatal(f"the exchange refused our keys: {exc}") from exc
+
+    def _exchange_failed(self, exc: ExchangeError) -> None:
+        self.exchange_error = str(exc)
+        self._emit("exchange_error", str(exc), code=exc.code)
+        self._flush_events()
+
+    def _save(self, intents: list[TrackedOrder], fills: list[Fill] | None = None) -> None:
+        if self._strategy is not None:
+            self.store.save(self._strategy.state, intents=intents, fills=fills or [])
+
+    def _emit(self, kind: str, message: str, **data: Any) -> None:
+        self.on_event(kind, message, data)
+
+    def _flush_events(self) -> None:
+        if self._strategy is None:
+            return
+        for event in self._strategy.drain_events():
+            self.on_event(event.kind, event.message, event.data)
