@@ -201,11 +201,13 @@ class GridCore:
         or when there is none)."""
         side: Side = "Ask" if kind == "long" else "Bid"
         if price is None:
-            price = self.touch(side)
+            price = self._clear_of_own(side, self.touch(side))
             levels = [
                 s.sell if side == "Ask" else s.buy for s in self.state.slots if not s.inventory
             ]
-            right = [p for p in levels if self.can_rest(side, p)]
+            right = [
+                p for p in levels if self.can_rest(side, p) and self._clear_of_own(side, p) == p
+            ]
             if right and not at_book:
                 price = min(right) if side == "Ask" else max(right)
         used = {s.index for s in self.state.slots}
@@ -230,6 +232,22 @@ class GridCore:
             position=str(self.state.position),
         )
         return slot
+
+    def _clear_of_own(self, side: str, price: Decimal) -> Decimal:
+        """`price`, moved past the grid's own orders on the other side: a close that would
+        trade with them is expired by the exchange's self-trade prevention (a partially filled
+        buy still resting at the level the close would take), so it could never rest."""
+        tick = self.market.tick_size
+        own = [
+            o.price
+            for o in self.state.orders.values()
+            if o.side != side and o.price is not None and o.status != "gone"
+        ]
+        if side == "Ask" and own and price <= max(own):
+            return max(own) + tick
+        if side == "Bid" and own and price >= min(own):
+            return min(own) - tick
+        return price
 
     # ---- the book -----------------------------------------------------------------------
     def can_rest(self, side: str, price: Decimal) -> bool:
@@ -324,6 +342,12 @@ class GridCore:
             # A close is never left out: it rests at the band's edge on its side (a worse price
             # than its level, but the held unit keeps an exit) until the band reaches its level.
             price = self._band_edge(price)
+        if self._clear_of_own(side, price) != price:
+            # It would trade with the grid's own order on the other side (a partially filled
+            # leg still resting at this level): self-trade prevention would expire it at once.
+            if opening:
+                return None  # waits until the other order is done
+            price = self._clear_of_own(side, price)  # a close rests just past it
         if opening and not self._gate_allows(side, remaining):
             return None
         if not opening and not self._inventory_allows(side, remaining):
@@ -368,7 +392,12 @@ class GridCore:
         if slot is None or slot.inventory:
             return False
         side, level, _ = pending_leg(slot)
-        return order.price != level and not self.outside_band(level) and self.can_rest(side, level)
+        return (
+            order.price != level
+            and not self.outside_band(level)
+            and self.can_rest(side, level)
+            and self._clear_of_own(side, level) == level
+        )
 
     def _band_edge(self, price: Decimal) -> Decimal:
         """The nearest price to `price` that the band at the last price accepts."""
