@@ -15,8 +15,8 @@ from gridkeeper.bot.invariant import exit_gaps
 from gridkeeper.bot.reconcile import reconcile
 from gridkeeper.bot.state import state_from_dict, state_to_dict
 from gridkeeper.bot.strategy import GridStrategy, MarketSpec, Place
-from gridkeeper.exchange.models import Fill
 from gridkeeper.config.strategy import describe_actions
+from gridkeeper.exchange.models import Fill
 
 from .fifo import fifo_realized
 from .sim import PERP, SPOT, Sim, config
