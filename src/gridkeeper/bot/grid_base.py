@@ -86,6 +86,22 @@ class GridBase:
         """The nearest price to `price` that the band at the last price accepts."""
         return pricing.band_edge(price, self.state.last_price, self.market)
 
+    def _clear_of_own(self, side: str, price: Decimal) -> Decimal:
+        """`price`, moved past the grid's own orders on the other side: a close that would
+        trade with them is expired by the exchange's self-trade prevention (a partially filled
+        buy still resting at the level the close would take), so it could never rest."""
+        tick = self.market.tick_size
+        own = [
+            o.price
+            for o in self.state.orders.values()
+            if o.side != side and o.price is not None and o.status != "gone"
+        ]
+        if side == "Ask" and own and price <= max(own):
+            return max(own) + tick
+        if side == "Bid" and own and price >= min(own):
+            return min(own) - tick
+        return price
+
     # ---- ids ----------------------------------------------------------------------------
     def _next_id(self, slot: int) -> int:
         gen = self.state.generations.get(slot, 0) + 1

@@ -69,11 +69,13 @@ class InventoryCover(GridBase):
         or when there is none)."""
         side: Side = "Ask" if kind == "long" else "Bid"
         if price is None:
-            price = self.touch(side)
+            price = self._clear_of_own(side, self.touch(side))
             levels = [
                 s.sell if side == "Ask" else s.buy for s in self.state.slots if not s.inventory
             ]
-            right = [p for p in levels if self.can_rest(side, p)]
+            right = [
+                p for p in levels if self.can_rest(side, p) and self._clear_of_own(side, p) == p
+            ]
             if right and not at_book:
                 price = min(right) if side == "Ask" else max(right)
         used = {s.index for s in self.state.slots}

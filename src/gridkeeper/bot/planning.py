@@ -115,6 +115,12 @@ class GridPlanner(InventoryCover):
             # A close is never left out: it rests at the band's edge on its side (a worse price
             # than its level, but the held unit keeps an exit) until the band reaches its level.
             price = self._band_edge(price)
+        if self._clear_of_own(side, price) != price:
+            # It would trade with the grid's own order on the other side (a partially filled
+            # leg still resting at this level): self-trade prevention would expire it at once.
+            if opening:
+                return None  # waits until the other order is done
+            price = self._clear_of_own(side, price)  # a close rests just past it
         if opening and not self._gate_allows(side, remaining):
             return None
         if not opening and not self._inventory_allows(side, remaining):
@@ -153,7 +159,12 @@ class GridPlanner(InventoryCover):
         # Only a band clamp leaves a close short of its level (a sell below it, a buy above it);
         # a close the market went through rests beyond it and stays until it fills.
         short = order.price < level if side == "Ask" else order.price > level
-        return short and not self.outside_band(level) and self.can_rest(side, level)
+        return (
+            short
+            and not self.outside_band(level)
+            and self.can_rest(side, level)
+            and self._clear_of_own(side, level) == level
+        )
 
     def _open_quantity(self, side: str, *, opening: bool) -> Decimal:
         return sum(

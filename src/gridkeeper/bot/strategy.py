@@ -87,11 +87,19 @@ class GridStrategy(GridCore):
         self.bid, self.ask = bid, ask
         if st.status == "running":
             self._check_risk(price)
-        elif st.status == "paused" and st.auto_resume and st.lower <= price <= st.upper:
+        elif (
+            st.status == "paused"
+            and st.auto_resume
+            # A boundary pause keeps the position: the PnL limits still watch it (the price
+            # may go on running away from the range while the grid waits for it).
+            and not self._check_limits(price)
+            and st.lower <= price <= st.upper
+        ):
             self.resume("price back in range")
         return self.plan(now_ms)
 
-    def _check_risk(self, price: Decimal) -> None:
+    def _check_limits(self, price: Decimal) -> bool:
+        """stop_loss / take_profit on total PnL at `price`; True when one fired."""
         cfg, st = self.config, self.state
         pnl = st.total_pnl(price)
         if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
@@ -99,12 +107,18 @@ class GridStrategy(GridCore):
                 _limit_action(cfg.stop_loss_action),
                 f"stop_loss: total PnL {pnl} <= -{cfg.stop_loss}",
             )
-            return
+            return True
         if cfg.take_profit is not None and pnl >= cfg.take_profit:
             self.trigger(
                 _limit_action(cfg.take_profit_action),
                 f"take_profit: total PnL {pnl} >= {cfg.take_profit}",
             )
+            return True
+        return False
+
+    def _check_risk(self, price: Decimal) -> None:
+        cfg, st = self.config, self.state
+        if self._check_limits(price):
             return
         tol = cfg.boundary_tolerance
         if price > st.upper * (1 + tol) or price < st.lower * (1 - tol):

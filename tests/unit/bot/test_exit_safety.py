@@ -16,6 +16,7 @@ from gridkeeper.bot.reconcile import reconcile
 from gridkeeper.bot.state import state_from_dict, state_to_dict
 from gridkeeper.bot.strategy import GridStrategy, MarketSpec, Place
 from gridkeeper.config.strategy import describe_actions
+from gridkeeper.exchange.models import Fill
 
 from .fifo import fifo_realized
 from .sim import PERP, SPOT, Sim, config
@@ -201,7 +202,10 @@ def test_taker_through_market_close_is_bounded() -> None:
     sim.move(D(103))
     strategy = restart(strategy, sim, D(103))
     sells = [o for o in sim.open.values() if o.side == "Ask"]
-    assert [o.price for o in sells] == [D("101.97")]  # 103 * 0.99, rounded up to the tick
+    # 103 * 0.99 rounded up to the tick is 101.97, but the grid's own buy rests at 102: a sell
+    # in its reach would be expired by self-trade prevention, so the bound stops one tick above.
+    assert any(o.side == "Bid" and o.price == D(102) for o in sim.open.values())
+    assert [o.price for o in sells] == [D("102.01")]
 
 
 # ---- defect 9: post-only legs are decided against the book, not the last trade -----------------
@@ -280,3 +284,52 @@ def test_held_position_always_has_resting_closes_along_a_path_with_gaps(
         assert resting_close(sim, strategy) >= held - market.min_quantity, f"step {step}"
         assert not exit_gaps(strategy.state, market.min_quantity).broken
     assert len(sim.sent) == len(set(sim.sent))
+
+
+# ---- soak finding: a partial opening fill's close must not meet the grid's own resting buy ----
+@pytest.mark.parametrize("market", [SPOT, PERP])
+def test_partial_fill_close_is_placed_clear_of_the_grids_own_opposite_order(
+    market: MarketSpec,
+) -> None:
+    """The buy at 98 fills 0.8 of 1 (a thin book) and keeps resting for the rest. Its inventory
+    close must not be a sell at 98: it would trade with the grid's own bid, which the exchange's
+    self-trade prevention expires at once (and the bot resent it every loop with a new id)."""
+    strategy = GridStrategy.fresh("bot-st", config(), market, D(100), D(5) if market.spot else D(0))
+    sim = Sim(strategy)
+    sim.run(strategy.plan(sim.now))
+    buy = next(o for o in sim.open.values() if o.side == "Bid" and o.price == D(98))
+    strategy.on_fill(
+        Fill(
+            "t1",
+            buy.order_id or "",
+            buy.client_id,
+            market.symbol,
+            "Bid",
+            D(98),
+            D("0.8"),
+            D(0),
+            "USDC",
+            True,
+            sim.now,
+        )
+    )
+    buy.filled = D("0.8")
+    actions = strategy.on_price(D(97), sim.now, bid=D("96.99"), ask=D("97.01"))
+    closes = [a.order for a in actions if isinstance(a, Place) and a.order.side == "Ask"]
+    assert closes and sum((o.quantity for o in closes), D(0)) == D("0.8")
+    assert all(o.price is not None and o.price > D(98) for o in closes)
+
+
+# ---- soak finding: the stop-loss still watches a grid paused at its boundary -----------------
+def test_stop_loss_fires_while_the_grid_is_paused_at_its_boundary() -> None:
+    """Below the range the grid pauses (boundary_action pause) holding its longs with a loss
+    under the stop-loss; the price keeps falling: the stop-loss must still close and stop it
+    (the issue's repro: paused at -6, the loss reached -69 with stop_loss 5 never acting)."""
+    strategy, sim = start(grid_type="long", stop_loss=D(50))
+    sim.move(D("88.5"))  # below 90 x 0.99: buys 100..90 filled (about -39), paused
+    st = strategy.state
+    assert st.status == "paused" and st.position == 6 and -50 < st.total_pnl() < -30
+    sim.move(D(80))  # about -90 now
+    sim.run(strategy.plan(sim.now))
+    assert st.status == "stopped" and "stop_loss" in (st.reason or "")
+    assert st.position == 0 and not sim.open
