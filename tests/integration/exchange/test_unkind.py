@@ -102,6 +102,19 @@ def test_rate_limit_answers_429_with_retry_after(make_paper: Callable[..., Paper
     assert httpx.get(paper.base_url + "/api/v1/markets", timeout=5).status_code == 200
     assert httpx.get(paper.base_url + "/health", timeout=5).status_code == 200
     assert paper.set_price("SOL_USDC", "150") == 0
+    # a made-up key gets no budget of its own: it shares the address's (one used just above)
+    fake = {"X-API-Key": "bm90LWEta2V5"}
+    fakes = [
+        httpx.get(paper.base_url + "/api/v1/markets", headers=fake, timeout=5).status_code
+        for _ in range(3)
+    ]
+    assert fakes == [200, 200, 429]
+    stats = httpx.get(
+        paper.base_url + "/_paper/stats",
+        headers={"Authorization": f"Bearer {paper.token}"},
+        timeout=5,
+    ).json()
+    assert stats["rate_limited"] == 2 and stats["rate_limited_orders"] == 0
 
 
 def test_history_lags_the_open_orders_view(make_paper: Callable[..., Paper]) -> None:

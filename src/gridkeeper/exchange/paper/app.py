@@ -54,6 +54,10 @@ def build_app(ex: PaperExchange) -> Starlette:
         fills = ex.set_price(symbol, price)
         return json({"symbol": symbol, "price": d(price), "fills": fills})
 
+    async def admin_stats(request: Request) -> Response:
+        _admin(request)
+        return json({"rate_limited": 0, "rate_limited_orders": 0, **ex.stats})
+
     async def admin_drop_streams(request: Request) -> Response:
         _admin(request)
         return json({"dropped": ex.hub.drop_all()})
@@ -73,13 +77,14 @@ def build_app(ex: PaperExchange) -> Starlette:
         *perp_routes(ex),
         Route("/_paper/price", endpoint(admin_price), methods=["POST"]),
         Route("/_paper/drop-streams", endpoint(admin_drop_streams), methods=["POST"]),
+        Route("/_paper/stats", endpoint(admin_stats), methods=["GET"]),
         WebSocketRoute("/ws", order_stream_endpoint(ex)),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
-        middleware=rate_limit(ex.config),
+        middleware=rate_limit(ex.config, ex.keys, ex.stats),
     )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Collection
 
 import orjson
 from starlette.middleware import Middleware
@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gridkeeper.config.paper_exchange import PaperExchangeConfig
 
 EXEMPT_PREFIXES = ("/health", "/_paper/")
+ORDER_PATHS = ("/api/v1/order", "/api/v1/orders")
 
 
 class SlidingWindow:
@@ -47,9 +48,18 @@ class SlidingWindow:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, limiter: SlidingWindow) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: SlidingWindow,
+        known_keys: Collection[str],
+        stats: Counter[str],
+    ) -> None:
         self.app = app
         self.limiter = limiter
+        self.known_keys = known_keys
+        self.stats = stats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
@@ -60,13 +70,18 @@ class RateLimitMiddleware:
             if name == b"x-api-key":
                 key = value.decode("latin-1")
                 break
-        if not key:
+        # Only an account's own key gets its own budget: a made-up key would be a fresh budget
+        # each time (a bypass) and grow the table without bound; those count per address.
+        if key not in self.known_keys:
             client = scope.get("client")
             key = f"addr:{client[0] if client else '?'}"
         wait_s = self.limiter.hit(key)
         if wait_s is None:
             await self.app(scope, receive, send)
             return
+        self.stats["rate_limited"] += 1
+        if scope["path"] in ORDER_PATHS and scope["method"] in ("POST", "DELETE"):
+            self.stats["rate_limited_orders"] += 1
         retry_after = max(1, math.ceil(wait_s))  # Retry-After is whole seconds
         message = f"Rate limit exceeded, retry in {retry_after}s"
         body = orjson.dumps({"code": "TOO_MANY_REQUESTS", "message": message})
@@ -79,9 +94,14 @@ class RateLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-def rate_limit(config: PaperExchangeConfig) -> list[Middleware]:
-    """The middleware list for `Starlette(middleware=...)`: empty when the limit is off."""
+def rate_limit(
+    config: PaperExchangeConfig, known_keys: Collection[str], stats: Counter[str]
+) -> list[Middleware]:
+    """The middleware list for `Starlette(middleware=...)`: empty when the limit is off.
+    `stats` counts the 429s answered (`rate_limited`, of them on orders `rate_limited_orders`),
+    which `GET /_paper/stats` shows."""
     cfg = config.unkind.rate_limit
     if not cfg.enabled:
         return []
-    return [Middleware(RateLimitMiddleware, limiter=SlidingWindow(cfg.requests, cfg.window_s))]
+    limiter = SlidingWindow(cfg.requests, cfg.window_s)
+    return [Middleware(RateLimitMiddleware, limiter=limiter, known_keys=known_keys, stats=stats)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -93,6 +94,7 @@ class PaperExchange:
             home / "paper" / "exchange.db", history_delay_ms=unkind.history_delay_ms, clock=clock
         )
         self.hub = Hub()
+        self.stats: Counter[str] = Counter()  # unkind behaviours that fired (GET /_paper/stats)
         self.history = PriceHistory()
         self.feed = PriceFeed(config.price_source, config_dir or Path.cwd())
         self._ticker: asyncio.Task[None] | None = None
