@@ -16,7 +16,7 @@ import pytest
 from tests.unit.bot.fifo import fifo_realized
 
 from .conftest import Bot, Paper, wait_for
-from .test_bands import gk
+from .helpers import gk
 
 pytestmark = pytest.mark.integration
 
