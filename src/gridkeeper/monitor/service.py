@@ -25,7 +25,8 @@ from typing import Any
 
 from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 from gridkeeper.monitor import conditions as cond
-from gridkeeper.monitor.channels.base import Channel, build_channels
+from gridkeeper.monitor.channels.base import Channel
+from gridkeeper.monitor.channels.factory import build_channels
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler
 from gridkeeper.monitor.exporter import Exporter
 from gridkeeper.monitor.lock import MonitorLock, monitor_running
@@ -323,6 +324,8 @@ class MonitorService:
         token = n.telegram.bot_token.get_secret_value()
         if token:
             secrets += [f"{n.telegram.api_base.rstrip('/')}/bot{token}", token]
+        if n.alertmanager.password.get_secret_value():
+            secrets.append(n.alertmanager.password.get_secret_value())
         if secrets:
             add_redactions(secrets)
 
