@@ -32,10 +32,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## make components: the real Prometheus and Alertmanager the tests run (Debian packages; as root)
-COMPONENTS := prometheus prometheus-alertmanager
+## make components: the real Prometheus, Alertmanager and systemd-analyze the tests run (Debian
+## packages; as root). Entries are command:package.
+COMPONENTS := prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager systemd-analyze:systemd
 components:
-	@missing=""; for c in $(COMPONENTS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	@missing=""; for c in $(COMPONENTS); do command -v $${c%%:*} >/dev/null || missing="$$missing $${c#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "missing:$$missing; run 'make components' as root" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
