@@ -156,6 +156,11 @@ class MonitorSettings(StrictModel):
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Prometheus /metrics port on 127.0.0.1; 0 turns it off."
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the /metrics port listens on; a private interface (or 0.0.0.0 in a "
+        "container) lets a fleet's Prometheus scrape it. The endpoint has no auth.",
+    )
     rules: AlertRules = Field(default_factory=AlertRules, description="Alert rules and policy.")
 
 

@@ -118,7 +118,7 @@ class MonitorService:
         self.outbox = Outbox(store, channels, retry, clock=self.clock)
         self.outbox.start()
         if self.settings.metrics_port:
-            self.exporter = Exporter(self.settings.metrics_port).start()
+            self.exporter = Exporter(self.settings.metrics_port, self.settings.metrics_host).start()
         self._host = HostSampler(self._paths)
         self._procs = ProcessSampler()
         if self._use_keeper:
