@@ -9,6 +9,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,15 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_healthcheck_ping_tells_a_live_keeper_from_none(project: Project) -> None:
+    """The image's HEALTHCHECK: 1 with no keeper (and none is started), 0 while one runs."""
+    ping = [sys.executable, "-m", "gridkeeper.keeper.ping"]
+    down = subprocess.run(ping, env=project.env, capture_output=True, text=True, check=False)
+    assert down.returncode == 1 and "unhealthy" in down.stderr
+    assert not (project.home / "keeper.sock").exists()  # the probe did not start one
+    project.instance("one", "sleep")
+    project.gk("start", "-d", check=True)
+    up = subprocess.run(ping, env=project.env, capture_output=True, text=True, check=False)
+    assert up.returncode == 0, up.stderr
