@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test lint typecheck pytest bench clean
+.PHONY: run stop test lint typecheck pytest bench clean components
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+## make components: the real Prometheus, Alertmanager and systemd-analyze the tests run (Debian
+## packages; as root). Entries are command:package.
+COMPONENTS := prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager systemd-analyze:systemd
+components:
+	@missing=""; for c in $(COMPONENTS); do command -v $${c%%:*} >/dev/null || missing="$$missing $${c#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing:$$missing; run 'make components' as root" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+pytest: $(STAMP) components
 	$(BIN)/pytest -n 2 --dist loadfile
 
 ## make bench: every benchmark, each beside its baseline

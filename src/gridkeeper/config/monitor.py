@@ -156,6 +156,11 @@ class MonitorSettings(StrictModel):
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Prometheus /metrics port on 127.0.0.1; 0 turns it off."
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the /metrics port listens on; a private interface (or 0.0.0.0 in a "
+        "container) lets a fleet's Prometheus scrape it. The endpoint has no auth.",
+    )
     rules: AlertRules = Field(default_factory=AlertRules, description="Alert rules and policy.")
 
 
@@ -225,6 +230,43 @@ class WebhookChannel(StrictModel):
         return self
 
 
+# --- alertmanager channel (issue 17) ---------------------------------------------------------
+class AlertmanagerChannel(StrictModel):
+    """Alerts posted to Prometheus Alertmanager's v2 API (dedup, routing, silences for a fleet)."""
+
+    enabled: bool = Field(False, description="POST alerts to Alertmanager.")
+    urls: list[str] = Field(
+        default_factory=list,
+        description="Alertmanager base URLs (http://host:9093); every one of an HA cluster. A "
+        "notification is delivered once at least one accepts it.",
+    )
+    username: str = Field("", description="HTTP basic auth user; empty for none.")
+    password: SecretStr = Field(SecretStr(""), description="HTTP basic auth password (a secret).")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra labels on every alert (e.g. {"env": "prod"}); ours win on a clash.',
+    )
+    firing_ttl: float = Field(
+        86400.0,
+        gt=0,
+        description="Seconds a firing alert stays active in Alertmanager without news (endsAt = "
+        "send time + this); each reminder renews it. Set above monitor.rules.repeat_interval.",
+    )
+    generator_url: str = Field(
+        "", description="Link shown in Alertmanager for every alert (e.g. your Grafana)."
+    )
+    timeout: float = Field(10.0, gt=0, le=120, description="Seconds per request.")
+    min_level: Level = Field("warning", description="Lowest alert level sent here.")
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> AlertmanagerChannel:
+        if self.enabled and (
+            not self.urls or not all(u.startswith(("http://", "https://")) for u in self.urls)
+        ):
+            raise ValueError("alertmanager is enabled but 'urls' is empty or not http(s) URLs")
+        return self
+
+
 class NotificationSettings(StrictModel):
     """Where alerts are sent, and how undelivered ones are retried."""
 
@@ -233,6 +275,9 @@ class NotificationSettings(StrictModel):
         default_factory=TelegramChannel, description="Telegram channel."
     )
     webhook: WebhookChannel = Field(default_factory=WebhookChannel, description="Webhook channel.")
+    alertmanager: AlertmanagerChannel = Field(
+        default_factory=AlertmanagerChannel, description="Alertmanager v2 API channel."
+    )
     retry_initial: float = Field(
         2.0, gt=0, le=3600, description="Seconds before the first retry of a failed delivery."
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gridkeeper.errors import GridkeeperError, KeeperUnavailable
+from gridkeeper.keeper.sdnotify import notify
 from gridkeeper.keeper.server import close_connections, serve
 from gridkeeper.keeper.spec import Resolution, SettingsSpec, resolve
 from gridkeeper.keeper.supervisor import Supervisor
@@ -181,6 +182,8 @@ async def _main(
     )
     await supervisor.restore()
     report("ok")
+    status = f"supervising {len(supervisor.instances)} instance(s)"
+    notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS={status}")
     if initial is not None:
         for result in await supervisor.api.op_start(**initial):
             if echo is not None:

@@ -23,6 +23,7 @@ from gridkeeper.keeper.instance import Instance
 from gridkeeper.keeper.output import OutputRouter, Sink
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.process import exit_from_status
+from gridkeeper.keeper.sdnotify import notify
 from gridkeeper.keeper.spec import (
     InstanceSpec,
     Resolution,
@@ -420,6 +421,10 @@ class Supervisor:
                 inst.restarts += 1
                 inst.history.append(time.time())
                 inst.start(operator=False)
+            elif saved.desired == "running" and saved.state == "stopped":
+                # Stopped with the keeper by the system (a reboot): wanted running, so resume.
+                self.emit(saved.name, "resumed", f"{saved.name} resumed after a keeper restart")
+                inst.start(operator=False)
             else:
                 inst.state = (
                     "fatal"
@@ -462,10 +467,23 @@ class Supervisor:
         self._subscribers.discard(queue)
 
     # ------------------------------------------------------------------ life
-    async def shutdown(self, *, stop_instances: bool) -> None:
+    async def shutdown(self, *, stop_instances: bool, resume: bool = False) -> None:
+        """Stop (or leave running) every instance, then end the keeper. `resume`: the system
+        stops us (SIGTERM: systemd, a reboot, `docker stop`), not the operator, so the
+        instances wanted running are saved as still wanted and the next keeper starts them."""
         if self.shutting_down:
             return
         self.shutting_down = True
+        notify("STOPPING=1")
+        wanted = (
+            {
+                n
+                for n, i in self.instances.items()
+                if i.desired == "running" and i.state not in ("fatal", "exited") and n != MONITOR
+            }
+            if resume
+            else set()
+        )
         self.emit(
             "keeper",
             "keeper_stopping",
@@ -483,6 +501,10 @@ class Supervisor:
                 for result in results:
                     if isinstance(result, BaseException):
                         self.task_failed("stopping an instance at shutdown", result)
+                for name in wanted:
+                    inst = self.instances[name]
+                    inst.desired = "running"  # state stays `stopped`: restore() resumes it
+                    self.persist(inst)
         finally:
             self._finish_shutdown()
 
@@ -504,10 +526,15 @@ class Supervisor:
     def install_signals(self) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGCHLD, self.reap)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(
-                sig, lambda: self.spawn_task(self.shutdown(stop_instances=True), "shutdown")
-            )
+        # SIGTERM comes from the system (systemd stop, a reboot, docker stop): the instances come
+        # back with the next keeper. SIGINT is an operator's Ctrl-C: they stay stopped.
+        loop.add_signal_handler(
+            signal.SIGTERM,
+            lambda: self.spawn_task(self.shutdown(stop_instances=True, resume=True), "shutdown"),
+        )
+        loop.add_signal_handler(
+            signal.SIGINT, lambda: self.spawn_task(self.shutdown(stop_instances=True), "shutdown")
+        )
         # SIGUSR2: leave the instances running (an upgrade); the next keeper re-adopts them.
         loop.add_signal_handler(
             signal.SIGUSR2,

@@ -1,4 +1,4 @@
-"""Prometheus text exposition of the latest samples on 127.0.0.1:<metrics_port>/metrics."""
+"""Prometheus text exposition of the latest samples on <metrics_host>:<metrics_port>/metrics."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def render(samples: Iterable[Sample]) -> str:
 class Exporter:
     """Serves the latest snapshot; `update` swaps it in atomically."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self._text = b""
         exporter = self
 
@@ -66,7 +66,7 @@ class Exporter:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(

@@ -25,7 +25,8 @@ from typing import Any
 
 from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 from gridkeeper.monitor import conditions as cond
-from gridkeeper.monitor.channels.base import Channel, build_channels
+from gridkeeper.monitor.channels.base import Channel
+from gridkeeper.monitor.channels.factory import build_channels
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler
 from gridkeeper.monitor.exporter import Exporter
 from gridkeeper.monitor.lock import MonitorLock, monitor_running
@@ -117,7 +118,7 @@ class MonitorService:
         self.outbox = Outbox(store, channels, retry, clock=self.clock)
         self.outbox.start()
         if self.settings.metrics_port:
-            self.exporter = Exporter(self.settings.metrics_port).start()
+            self.exporter = Exporter(self.settings.metrics_port, self.settings.metrics_host).start()
         self._host = HostSampler(self._paths)
         self._procs = ProcessSampler()
         if self._use_keeper:
@@ -323,6 +324,8 @@ class MonitorService:
         token = n.telegram.bot_token.get_secret_value()
         if token:
             secrets += [f"{n.telegram.api_base.rstrip('/')}/bot{token}", token]
+        if n.alertmanager.password.get_secret_value():
+            secrets.append(n.alertmanager.password.get_secret_value())
         if secrets:
             add_redactions(secrets)
 

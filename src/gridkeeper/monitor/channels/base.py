@@ -1,4 +1,4 @@
-"""What every channel does, the rendering they share, and building them from the settings.
+"""What every channel does and the rendering they share (a leaf: no channel is imported here).
 
 A channel's `send` either returns (the far end accepted the message) or raises `DeliveryError`,
 optionally with the delay the far end asked for. Channels never retry themselves: the outbox owns
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Protocol
-
-from gridkeeper.config.monitor import NotificationSettings
 
 
 class DeliveryError(Exception):
@@ -70,21 +68,3 @@ def body_lines(payload: dict[str, Any]) -> list[str]:
             lines.append(f"{key.replace('_', ' ')}: {payload[key]}")
     lines.append(f"host: {payload.get('host', '')}  alert #{payload.get('alert_id', '')}")
     return lines
-
-
-def build_channels(settings: NotificationSettings) -> list[Channel]:
-    """Every enabled channel; imports each transport only when it is used."""
-    out: list[Channel] = []
-    if settings.email.enabled:
-        from gridkeeper.monitor.channels.email import EmailSender
-
-        out.append(EmailSender(settings.email))
-    if settings.telegram.enabled:
-        from gridkeeper.monitor.channels.telegram import TelegramSender
-
-        out.append(TelegramSender(settings.telegram))
-    if settings.webhook.enabled:
-        from gridkeeper.monitor.channels.webhook import WebhookSender
-
-        out.append(WebhookSender(settings.webhook))
-    return out
