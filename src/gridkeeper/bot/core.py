@@ -23,7 +23,7 @@ from gridkeeper.bot.state import (
     SlotState,
     TrackedOrder,
 )
-from gridkeeper.config.strategy import GridStrategyConfig
+from gridkeeper.config.strategy import GridStrategyConfig, required_quantity
 from gridkeeper.exchange.models import Fill
 
 REJECT_BACKOFF_MS = 5000  # first wait after a refused order; doubles per refusal of the slot
@@ -648,7 +648,7 @@ def build_grid(
         upper=upper,
         num=num,
         mode=config.grid_mode,
-        quantity=config.order_quantity,
+        quantity=required_quantity(config),
         tick_size=market.tick_size,
         step_size=market.step_size,
         min_quantity=market.min_quantity,

@@ -156,6 +156,7 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    schedule_duration(loop, inst.strategy.duration_s, stopping)
     _log(
         "bot_listening",
         f"control API on http://127.0.0.1:{inst.web_port}",
@@ -181,6 +182,20 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
             await server_task
         await client.aclose()
         store.close()
+
+
+def schedule_duration(
+    loop: asyncio.AbstractEventLoop, duration_s: float | None, stopping: asyncio.Event
+) -> None:
+    """The seed's `duration`: after that many seconds the bot stops as on SIGTERM (exit 0)."""
+    if duration_s is None:
+        return
+
+    def end() -> None:
+        _log("bot_duration", f"duration {duration_s:g} s reached: stopping", {})
+        stopping.set()
+
+    loop.call_later(duration_s, end)
 
 
 class _QuietServer:

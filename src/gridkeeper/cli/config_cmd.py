@@ -112,6 +112,12 @@ def _report(cfg: InstanceConfig, offline: bool) -> None:
         exchange = cfg.metadata.exchange
         click.echo(f"    exchange {exchange}: {cfg.exchange.base_url}  {cfg.exchange.ws_url}")
         warn(endpoint_warnings(exchange, cfg.exchange))
+        if cfg.strategy is not None and cfg.strategy.order_quantity is None:
+            click.echo(
+                "    order_quantity: not set; it will be derived at the first start from the "
+                "account's balances (an equal share of what the levels can use, 5% kept back, "
+                "never below the market minimum) and kept with the grid"
+            )
         if not offline:
             _market_check(cfg)
 
