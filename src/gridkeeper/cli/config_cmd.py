@@ -72,6 +72,15 @@ def check(files: tuple[Path, ...], settings_path: Path | None, offline: bool) ->
             instances.append(legacy_instance(spath, settings))
         if folder.is_dir():
             instances += load_active(folder, settings)
+        if spath is None and not instances:
+            click.secho(
+                f"error: nothing to check: no settings file (config/daemon_config.json in "
+                f"{Path.cwd()}, $GRIDKEEPER_SETTINGS or --settings) and no instance files in "
+                f"{folder}; name the files: gridkeeper config check FILE...",
+                fg="red",
+                err=True,
+            )
+            raise click.exceptions.Exit(2)
         for cfg in instances:
             _report(cfg, offline)
         return

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +308,25 @@ def test_legacy_settings_file_with_seed_bot_args_runs_a_grid(seed: Seed) -> None
     assert view["grid_upper_price"] == "3300"
     stopped = seed.dm("stop", "-")
     assert stopped.returncode == 0, stopped.stderr
+
+
+def test_missing_order_quantity_is_derived_and_kept(seed: Seed) -> None:
+    port = free_port()
+    doc = seed_instance("bp_sol_02", port)
+    del doc["strategy_config"]["order_quantity"]
+    del doc["order_quantity"]
+    del doc["strategy_config"]["max_position"]
+    seed.write("config/active/bp_sol_02.json", doc)
+    check = seed.dm("config", "check", "--offline", "config/active/bp_sol_02.json")
+    assert check.returncode == 0, check.stderr
+    assert "order_quantity: not set; it will be derived" in check.stdout
+    started = seed.dm("start", "--config", "config/active/bp_sol_02.json", "--daemon")
+    assert started.returncode == 0, started.stdout + started.stderr
+    wait_for(lambda: grid_orders(port) > 0, timeout=60, what="grid orders")
+    # 100000 USDC, 5% kept back, 10 slots, at price 100: 95 SOL per order.
+    orders = grid_view(port)["open_orders"]
+    assert {Decimal(order["quantity"]) for order in orders} == {Decimal(95)}
+    shown = seed.dm("grid", "show", "bp_sol_02")
+    assert shown.returncode == 0, shown.stderr
+    assert "95" in shown.stdout
+    seed.dm("stop", "-")
