@@ -1,7 +1,10 @@
-"""Seed compatibility: `python run.py --cli` opens the operator menu.
+"""Seed compatibility: `python run.py --cli` opens the operator menu; the seed's strategy flags
+(`--symbol ... --strategy perp_grid --grid-lower ...`) run one grid bot (gridkeeper.cli.legacy);
+`python run.py --config FILE` runs the grid of an instance file (what a seed instance's
+`script_path: run.py` means to the keeper).
 
-A thin prompt loop over the keeper's socket API and each bot's control API; entry 10 adjusts a
-running grid's range exactly as the seed document describes. Everything else is `gridkeeper`.
+The menu is a thin prompt loop over the keeper's socket API and each bot's control API; entry 10
+adjusts a running grid's range exactly as the seed document describes. See docs/migrating.md.
 """
 
 from __future__ import annotations
@@ -226,5 +229,19 @@ def main(interactive: bool, home: Path | None) -> None:
             click.echo(f"error: {exc}")
 
 
+def entry(argv: list[str]) -> int:
+    """Which of the seed's modes the arguments ask for."""
+    from gridkeeper.cli.legacy import is_strategy_mode
+    from gridkeeper.cli.legacy import run as run_legacy
+    from gridkeeper.cli.main import main as gridkeeper_main
+
+    if "--cli" not in argv and is_strategy_mode(argv):
+        return run_legacy(argv)
+    if "--cli" not in argv and any(a == "--config" or a.startswith("--config=") for a in argv):
+        return gridkeeper_main(["bot", *argv])
+    main(args=argv, standalone_mode=False)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(entry(sys.argv[1:]))

@@ -12,7 +12,7 @@ from typing import Any
 
 from gridkeeper.bot.grid import GridLayout, build_layout
 from gridkeeper.bot.state import TrackedOrder
-from gridkeeper.config.strategy import GridStrategyConfig
+from gridkeeper.config.strategy import GridStrategyConfig, required_quantity
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def build_grid(
         upper=upper,
         num=num,
         mode=config.grid_mode,
-        quantity=config.order_quantity,
+        quantity=required_quantity(config),
         tick_size=market.tick_size,
         step_size=market.step_size,
         min_quantity=market.min_quantity,

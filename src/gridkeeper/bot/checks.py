@@ -28,6 +28,8 @@ def market_warnings(config: GridStrategyConfig, market: Market, price: Decimal) 
             f"price {price} ({low} - {high}): {'; '.join(outside)}. Levels outside the band wait "
             "(no order) until the price comes near them"
         )
+    if config.order_quantity is None:
+        return found  # derived at start, on the step
     qty = floor_to(config.order_quantity, market.step_size)
     if qty != config.order_quantity:
         found.append(

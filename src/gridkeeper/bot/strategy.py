@@ -121,7 +121,8 @@ class GridStrategy(GridCore):
         if self._check_limits(price):
             return
         tol = cfg.boundary_tolerance
-        if price > st.upper * (1 + tol) or price < st.lower * (1 - tol):
+        outside = price > st.upper * (1 + tol) or price < st.lower * (1 - tol)
+        if outside and cfg.enable_boundary_check:
             self.trigger(
                 cfg.boundary_action,
                 f"price {price} left the range {st.lower}-{st.upper} by more than {tol * 100}%",

@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +132,6 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
     exch = inst.exchange or ExchangeConfig()
     sock = bind(inst.web_port)
     token = ensure_token(home, inst.name)
-    spec = BotSpec(
-        inst.name, home, inst.metadata.symbol, inst.metadata.strategy or "grid", inst.strategy
-    )
     store = Store(store_path(home, inst.name))
     client = BackpackClient(
         exch.base_url,
@@ -142,6 +140,12 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
         window_ms=exch.window_ms,
         timeout_s=exch.timeout_s,
         max_retries=exch.max_retries,
+    )
+    strategy = inst.strategy
+    if strategy.order_quantity is None:
+        strategy = await with_order_quantity(inst, client, store)
+    spec = BotSpec(
+        inst.name, home, inst.metadata.symbol, inst.metadata.strategy or "grid", strategy
     )
     runner = BotRunner(
         spec, client, store, on_event=_log, updates=_updates_factory(inst, key, secret)
@@ -156,6 +160,7 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    schedule_duration(loop, inst.strategy.duration_s, stopping)
     _log(
         "bot_listening",
         f"control API on http://127.0.0.1:{inst.web_port}",
@@ -181,6 +186,54 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
             await server_task
         await client.aclose()
         store.close()
+
+
+async def with_order_quantity(inst: InstanceConfig, client: Any, store: Any) -> Any:
+    """The seed's optional order_quantity: the saved grid's when there is one (the grid keeps its
+    size across restarts), else derived from the balances now (see gridkeeper.bot.sizing)."""
+    from gridkeeper.bot.sizing import derive_quantity
+
+    assert inst.strategy is not None and inst.metadata.symbol
+    saved = store.load()
+    quantity = getattr(saved, "quantity", None) if saved is not None else None
+    how = "kept with the saved grid"
+    if quantity is None:
+        market = await client.get_market(inst.metadata.symbol)
+        ticker = await client.get_ticker(inst.metadata.symbol)
+        balances = await client.get_balances()
+        quote = balances.get(market.quote_symbol)
+        base = balances.get(market.base_symbol)
+        spot = str(market.market_type).upper() == "SPOT"
+        quantity = derive_quantity(
+            quote_available=quote.available if quote else Decimal(0),
+            base_available=base.available if base else Decimal(0),
+            price=ticker.last_price,
+            grid_num=inst.strategy.grid_num,
+            step_size=market.step_size,
+            min_quantity=market.min_quantity,
+            spot=spot,
+        )
+        how = "derived from the balances (equal share per level, 5% kept back)"
+    _log(
+        "order_quantity_derived",
+        f"order_quantity {quantity}: {how}",
+        {"order_quantity": str(quantity)},
+    )
+    return inst.strategy.model_copy(update={"order_quantity": quantity})
+
+
+def schedule_duration(
+    loop: asyncio.AbstractEventLoop, duration_s: float | None, stopping: asyncio.Event
+) -> None:
+    """The seed's `duration`: after that many seconds the bot stops as on SIGTERM (exit 0)."""
+    if duration_s is None:
+        return
+
+    def end() -> None:
+        _log("bot_duration", f"duration {duration_s:g} s reached: stopping", {})
+        stopping.set()
+
+    loop.call_later(duration_s, end)
 
 
 class _QuietServer:

@@ -72,6 +72,15 @@ def check(files: tuple[Path, ...], settings_path: Path | None, offline: bool) ->
             instances.append(legacy_instance(spath, settings))
         if folder.is_dir():
             instances += load_active(folder, settings)
+        if spath is None and not instances:
+            click.secho(
+                f"error: nothing to check: no settings file (config/daemon_config.json in "
+                f"{Path.cwd()}, $GRIDKEEPER_SETTINGS or --settings) and no instance files in "
+                f"{folder}; name the files: gridkeeper config check FILE...",
+                fg="red",
+                err=True,
+            )
+            raise click.exceptions.Exit(2)
         for cfg in instances:
             _report(cfg, offline)
         return
@@ -112,6 +121,12 @@ def _report(cfg: InstanceConfig, offline: bool) -> None:
         exchange = cfg.metadata.exchange
         click.echo(f"    exchange {exchange}: {cfg.exchange.base_url}  {cfg.exchange.ws_url}")
         warn(endpoint_warnings(exchange, cfg.exchange))
+        if cfg.strategy is not None and cfg.strategy.order_quantity is None:
+            click.echo(
+                "    order_quantity: not set; it will be derived at the first start from the "
+                "account's balances (an equal share of what the levels can use, 5% kept back, "
+                "never below the market minimum) and kept with the grid"
+            )
         if not offline:
             _market_check(cfg)
 

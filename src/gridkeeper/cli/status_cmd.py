@@ -160,6 +160,11 @@ def logs(
         "errors" if errors else "structured" if as_json else "log"
     )
     path = log_path(log_dir, name, kind)
+    own = _keeper_log_dir(home_dir, name)
+    if own is not None:  # the seed's per-instance log_dir
+        from gridkeeper.logs.retention import current_name
+
+        path = own / current_name(name, kind)
     if not path.exists() and not follow:
         raise UsageError(f"no log for {name!r}: {path} does not exist")
     if path.exists():
@@ -171,3 +176,18 @@ def logs(
                 click.echo(line)
         except KeyboardInterrupt:
             return
+
+
+def _keeper_log_dir(home: Path, name: str) -> Path | None:
+    """Where the keeper writes `name`'s logs, when a keeper answers and knows it."""
+    from gridkeeper.errors import GridkeeperError
+    from gridkeeper.keeper.client import KeeperClient
+
+    try:
+        rows = KeeperClient(home, timeout=5).request("status", names=[name]) or []
+    except (GridkeeperError, OSError):
+        return None
+    for row in rows:
+        if isinstance(row, dict) and row.get("name") == name and row.get("log_dir"):
+            return Path(str(row["log_dir"]))
+    return None

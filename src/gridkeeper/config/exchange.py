@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from gridkeeper.config.base import StrictModel
 
@@ -32,7 +32,21 @@ def with_default_endpoints(exchange: str, section: Any) -> Any:
     if not isinstance(section, dict):
         return section  # not a mapping: let validation name the error
     base, ws = default_endpoints(exchange)
+    given = section.get("base_url")
+    if isinstance(given, str) and "ws_url" not in section:
+        ws = local_ws_url(given) or ws
     return {"base_url": base, "ws_url": ws, **section}
+
+
+def local_ws_url(base_url: str) -> str | None:
+    """The websocket of a base_url on this machine (the paper exchange serves it at /ws), so a
+    seed config that points only `base_url` at the paper exchange never streams from Backpack."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if not (host in LOCAL_HOSTS or host.startswith("127.")):
+        return None
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}/ws"
 
 
 def endpoint_warnings(exchange: str, config: ExchangeConfig) -> list[str]:
@@ -63,20 +77,24 @@ class ExchangeConfig(StrictModel):
     )
     ws_url: str = Field(
         PAPER_ENDPOINTS[1],
-        description="Websocket URL. Default follows metadata.exchange: backpack "
-        "wss://ws.backpack.exchange, paper ws://127.0.0.1:8686/ws.",
+        description="Websocket URL. Default: ws://HOST:PORT/ws when base_url is on this machine, "
+        "else by metadata.exchange: backpack wss://ws.backpack.exchange, paper "
+        "ws://127.0.0.1:8686/ws.",
     )
     api_key: SecretStr | None = Field(
         None, description="Base64 ED25519 public key (X-API-Key); usually ${BACKPACK_KEY}."
     )
     api_secret: SecretStr | None = Field(
-        None, description="Base64 ED25519 32-byte seed that signs requests; ${BACKPACK_SECRET}."
+        None,
+        description="Base64 ED25519 32-byte seed that signs requests; ${BACKPACK_SECRET}. "
+        "The seed's name secret_key is read as this key.",
     )
     window_ms: int = Field(
         5000,
         ge=1,
         le=60000,
-        description="Milliseconds a signed request stays valid (X-Window); Backpack allows 60000.",
+        description="Milliseconds a signed request stays valid (X-Window); Backpack allows 60000. "
+        "The seed's name default_window is read as this key.",
     )
     timeout_s: float = Field(
         10.0, gt=0, le=120, description="Seconds before one HTTP request is abandoned."
@@ -87,6 +105,17 @@ class ExchangeConfig(StrictModel):
         le=10,
         description="Retries of a read or cancel after a timeout, 429 or 5xx (never of an order).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _long_window(cls, data: Any) -> Any:
+        # The seed's default_window may exceed our default timeout; an unset timeout follows it
+        # (see _outlasts_window) instead of refusing a file the seed ran.
+        if isinstance(data, dict) and "timeout_s" not in data:
+            window = data.get("window_ms")
+            if isinstance(window, int | float) and not isinstance(window, bool) and window > 10000:
+                return {**data, "timeout_s": min(window / 1000, 120.0)}
+        return data
 
     @field_validator("timeout_s")
     @classmethod

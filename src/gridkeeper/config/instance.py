@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gridkeeper.config.base import StrictModel
 from gridkeeper.config.exchange import ExchangeConfig, with_default_endpoints
+from gridkeeper.config.seed import SUPPORTED_EXCHANGES
 from gridkeeper.config.settings import HealthCheck, InstanceDaemon
 from gridkeeper.config.strategy import GridStrategyConfig
 
@@ -41,7 +42,18 @@ class Metadata(StrictModel):
     )
     account: str | None = Field(None, description="Label of the trading account.")
     tags: list[str] = Field(default_factory=list, description="Free labels.")
-    version: str | None = Field(None, description="Free text.")
+    version: str | None = Field(None, description='Free text (the seed\'s 1.0 is read as "1.0").')
+    created_at: str | None = Field(None, description="Free text (the seed's creation date).")
+    updated_at: str | None = Field(None, description="Free text (the seed's last edit date).")
+    author: str | None = Field(None, description="Free text.")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _number_version(cls, value: Any) -> Any:
+        # The seed wrote versions as strings and numbers alike.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
 
 
 class InstanceFile(StrictModel):
@@ -90,6 +102,11 @@ class InstanceFile(StrictModel):
                 )
             if self.metadata.symbol is None:
                 raise ValueError("metadata.symbol is required for the grid bot")
+            if self.metadata.exchange not in SUPPORTED_EXCHANGES:
+                raise ValueError(
+                    f"metadata.exchange {self.metadata.exchange!r} is not supported: the grid "
+                    'bot trades on "backpack" or "paper" (the local paper exchange)'
+                )
         elif d.command is None and d.script_path is None:
             raise ValueError(
                 "no program to run: set daemon_config.command, or daemon_config.script_path, "
@@ -114,6 +131,7 @@ class InstanceConfig:
     health: HealthCheck | None
     fingerprint: str
     warnings: tuple[str, ...] = field(default=())
+    own_log_dir: Path | None = None  # the seed's per-instance daemon_config.log_dir, resolved
 
     @property
     def web_port(self) -> int | None:
@@ -124,7 +142,10 @@ class InstanceConfig:
         return self.metadata.strategy in GRID_STRATEGIES
 
     def log_dir(self, home: Path) -> Path:
-        """The instance's log directory: `<log_dir>/<name>`, a relative log_dir under the home."""
+        """The instance's log directory: its own `daemon_config.log_dir` when it sets one, else
+        `<log_dir>/<name>` (a relative settings log_dir is under the home)."""
+        if self.own_log_dir is not None:
+            return self.own_log_dir
         base = Path(self.daemon.log_dir).expanduser()
         if not base.is_absolute():
             base = home / base
@@ -157,7 +178,13 @@ def resolve_program(
         return tuple(argv), cwd
     if daemon.script_path is not None:
         python = daemon.python_path or sys.executable
-        return (python, daemon.script_path, *daemon.bot_args), cwd
+        if "/" in python and not Path(python).expanduser().is_absolute():
+            python = str(cwd / python)  # the seed's `.venv/bin/python3`, from working_dir
+        args = list(daemon.bot_args)
+        if grid_bot and not args:
+            # A seed grid instance runs `run.py` with no arguments: it runs this file's grid.
+            args = ["--config", str(config_path)]
+        return (python, daemon.script_path, *args), cwd
     if grid_bot:
         return (sys.executable, "-m", "gridkeeper", "bot", "--config", str(config_path)), cwd
     raise AssertionError("InstanceFile validation guarantees a program")

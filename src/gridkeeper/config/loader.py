@@ -22,6 +22,7 @@ from gridkeeper.config.instance import (
     fingerprint,
     resolve_program,
 )
+from gridkeeper.config.seed import translate
 from gridkeeper.config.settings import Settings
 from gridkeeper.errors import ConfigError
 from gridkeeper.paths import find_settings as find_settings
@@ -113,24 +114,26 @@ def load_instance(
 ) -> InstanceConfig:
     """Load one instance file and resolve it over the settings defaults."""
     file = resolve_file(path)
-    raw = read_json(file)
+    raw, seed_warnings = translate(read_json(file), known_keys(), file=str(file))
     substituted: set[tuple[str | int, ...]] = set()
     data = substitute(
         raw, os.environ if env is None else env, file=str(file), substituted=substituted
     )
     overrides = data.get("daemon_config", {})
+    own_log_dir: str | None = None
     if isinstance(overrides, dict):
-        if "log_dir" in overrides:
-            raise ConfigError(
-                "log_dir is keeper-wide: set it in the settings file, not per instance",
-                file=str(file),
-                loc="daemon_config.log_dir",
-            )
+        if isinstance(overrides.get("log_dir"), str):
+            own_log_dir = overrides["log_dir"]
         merged = settings.defaults_dump()
         if isinstance(overrides.get("environment"), dict):
             merged["environment"] = {**merged["environment"], **overrides["environment"]}
             overrides = {k: v for k, v in overrides.items() if k != "environment"}
         merged.update(overrides)
+        delay = overrides.get("restart_delay")
+        if "restart_delay_max" not in overrides and isinstance(delay, int | float):
+            # An instance that only raises its first delay (the seed's restart_delay: 60) keeps
+            # a cap at least that long rather than failing on the inherited cap.
+            merged["restart_delay_max"] = max(merged["restart_delay_max"], delay)
         data = {**data, "daemon_config": merged}
     parsed: InstanceFile = _validate(InstanceFile, data, file)
     name = parsed.metadata.instance_id or file.stem
@@ -148,7 +151,24 @@ def load_instance(
             file=str(file),
             loc="metadata.instance_id",
         )
-    return _resolved(name, file, parsed, data, raw, substituted)
+    return _resolved(
+        name, file, parsed, data, raw, substituted, seed_warnings, own_log_dir=own_log_dir
+    )
+
+
+def known_keys() -> dict[str, set[str]]:
+    """The keys each instance section accepts (for telling a stray seed key from a typo)."""
+    from gridkeeper.config.exchange import ExchangeConfig
+    from gridkeeper.config.instance import Metadata
+    from gridkeeper.config.settings import InstanceDaemon
+    from gridkeeper.config.strategy import GridStrategyConfig
+
+    return {
+        "metadata": set(Metadata.model_fields),
+        "daemon_config": set(InstanceDaemon.model_fields),
+        "exchange_config": set(ExchangeConfig.model_fields),
+        "strategy_config": set(GridStrategyConfig.model_fields),
+    }
 
 
 def _resolved(
@@ -158,9 +178,19 @@ def _resolved(
     data: dict[str, Any],
     raw: dict[str, Any],
     substituted: set[tuple[str | int, ...]],
+    extra_warnings: Iterable[str] = (),
+    *,
+    own_log_dir: str | None = None,
 ) -> InstanceConfig:
     argv, cwd = resolve_program(parsed.daemon_config, file, grid_bot=parsed.is_grid_bot)
-    warnings = _permission_warnings(file, parsed, raw, substituted)
+    warnings = [*extra_warnings, *_permission_warnings(file, parsed, raw, substituted)]
+    log_dir = None
+    if own_log_dir is not None:
+        # The seed's per-instance log_dir (e.g. logs/bp_sol_01) is that instance's directory,
+        # relative to the working directory like the seed's other paths.
+        log_dir = Path(own_log_dir).expanduser()
+        if not log_dir.is_absolute():
+            log_dir = cwd / log_dir
     return InstanceConfig(
         name=name,
         path=file,
@@ -174,6 +204,7 @@ def _resolved(
         health=effective_health(parsed.daemon_config),
         fingerprint=fingerprint({"name": name, "data": data}),
         warnings=tuple(warnings),
+        own_log_dir=log_dir,
     )
 
 

@@ -73,7 +73,7 @@ class DaemonDefaults(StrictModel):
     )
     auto_restart: RestartPolicy = Field(
         "on-failure",
-        description="always | on-failure | never (the seed's true means on-failure, false never).",
+        description="always | on-failure | never (the seed's true means always, false never).",
     )
     max_restart_attempts: int = Field(
         3, ge=0, le=1000, description="Restarts allowed within restart_window_s before `fatal`."
@@ -132,7 +132,7 @@ class DaemonDefaults(StrictModel):
     @classmethod
     def _seed_bool(cls, value: Any) -> Any:
         if value is True:
-            return "on-failure"
+            return "always"
         if value is False:
             return "never"
         return value

@@ -8,7 +8,7 @@ Prices and quantities are Decimals so a config value is never a binary float app
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -47,8 +47,15 @@ class GridStrategyConfig(StrictModel):
             "open; short only sells to open. A spot grid is neutral or long (same behaviour)."
         ),
     )
-    order_quantity: Decimal = Field(
-        gt=0, description="Base quantity of every grid order, rounded down to the market's step."
+    order_quantity: Decimal | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Base quantity of every grid order, rounded down to the market's step. Unset: "
+            "derived at the first start from the account's balances (an equal share of what the "
+            "grid's levels can use, 5% kept back, never below the market minimum) and kept "
+            "with the grid."
+        ),
     )
     max_position: Decimal | None = Field(
         None,
@@ -61,7 +68,8 @@ class GridStrategyConfig(StrictModel):
     stop_loss: Decimal | None = Field(
         None,
         gt=0,
-        description="Loss (quote, on total PnL) that triggers stop_loss_action; None: off.",
+        description="Loss (quote, on total PnL) that triggers stop_loss_action; None: off. The "
+        "seed's negative form (-600) means the same loss (600).",
     )
     take_profit: Decimal | None = Field(
         None,
@@ -108,6 +116,17 @@ class GridStrategyConfig(StrictModel):
             "their own actions."
         ),
     )
+    enable_boundary_check: bool = Field(
+        True,
+        description="false: leaving the range never fires boundary_action (the seed's "
+        "--disable-boundary-check); levels outside the range simply have no orders.",
+    )
+    duration_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds after which the bot stops cleanly (as on SIGTERM, exit 0); the "
+        "seed's duration. None: runs until stopped.",
+    )
     boundary_tolerance: Decimal = Field(
         Decimal("0.01"),
         ge=0,
@@ -118,12 +137,26 @@ class GridStrategyConfig(StrictModel):
     poll_interval_s: float = Field(
         1.0,
         gt=0,
-        le=60,
-        description="Seconds between price and fill polls (websocket wakes early).",
+        le=3600,
+        description="Seconds between price and fill polls (websocket wakes early); the seed's "
+        "interval.",
     )
     reconcile_interval_s: float = Field(
         10.0, gt=0, le=600, description="Seconds between full reconciliations with open orders."
     )
+
+    @field_validator("stop_loss", mode="before")
+    @classmethod
+    def _seed_negative_loss(cls, value: Any) -> Any:
+        # The seed wrote a loss limit as a negative PnL (-600); it is the same 600 loss.
+        if isinstance(value, int | float | str | Decimal) and not isinstance(value, bool):
+            try:
+                number = Decimal(str(value))
+            except ArithmeticError:
+                return value
+            if number.is_finite() and number < 0:
+                return -number
+        return value
 
     @field_validator("grid_lower_price")
     @classmethod
@@ -170,10 +203,22 @@ def describe_actions(config: GridStrategyConfig, *, spot: bool | None = None) ->
         )
     else:
         lines.append("take_profit: off")
-    lines.append(
-        f"boundary_action: when the price leaves {config.grid_lower_price}-"
-        f"{config.grid_upper_price} by more than {tol}%: {boundary_text[config.boundary_action]}"
-    )
+    if config.enable_boundary_check:
+        lines.append(
+            f"boundary_action: when the price leaves {config.grid_lower_price}-"
+            f"{config.grid_upper_price} by more than {tol}%: "
+            f"{boundary_text[config.boundary_action]}"
+        )
+    else:
+        lines.append("boundary_action: off (enable_boundary_check is false)")
+    if config.order_quantity is None:
+        lines.append(
+            "order_quantity: not set; derived at the first start from the account's balances "
+            "(an equal share of what the levels can use, 5% kept back, never below the "
+            "market minimum) and kept with the grid"
+        )
+    if config.duration_s is not None:
+        lines.append(f"duration: the bot stops cleanly after {config.duration_s:g} s")
     if config.through_market_close == "maker":
         lines.append(
             "through_market_close: a closing leg the market went through rests post-only at "
@@ -185,3 +230,10 @@ def describe_actions(config: GridStrategyConfig, *, spot: bool | None = None) ->
             f"to {config.close_max_slippage * 100}% beyond the book (taker)"
         )
     return lines
+
+
+def required_quantity(config: GridStrategyConfig) -> Decimal:
+    """The order quantity of a config the bot runs (the bot derives a missing one first)."""
+    if config.order_quantity is None:
+        raise ValueError("strategy_config.order_quantity is not set and was not derived")
+    return config.order_quantity

@@ -46,6 +46,7 @@ def instance_wire(cfg: InstanceConfig) -> dict[str, Any]:
         "health": cfg.health.model_dump(mode="json") if cfg.health else None,
         "secrets": sorted(secret_values(cfg)),
         "warnings": list(cfg.warnings),
+        "own_log_dir": str(cfg.own_log_dir) if cfg.own_log_dir else None,
     }
 
 

@@ -69,8 +69,11 @@ class InstanceSpec:
     depends_on: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    own_log_dir: str | None = None  # the seed's per-instance daemon_config.log_dir
 
     def log_dir(self, home: Path) -> Path:
+        if self.own_log_dir:
+            return Path(self.own_log_dir)
         base = Path(self.daemon.log_dir).expanduser()
         if not base.is_absolute():
             base = home / base
@@ -119,6 +122,7 @@ def instance_from_wire(data: dict[str, Any]) -> InstanceSpec:
         depends_on=tuple(data.get("depends_on", ())),
         secrets=tuple(data.get("secrets", ())),
         warnings=tuple(data.get("warnings", ())),
+        own_log_dir=data.get("own_log_dir"),
     )
 
 

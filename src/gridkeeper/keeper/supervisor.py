@@ -269,6 +269,9 @@ class Supervisor:
         elif inst.pid is None:
             inst.cfg = cfg
         self.add_redactions(cfg.secrets)
+        place = getattr(self.sink, "set_instance_dir", None)
+        if place is not None:
+            place(cfg.name, cfg.log_dir(self.home))
         return inst
 
     def add_redactions(self, secrets: Iterable[str]) -> None:

@@ -102,6 +102,7 @@ class LogSink:
         self._close_lock = threading.Lock()
         # Owned by the writer thread.
         self._logs: dict[str, InstanceLog] = {}
+        self._dirs: dict[str, Path] = {}  # instances whose logs live outside log_dir
         self._held: dict[tuple[str, str], float] = {}
         self._fmt = TimestampFormatter()
         self._dequeued = 0
@@ -212,6 +213,14 @@ class LogSink:
                 add_redactor=self._add_redactor,
             ),
         )
+
+    def set_instance_dir(self, instance: str, directory: Path) -> None:
+        """Write `instance`'s logs to `directory` (the seed's per-instance log_dir) instead of
+        `<log_dir>/<instance>`; takes effect when its log is next opened."""
+        if directory != self._config.log_dir / instance:
+            self._dirs[instance] = directory
+        else:
+            self._dirs.pop(instance, None)
 
     def _add_redactor(self, redactor: Redactor) -> None:
         """Also apply another redactor (a logger's, whose secrets may grow later)."""
@@ -355,7 +364,7 @@ class LogSink:
             return log
         try:
             log = InstanceLog(
-                self._config.log_dir / instance,
+                self._dirs.get(instance, self._config.log_dir / instance),
                 instance,
                 max_bytes=self._config.rotate_bytes,
                 daily=self._config.rotate_daily,
