@@ -38,7 +38,7 @@ from gridkeeper.exchange.models import Fill, FundingPayment, Market
 from gridkeeper.exchange.paper import perp
 from gridkeeper.exchange.paper.engine import Engine
 from gridkeeper.exchange.paper.marketdata import synthetic_book
-from gridkeeper.exchange.paper.serialize import market_json
+from gridkeeper.exchange.paper.serialize import d, market_json
 from gridkeeper.exchange.paper.service import BPS, liquidity_model
 from gridkeeper.exchange.paper.service import market_spec as paper_market_spec
 
@@ -186,6 +186,7 @@ class Simulator:
         self.engine.set_price(symbol, price, t)
         self._mark(symbol)
         self.client.drain()
+        price = _as_read(price)
         mspec = market_spec(self.market)
         cfg = self.setup.strategy
         if mspec.spot and cfg.grid_type == "short":
@@ -250,6 +251,7 @@ class Simulator:
         self.engine.set_price(symbol, price, t)
         self._mark(symbol)
         self.client.drain()
+        price = _as_read(price)
         if self.next_funding_ms is not None and t >= self.next_funding_ms:
             self._fund(t)
         if self._quiet(price):
@@ -373,7 +375,9 @@ class Simulator:
         return bool(applied or actions or exits or client.fills or client.expired)
 
     def _record(self, applied: list[Fill], opening: dict[int, tuple[bool, int]]) -> None:
-        for fill in applied:
+        # In the exchange's order (trade ids are numbers); the bot applies them sorted by
+        # (time, trade id as a string), which this does not change.
+        for fill in sorted(applied, key=lambda f: (f.timestamp_ms, _trade_no(f.trade_id))):
             known = opening.get(fill.client_id) if fill.client_id is not None else None
             is_open = None if known is None or known[1] == CLOSE_SLOT else known[0]
             if is_open is False:
@@ -420,6 +424,15 @@ class Simulator:
                     if (order.price < level) if side == "Ask" else (order.price > level):
                         self.always = True
         self.idle = idle
+
+
+def _as_read(price: Decimal) -> Decimal:
+    """The price as the bot reads it from the ticker (`lastPrice`: no trailing zeros)."""
+    return Decimal(d(price))
+
+
+def _trade_no(trade_id: str) -> int:
+    return int(trade_id) if trade_id.isdigit() else 0
 
 
 async def _no_sleep(_seconds: float) -> None:
