@@ -18,6 +18,7 @@ conservative for a grid. The four prices play at start, +1/4, +2/4 and +3/4 of t
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,7 +101,7 @@ def _klines(rows: list[dict[str, Any]], path: Path, width_ms: int | None) -> Pri
         starts.append(parse_time(str(stamp)))
     if not starts:
         raise DataError(f"{path}: no klines")
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False) if b > a]
+    gaps = [b - a for a, b in itertools.pairwise(starts) if b > a]
     width = width_ms or (min(gaps) if gaps else 60_000)
     for n, (row, start) in enumerate(zip(rows, starts, strict=True), start=2):
         if any(row.get(k) in (None, "") for k in KLINE_COLUMNS):
@@ -136,7 +137,12 @@ def _ticks(
         if value in (None, ""):
             continue  # no trade at that instant: the previous price stands
         stamp = row.get("timestamp")
-        times.append(parse_time(stamp) if stamp else (n - 2) * step_ms)
+        if not stamp:
+            times.append((n - 2) * step_ms)
+        elif stamp.strip().isdigit():
+            times.append(int(stamp))  # the paper CSV's timestamps are milliseconds
+        else:
+            times.append(parse_time(stamp))
         prices.append(_dec(value, f"{path}:{n}"))
     return PricePath(times, prices, "ticks", len(rows))
 
@@ -176,7 +182,9 @@ def load_prices(
     order = sorted(range(len(found.times)), key=found.times.__getitem__)
     if order != list(range(len(order))):
         found = PricePath(
-            [found.times[i] for i in order], [found.prices[i] for i in order], found.kind,
+            [found.times[i] for i in order],
+            [found.prices[i] for i in order],
+            found.kind,
             found.bars,
         )
     return found

@@ -36,7 +36,9 @@ def default_exchange(symbol: str, spot: bool, price: Decimal) -> dict[str, Any]:
             }
         ],
         "price_source": {"kind": "manual"},
-        "accounts": [{"name": "backtest", "balances": {quote: AMPLE, base: AMPLE if spot else "0"}}],
+        "accounts": [
+            {"name": "backtest", "balances": {quote: AMPLE, base: AMPLE if spot else "0"}}
+        ],
     }
 
 
@@ -53,7 +55,9 @@ def make_setup(
         raise BacktestError("metadata.symbol is missing in the grid config")
     kind = meta.get("strategy", "grid")
     if kind not in ("grid", "perp_grid"):
-        raise BacktestError(f"metadata.strategy {kind!r}: only grid and perp_grid can be backtested")
+        raise BacktestError(
+            f"metadata.strategy {kind!r}: only grid and perp_grid can be backtested"
+        )
     spot = kind == "grid"
     try:
         strategy = GridStrategyConfig.model_validate(instance.get("strategy_config") or {})

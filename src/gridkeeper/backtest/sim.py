@@ -1,4 +1,4 @@
-"""The backtest driver: the bot's GridStrategy and Executor against the paper Engine, simulated time.
+"""The backtest driver: the bot's GridStrategy and Executor on the paper Engine, simulated time.
 
 What the live bot does each loop (`BotRunner._cycle`) is done here without I/O: read the new
 fills (`reconcile.apply_fills`, or `reconcile.reconcile` when an order of ours closed without our
@@ -214,7 +214,9 @@ class Simulator:
         self._strategy = strategy
         self._executor = Executor(self.client, strategy, self._save, sleep=_no_sleep)
         self.capital = self.setup.capital or self._capital(strategy, price)
-        self.levels = sorted({s.buy for s in strategy.state.slots} | {s.sell for s in strategy.state.slots})
+        self.levels = sorted(
+            {s.buy for s in strategy.state.slots} | {s.sell for s in strategy.state.slots}
+        )
         self.ranges.append((t, strategy.state.lower, strategy.state.upper))
         if not mspec.spot and self.perps.funding:
             self.next_funding_ms = perp.interval_end_ms(t, self.perps.funding_interval_s)
@@ -224,7 +226,11 @@ class Simulator:
     def _quote_need(strategy: GridStrategy, price: Decimal) -> Decimal:
         qty = strategy.grid.quantity
         return sum(
-            (s.buy * qty for s in strategy.state.slots if pending_leg(s)[0] == "Bid" and s.buy < price),
+            (
+                s.buy * qty
+                for s in strategy.state.slots
+                if pending_leg(s)[0] == "Bid" and s.buy < price
+            ),
             ZERO,
         )
 
@@ -301,6 +307,10 @@ class Simulator:
             return False
         strategy = self.strategy
         st, cfg = strategy.state, strategy.config
+        if st.status != "running":
+            # Paused or stopped with its cancels done: only a boundary pause reacts to a price
+            # (it resumes back in range); risk limits are checked while running only.
+            return not (st.auto_resume and st.lower <= price <= st.upper)
         pnl = st.total_pnl(price)  # the same figure GridStrategy._check_risk tests
         if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
             return False
@@ -384,8 +394,13 @@ class Simulator:
                 self.round_trips += 1
             self.fills.append(
                 SimFill(
-                    fill.timestamp_ms, fill.side, fill.price, fill.quantity, fill.fee,
-                    fill.fee_symbol, is_open,
+                    fill.timestamp_ms,
+                    fill.side,
+                    fill.price,
+                    fill.quantity,
+                    fill.fee,
+                    fill.fee_symbol,
+                    is_open,
                 )
             )
 
@@ -404,8 +419,7 @@ class Simulator:
         strategy = self.strategy
         st = strategy.state
         self.always = (
-            st.status != "running"
-            or st.closing
+            st.closing
             or strategy.exit_watch.since_ms is not None
             or bool(self.executor.deferred)
             or any(o.status != "live" for o in st.orders.values())
@@ -465,6 +479,7 @@ class _Tracker:
     chart: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
     daily: list[dict[str, Any]] = field(default_factory=list)
     day: str | None = None
+    day_no: int = -1
     day_start: _Totals = field(default_factory=_Totals)
 
 
@@ -517,7 +532,8 @@ def _observe(sim: Simulator, track: _Tracker, t: int, price: Decimal, i: int) ->
         track.max_drawdown = track.peak - pnl
     if i % track.every == 0:
         track.chart.append((t, price, pnl))
-    day = _day(t)
+    day = _day(t) if t // DAY_MS != track.day_no else track.day
+    track.day_no = t // DAY_MS
     if day != track.day:
         if track.day is not None:
             _close_day(sim, track, t)

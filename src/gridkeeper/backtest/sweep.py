@@ -68,7 +68,9 @@ def parse_sweep(text: str) -> tuple[str, list[str]]:
 
 def combinations(sweeps: list[tuple[str, list[str]]]) -> list[dict[str, str]]:
     keys = [k for k, _ in sweeps]
-    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _, v in sweeps))]
+    return [
+        dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(v for _, v in sweeps))
+    ]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "reload": ("gridkeeper.cli.keeper_cmd", "reload", "Re-read configs; restart only changed."),
     "shutdown": ("gridkeeper.cli.keeper_cmd", "shutdown", "Stop every instance, then the keeper."),
     "keeper": ("gridkeeper.cli.keeper_cmd", "keeper", "Run the keeper daemon itself."),
+    "backtest": ("gridkeeper.cli.backtest_cmd", "backtest", "Backtest a grid on recorded prices."),
     "exchange": ("gridkeeper.cli.exchange_cmd", "exchange", "Serve the paper exchange; keygen."),
     "bot": ("gridkeeper.cli.bot_cmd", "bot", "Run one grid bot (what the keeper runs)."),
     "grid": ("gridkeeper.cli.grid_cmd", "grid", "Show or adjust a running grid's range."),

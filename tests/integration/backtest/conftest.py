@@ -28,16 +28,27 @@ def kind_paper(tmp_path: Path) -> Iterator[Paper]:
     config.write_bytes(orjson.dumps(KIND_CONFIG))
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gridkeeper", "exchange", "--config", str(config),
-         "--port", str(port), "--home", str(home)],
+        [
+            sys.executable,
+            "-m",
+            "gridkeeper",
+            "exchange",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--home",
+            str(home),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     ex = Paper(f"http://127.0.0.1:{port}", home, proc)
     try:
         wait_for(
-            lambda: httpx.get(f"{ex.url}/api/v1/ticker?symbol=SOL_USDC", timeout=2).status_code
-            == 200,
+            lambda: (
+                httpx.get(f"{ex.url}/api/v1/ticker?symbol=SOL_USDC", timeout=2).status_code == 200
+            ),
             what="paper exchange",
         )
         yield ex
@@ -47,7 +58,9 @@ def kind_paper(tmp_path: Path) -> Iterator[Paper]:
 
 
 @pytest.fixture
-def kind_bot(kind_paper: Paper, tmp_path: Path) -> Iterator[Callable[..., tuple[Bot, dict[str, Any]]]]:
+def kind_bot(
+    kind_paper: Paper, tmp_path: Path
+) -> Iterator[Callable[..., tuple[Bot, dict[str, Any]]]]:
     bots: list[Bot] = []
     project = tmp_path / "project"
     (project / "config" / "active").mkdir(parents=True)
@@ -55,14 +68,24 @@ def kind_bot(kind_paper: Paper, tmp_path: Path) -> Iterator[Callable[..., tuple[
     def make(name: str, symbol: str, strategy: str, **strat: Any) -> tuple[Bot, dict[str, Any]]:
         port = free_port()
         config = {
-            "metadata": {"instance_id": name, "exchange": "paper", "symbol": symbol,
-                         "strategy": strategy},
+            "metadata": {
+                "instance_id": name,
+                "exchange": "paper",
+                "symbol": symbol,
+                "strategy": strategy,
+            },
             "daemon_config": {"web_port": port},
-            "exchange_config": {"base_url": kind_paper.url,
-                                "ws_url": kind_paper.url.replace("http", "ws") + "/ws"},
+            "exchange_config": {
+                "base_url": kind_paper.url,
+                "ws_url": kind_paper.url.replace("http", "ws") + "/ws",
+            },
             "strategy_config": {
-                "grid_lower_price": "90", "grid_upper_price": "110", "grid_num": 11,
-                "order_quantity": "1", "poll_interval_s": 0.1, "reconcile_interval_s": 1.0,
+                "grid_lower_price": "90",
+                "grid_upper_price": "110",
+                "grid_num": 11,
+                "order_quantity": "1",
+                "poll_interval_s": 0.1,
+                "reconcile_interval_s": 1.0,
                 **strat,
             },
         }

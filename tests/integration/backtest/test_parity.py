@@ -28,10 +28,17 @@ def _snapshot(paper: Paper, bot: Bot, symbol: str, price: str) -> tuple[Any, ...
     detailed = bot.get("/health/detailed")
     if detailed["fills"] != len(fills):
         return None
-    if sorted(o.client_id or 0 for o in opened) != sorted(o["client_id"] for o in grid["open_orders"]):
+    if sorted(o.client_id or 0 for o in opened) != sorted(
+        o["client_id"] for o in grid["open_orders"]
+    ):
         return None
-    return (grid["status"], grid["position"], grid["profit"], len(fills),
-            sorted(o["client_id"] for o in grid["open_orders"]))
+    return (
+        grid["status"],
+        grid["position"],
+        grid["profit"],
+        len(fills),
+        sorted(o["client_id"] for o in grid["open_orders"]),
+    )
 
 
 def _settle(paper: Paper, bot: Bot, symbol: str, price: str) -> None:
@@ -40,7 +47,9 @@ def _settle(paper: Paper, bot: Bot, symbol: str, price: str) -> None:
         first = wait_for(lambda: _snapshot(paper, bot, symbol, price), what=f"settled at {price}")
         for _ in range(2):
             loop = bot.get("/health/detailed")["last_loop_at"]
-            wait_for(lambda: bot.get("/health/detailed")["last_loop_at"] > loop, what="a loop")
+            wait_for(
+                lambda seen=loop: bot.get("/health/detailed")["last_loop_at"] > seen, what="a loop"
+            )
         if wait_for(lambda: _snapshot(paper, bot, symbol, price), what="settled") == first:
             return
     raise AssertionError(f"the bot never settled at {price}")
@@ -48,24 +57,36 @@ def _settle(paper: Paper, bot: Bot, symbol: str, price: str) -> None:
 
 CASES = [
     pytest.param(
-        "SOL_USDC", "grid", {"grid_type": "neutral", "boundary_action": "pause"},
+        "SOL_USDC",
+        "grid",
+        {"grid_type": "neutral", "boundary_action": "pause"},
         ["100", "97.5", "95.5", "99", "103", "106", "101", "94", "85", "100", "98.5", "104.5"],
-        "running", id="spot-neutral-boundary-pause",
+        "running",
+        id="spot-neutral-boundary-pause",
     ),
     pytest.param(
-        "SOL_USDC_PERP", "perp_grid", {"grid_type": "neutral", "stop_loss": "9"},
+        "SOL_USDC_PERP",
+        "perp_grid",
+        {"grid_type": "neutral", "stop_loss": "9"},
         ["100", "103.5", "101", "97.5", "95.5", "93.5", "91.5", "90.5"],
-        "stopped", id="perp-neutral-stop-loss",
+        "stopped",
+        id="perp-neutral-stop-loss",
     ),
     pytest.param(
-        "SOL_USDC_PERP", "perp_grid", {"grid_type": "long", "boundary_action": "emergency_close"},
+        "SOL_USDC_PERP",
+        "perp_grid",
+        {"grid_type": "long", "boundary_action": "emergency_close"},
         ["100", "97.5", "95.5", "99", "103.5", "101", "105", "112"],
-        "stopped", id="perp-long-boundary-emergency-close",
+        "stopped",
+        id="perp-long-boundary-emergency-close",
     ),
     pytest.param(
-        "SOL_USDC_PERP", "perp_grid", {"grid_type": "short", "boundary_action": "adjust_range"},
+        "SOL_USDC_PERP",
+        "perp_grid",
+        {"grid_type": "short", "boundary_action": "adjust_range"},
         ["100", "102.5", "104.5", "101", "106.5", "113", "115.5", "112", "109"],
-        "running", id="perp-short-boundary-adjust-range",
+        "running",
+        id="perp-short-boundary-adjust-range",
     ),
 ]
 
@@ -89,11 +110,15 @@ def test_backtest_matches_the_live_bot(
         _settle(kind_paper, bot, symbol, price)
     live = bot.get("/api/grid")
     _opened, _history, fills, _positions = kind_paper.query(symbol)
-    live_fills = [(f.side, f.price, f.quantity) for f in sorted(fills, key=lambda f: int(f.trade_id))]
+    live_fills = [
+        (f.side, f.price, f.quantity) for f in sorted(fills, key=lambda f: int(f.trade_id))
+    ]
 
     setup = make_setup(config, KIND_CONFIG)
     prices = [D(p) for p in path]
-    result = run_backtest(setup, PricePath([i * 1000 for i in range(len(prices))], prices, "ticks", len(prices)))
+    result = run_backtest(
+        setup, PricePath([i * 1000 for i in range(len(prices))], prices, "ticks", len(prices))
+    )
     sim_fills = [(f.side, f.price, f.quantity) for f in result.fills]
 
     assert len(live_fills) >= 4, live_fills  # the path really trades
