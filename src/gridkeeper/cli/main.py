@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "shutdown": ("gridkeeper.cli.keeper_cmd", "shutdown", "Stop every instance, then the keeper."),
     "keeper": ("gridkeeper.cli.keeper_cmd", "keeper", "Run the keeper daemon itself."),
     "startup": ("gridkeeper.cli.startup_cmd", "startup", "Install the systemd unit (boot)."),
+    "backtest": ("gridkeeper.cli.backtest_cmd", "backtest", "Backtest a grid on recorded prices."),
     "exchange": ("gridkeeper.cli.exchange_cmd", "exchange", "Serve the paper exchange; keygen."),
     "bot": ("gridkeeper.cli.bot_cmd", "bot", "Run one grid bot (what the keeper runs)."),
     "grid": ("gridkeeper.cli.grid_cmd", "grid", "Show or adjust a running grid's range."),
