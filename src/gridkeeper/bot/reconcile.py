@@ -44,6 +44,13 @@ def is_ours(fill_or_order: Fill | Order, issued: Collection[int]) -> bool:
     return fill_or_order.client_id is not None and fill_or_order.client_id in issued
 
 
+def fill_order(fill: Fill) -> tuple[int, int, str]:
+    """The order the exchange made the fills in: time, then the trade id as a number (a text
+    sort would apply trade "10" before "9" and so change which FIFO lots a sale consumes)."""
+    tid = fill.trade_id
+    return (fill.timestamp_ms, int(tid), "") if tid.isdigit() else (fill.timestamp_ms, 0, tid)
+
+
 def apply_fills(
     strategy: GridStrategy, fills: list[Fill], issued: Collection[int], seen: Collection[str]
 ) -> list[Fill]:
@@ -51,7 +58,7 @@ def apply_fills(
     applied: list[Fill] = []
     known_ids = {o.order_id for o in strategy.state.orders.values() if o.order_id}
     done: set[str] = set()
-    for fill in sorted(fills, key=lambda f: (f.timestamp_ms, f.trade_id)):
+    for fill in sorted(fills, key=fill_order):
         if fill.symbol != strategy.market.symbol or fill.trade_id in seen:
             continue
         if fill.trade_id in done:

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 from gridkeeper.bot.reconcile import reconcile
 from gridkeeper.bot.state import TrackedOrder, state_from_dict, state_to_dict
 from gridkeeper.bot.strategy import Cancel, GridStrategy, Place
-from gridkeeper.exchange.models import Order
+from gridkeeper.exchange.models import Fill, Order
 
 from .sim import PERP, Sim, config
 
@@ -285,3 +285,27 @@ def test_cancel_recorded_before_a_crash_is_sent_again() -> None:
     new.state.status = "paused"
     cancels = [a for a in new.plan(sim.now) if isinstance(a, Cancel)]
     assert victim in {c.client_id for c in cancels}
+
+
+def test_fills_of_one_moment_apply_in_trade_id_order_not_text_order() -> None:
+    """Trade "10" came after trade "9": applied in text order, a sale would consume the wrong
+    FIFO lot."""
+    from gridkeeper.bot.reconcile import fill_order
+
+    def fill(tid: str) -> Fill:
+        return Fill(
+            trade_id=tid,
+            order_id="1",
+            client_id=None,
+            symbol="SOL_USDC",
+            side="Bid",
+            price=D("1"),
+            quantity=D("1"),
+            fee=D("0"),
+            fee_symbol="USDC",
+            is_maker=True,
+            timestamp_ms=5,
+        )
+
+    ordered = sorted([fill("10"), fill("9"), fill("100")], key=fill_order)
+    assert [f.trade_id for f in ordered] == ["9", "10", "100"]
