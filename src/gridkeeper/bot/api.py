@@ -25,6 +25,7 @@ from gridkeeper.bot.runner import BotRunner
 from gridkeeper.bot.strategy import PositionChoice
 from gridkeeper.config.strategy import MAX_GRID_NUM
 from gridkeeper.exchange.errors import ExchangeError
+from gridkeeper.httpguard import BodyError, read_json
 
 ADJUST_FIELDS = ("grid_lower_price", "grid_upper_price", "grid_num")
 MAX_PRICE = Decimal("1e12")  # no market trades above this; bigger input is a typo
@@ -156,9 +157,9 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
         if runner._strategy is None:
             return _error(503, "starting")
         try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "the body is not JSON", "body")
+            body = await read_json(request)
+        except BodyError as exc:
+            return _error(400, str(exc), "body")
         try:
             position = parse_position(body)
             lower, upper, num = parse_adjust(body)
