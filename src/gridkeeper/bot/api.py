@@ -108,7 +108,11 @@ def parse_adjust(body: Any) -> tuple[Decimal | None, Decimal | None, int | None]
     return prices[0], prices[1], num
 
 
-def create_app(runner: BotRunner, token: str) -> Starlette:
+def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starlette:
+    """The API. `nonce` (the keeper's GRIDKEEPER_START_NONCE for this start) is echoed on
+    /health with the instance name, so the keeper's probe can tell this process's answer from
+    another server's on the same port."""
+
     def authorized(request: Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
@@ -124,6 +128,8 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
             "timestamp": time.time(),
             "instance": runner.spec.name,
         }
+        if nonce is not None:
+            body["nonce"] = nonce
         if runner._strategy is not None:
             body["state"] = runner.strategy.state.status
             body["state_reason"] = runner.strategy.state.reason
