@@ -56,7 +56,7 @@ async def http_get(url: str, timeout: float) -> tuple[int, bytes]:
         raise ValueError(f"unsupported probe URL {url!r}: use http://host:port/path")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
-    async def get() -> int:
+    async def get() -> tuple[int, bytes]:
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
         try:
             writer.write(
