@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from gridkeeper.httpguard import configured_hosts, host_allowed
 from gridkeeper.monitor.samples import METRICS, Sample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -50,9 +51,14 @@ class Exporter:
     def __init__(self, port: int) -> None:
         self._text = b""
         exporter = self
+        extra_hosts = configured_hosts()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                # DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends its own Host.
+                if not host_allowed(self.headers.get("Host"), extra_hosts):
+                    self.send_error(400, "Host header not allowed")
+                    return
                 if self.path.split("?")[0] != "/metrics":
                     self.send_error(404)
                     return
