@@ -29,6 +29,7 @@ from gridkeeper.config.exchange import ExchangeConfig
 from gridkeeper.errors import ConfigError
 from gridkeeper.keeper.process import NONCE_ENV
 from gridkeeper.logs import configure_logging, get_logger, log_event
+from gridkeeper.logs.dropping import DroppingStream
 from gridkeeper.paths import resolve_home
 
 DEMO_KEY_WAIT_S = 30.0
@@ -254,12 +255,18 @@ def bot(config_path: Path, home: Path | None, settings_path: Path | None) -> int
     inst = load_bot_config(config_path, settings_path)
     from gridkeeper.config import secret_values
 
-    configure_logging("info", redact=secret_values(inst))
+    # Under the keeper stderr is a pipe: if the keeper dies nobody reads it, and a blocking
+    # write would stop trading. The bot drops (and counts) log lines instead.
+    stream = DroppingStream(2) if DroppingStream.wanted(2) else None
+    configure_logging("info", redact=secret_values(inst), stream=stream)  # type: ignore[arg-type]
     key, secret = resolve_keys(inst, home_dir, wait_s=DEMO_KEY_WAIT_S)
-    configure_logging("info", redact={*secret_values(inst), secret})
+    configure_logging("info", redact={*secret_values(inst), secret}, stream=stream)  # type: ignore[arg-type]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the events
     try:
         return asyncio.run(serve(inst, home_dir, key, secret))
     except BotFatal as exc:
         _log("bot_fatal", str(exc), {"exit_code": exc.exit_code})
         raise
+    finally:
+        if stream is not None:
+            stream.drain(1.0)  # the last words (and any drop notice), if anyone reads
