@@ -1,8 +1,9 @@
 """The bot's control API (starlette), served on 127.0.0.1:<web_port> in the bot's own loop.
 
-Reads are open to the local host; every request that changes state needs
-`Authorization: Bearer <home>/tokens/<instance>.token`. Bad input is a 400 that names the field,
-and nothing is changed by a request that fails validation.
+Every endpoint except `/health` needs `Authorization: Bearer <home>/tokens/<instance>.token`
+(reads too: balances, position and PnL are nobody else's business), and every request must
+carry a loopback `Host` (DNS rebinding; see gridkeeper.httpguard). Bad input is a 400 that names
+the field, and nothing is changed by a request that fails validation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -25,6 +27,7 @@ from gridkeeper.bot.runner import BotRunner
 from gridkeeper.bot.strategy import PositionChoice
 from gridkeeper.config.strategy import MAX_GRID_NUM
 from gridkeeper.exchange.errors import ExchangeError
+from gridkeeper.httpguard import BodyError, HostGuard, read_json
 
 ADJUST_FIELDS = ("grid_lower_price", "grid_upper_price", "grid_num")
 MAX_PRICE = Decimal("1e12")  # no market trades above this; bigger input is a typo
@@ -107,7 +110,11 @@ def parse_adjust(body: Any) -> tuple[Decimal | None, Decimal | None, int | None]
     return prices[0], prices[1], num
 
 
-def create_app(runner: BotRunner, token: str) -> Starlette:
+def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starlette:
+    """The API. `nonce` (the keeper's GRIDKEEPER_START_NONCE for this start) is echoed on
+    /health with the instance name, so the keeper's probe can tell this process's answer from
+    another server's on the same port."""
+
     def authorized(request: Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
@@ -123,6 +130,8 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
             "timestamp": time.time(),
             "instance": runner.spec.name,
         }
+        if nonce is not None:
+            body["nonce"] = nonce
         if runner._strategy is not None:
             body["state"] = runner.strategy.state.status
             body["state_reason"] = runner.strategy.state.reason
@@ -130,15 +139,21 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
             body["reason"] = reason
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    async def detailed(_: Request) -> JSONResponse:
+    async def detailed(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing or wrong bearer token")
         return JSONResponse(runner.detailed())
 
-    async def grid(_: Request) -> JSONResponse:
+    async def grid(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing or wrong bearer token")
         if runner._strategy is None:
             return _error(503, "starting")
         return JSONResponse(runner.grid_view())
 
-    async def balances(_: Request) -> JSONResponse:
+    async def balances(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing or wrong bearer token")
         try:
             found = await runner.client.get_balances()
         except ExchangeError as exc:
@@ -156,9 +171,9 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
         if runner._strategy is None:
             return _error(503, "starting")
         try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "the body is not JSON", "body")
+            body = await read_json(request)
+        except BodyError as exc:
+            return _error(400, str(exc), "body")
         try:
             position = parse_position(body)
             lower, upper, num = parse_adjust(body)
@@ -190,7 +205,9 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
 
         return handler
 
-    async def openapi(_: Request) -> JSONResponse:
+    async def openapi(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing or wrong bearer token")
         return JSONResponse(OPENAPI)
 
     return Starlette(
@@ -205,7 +222,8 @@ def create_app(runner: BotRunner, token: str) -> Starlette:
             Route("/api/resume", command("resume"), methods=["POST"]),
             Route("/api/stop", command("stop"), methods=["POST"]),
             Route("/openapi.json", openapi, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(HostGuard)],
     )
 
 
@@ -233,11 +251,24 @@ OPENAPI: dict[str, Any] = {
         "/health/detailed": {
             "get": {
                 "summary": "State, uptime, loop time, latency, orders, position, PnL.",
-                "responses": _OK,
+                "security": _AUTH,
+                "responses": {**_OK, "401": _ERRS["401"]},
             }
         },
-        "/api/balances": {"get": {"summary": "The account's balances.", "responses": _OK}},
-        "/api/grid": {"get": {"summary": "Range, levels, open orders, profit.", "responses": _OK}},
+        "/api/balances": {
+            "get": {
+                "summary": "The account's balances.",
+                "security": _AUTH,
+                "responses": {**_OK, "401": _ERRS["401"]},
+            }
+        },
+        "/api/grid": {
+            "get": {
+                "summary": "Range, levels, open orders, profit.",
+                "security": _AUTH,
+                "responses": {**_OK, "401": _ERRS["401"]},
+            }
+        },
         "/api/grid/adjust": {
             "post": {
                 "summary": "Change the range of the running grid (validated in full first).",

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import socket
 import time
@@ -27,7 +28,9 @@ from gridkeeper.cli.common import home_option, settings_option
 from gridkeeper.config import InstanceConfig, find_settings, load_instance, load_settings
 from gridkeeper.config.exchange import ExchangeConfig
 from gridkeeper.errors import ConfigError
+from gridkeeper.keeper.process import NONCE_ENV
 from gridkeeper.logs import configure_logging, get_logger, log_event
+from gridkeeper.logs.dropping import DroppingStream
 from gridkeeper.paths import resolve_home
 
 DEMO_KEY_WAIT_S = 30.0
@@ -80,14 +83,39 @@ def resolve_keys(inst: InstanceConfig, home: Path, *, wait_s: float) -> tuple[st
         raise BotFatal(f"{path}: not a demo account file ({exc})") from exc
 
 
+def port_holder(port: int) -> str:
+    """Who listens on 127.0.0.1:`port` (or any address), as `pid N (command line)`, for the
+    error message; "an unknown process" when the system does not say (another user's)."""
+    import psutil
+
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return "an unknown process"
+    for conn in conns:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            if conn.pid is None:
+                return "a process of another user"
+            try:
+                cmd = " ".join(psutil.Process(conn.pid).cmdline())[:200]
+            except (psutil.Error, OSError):
+                cmd = "?"
+            return f"pid {conn.pid} ({cmd})"
+    return "an unknown process"
+
+
 def bind(port: int) -> socket.socket:
+    """The control API's listening socket; a busy port is a BotFatal (exit 78: a restart cannot
+    free it) naming the port and who holds it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
         sock.close()
-        raise BotFatal(f"web_port {port} on 127.0.0.1 is not free: {exc}") from exc
+        raise BotFatal(
+            f"web_port {port} on 127.0.0.1 is already in use by {port_holder(port)}: {exc.strerror}"
+        ) from exc
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -152,7 +180,10 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
     )
     server = _QuietServer(
         uvicorn.Config(
-            create_app(runner, token), lifespan="off", log_level="warning", access_log=False
+            create_app(runner, token, os.environ.get(NONCE_ENV)),
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
         )
     )
     server_task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -277,12 +308,18 @@ def bot(config_path: Path, home: Path | None, settings_path: Path | None) -> int
     inst = load_bot_config(config_path, settings_path)
     from gridkeeper.config import secret_values
 
-    configure_logging("info", redact=secret_values(inst))
+    # Under the keeper stderr is a pipe: if the keeper dies nobody reads it, and a blocking
+    # write would stop trading. The bot drops (and counts) log lines instead.
+    stream = DroppingStream(2) if DroppingStream.wanted(2) else None
+    configure_logging("info", redact=secret_values(inst), stream=stream)  # type: ignore[arg-type]
     key, secret = resolve_keys(inst, home_dir, wait_s=DEMO_KEY_WAIT_S)
-    configure_logging("info", redact={*secret_values(inst), secret})
+    configure_logging("info", redact={*secret_values(inst), secret}, stream=stream)  # type: ignore[arg-type]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the events
     try:
         return asyncio.run(serve(inst, home_dir, key, secret))
     except BotFatal as exc:
         _log("bot_fatal", str(exc), {"exit_code": exc.exit_code})
         raise
+    finally:
+        if stream is not None:
+            stream.drain(1.0)  # the last words (and any drop notice), if anyone reads

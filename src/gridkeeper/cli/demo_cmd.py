@@ -13,6 +13,7 @@ import click
 import httpx
 
 from gridkeeper.cli.common import home_option, settings_option, warn
+from gridkeeper.cli.grid_cmd import read_token
 from gridkeeper.cli.keeper_cmd import _context, _default_configs, _print_results
 from gridkeeper.cli.status_cmd import _table
 from gridkeeper.errors import UsageError
@@ -44,12 +45,13 @@ def run_demo(home: Path | None, settings_path: Path | None) -> None:
     deadline = time.monotonic() + GRID_WAIT_S
     for cfg in grids:
         url = f"http://127.0.0.1:{cfg.web_port}"
-        summary = _grid_summary(url, deadline)
+        summary = _grid_summary(url, read_token(home_dir, cfg.name), deadline)
         if summary is None:
             click.secho(f"{cfg.name}: no grid yet (see: gridkeeper logs {cfg.name})", fg="yellow")
         else:
             click.echo(f"{cfg.name}: {summary}")
         click.echo(f"    control API {url}  (/health, /health/detailed, /api/grid, /openapi.json)")
+        click.echo(f"    bearer token in {home_dir / 'tokens' / (cfg.name + '.token')}")
     _table(client.request("status"))
     click.echo(
         "\nNext:\n"
@@ -67,11 +69,14 @@ def run_demo(home: Path | None, settings_path: Path | None) -> None:
     raise click.exceptions.Exit(code)
 
 
-def _grid_summary(url: str, deadline: float) -> str | None:
-    """One line about a grid once its bot answers and has orders out (None at the deadline)."""
+def _grid_summary(url: str, token: str | None, deadline: float) -> str | None:
+    """One line about a grid once its bot answers and has orders out (None at the deadline).
+    Every read needs the bot's token, so another home's bot on the port answers 401."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     while True:
         try:
-            data: dict[str, Any] = httpx.get(url + "/api/grid", timeout=2).json()
+            reply = httpx.get(url + "/api/grid", headers=headers, timeout=2)
+            data: dict[str, Any] = reply.json() if reply.status_code == 200 else {}
             orders = data.get("open_orders") or []
             if orders:
                 lower = data.get("grid_lower_price", data.get("lower"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import time
 from collections import deque
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from gridkeeper.keeper import policy, process
-from gridkeeper.keeper.health import probe
+from gridkeeper.keeper.health import Identity, probe
 from gridkeeper.keeper.limits import LimitTracker
 from gridkeeper.keeper.machine import REST, Action, Event, Machine, State, step
 from gridkeeper.keeper.policy import Exit
@@ -63,6 +64,7 @@ class Instance:
         self.m = Machine()
         self.pid: int | None = None
         self.identity: str | None = None
+        self.start_nonce: str | None = None  # what the probe expects back from /health
         self.popen: Any = None
         self.adopted = False
         self.started_at: float | None = None
@@ -224,7 +226,11 @@ class Instance:
             return
         elif kind == "fatal":
             reason = self._fatal_reason or self.last_exit or "gave up"
-            self._emit(kind, f"{self.name} gave up: {reason}", reason=reason)
+            # The program's own last word (e.g. the bot's "web_port N ... in use by pid M")
+            # is what the operator needs; the exit code alone says only "do not restart".
+            said = self.stderr_tail[-1].strip() if self.stderr_tail else ""
+            message = f"{self.name} gave up: {reason}" + (f"; it said: {said}" if said else "")
+            self._emit(kind, message, reason=reason, last_error=said)
             return
         elif kind == "stopped":
             message = self._stopped_message
@@ -387,10 +393,12 @@ class Instance:
         cfg = self.cfg
         env = dict(os.environ)
         env.update(cfg.env)
+        self.start_nonce = secrets.token_hex(8)
         env.update(
             {
                 process.HOME_ENV: str(self.host.home),
                 process.TAG_ENV: self.name,
+                process.NONCE_ENV: self.start_nonce,
                 "GRIDKEEPER_CONFIG": str(cfg.path),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -430,6 +438,7 @@ class Instance:
         """Take back a process a previous keeper started (same pid and start time). A stop the
         previous keeper did not finish is finished here."""
         self.pid, self.identity, self.popen = pid, ident, None
+        self.start_nonce = process.start_nonce(pid)
         self.adopted = True
         self.started_at = started_at
         self._generation += 1
@@ -442,6 +451,11 @@ class Instance:
         if desired == "stopped":
             self.stop_reason = "operator (stop resumed after a keeper restart)"
             self.feed(Event("stop"))
+
+    def _expected_identity(self) -> Identity:
+        """Who must answer the HTTP probe: this instance, from this start. Grid bots must say
+        so; other programs are only held to it when their answer names an instance."""
+        return Identity(self.name, self.start_nonce, required=self.cfg.grid_bot)
 
     async def contain_orphans(self) -> None:
         """Before a restart by a new keeper: kill whatever an earlier generation left behind
@@ -456,7 +470,7 @@ class Instance:
         if check is not None:
             deadline = time.monotonic() + check.start_grace_s
             while True:
-                ok, reason = await probe(check, self.cfg.cwd)
+                ok, reason = await probe(check, self.cfg.cwd, self._expected_identity())
                 if generation != self._generation or self.m.phase != "starting":
                     return
                 if ok:
@@ -575,7 +589,7 @@ class Instance:
         check = self.cfg.health
         assert check is not None
         generation = self._generation
-        ok, reason = await probe(check, self.cfg.cwd)
+        ok, reason = await probe(check, self.cfg.cwd, self._expected_identity())
         if generation != self._generation or self.state != "running":
             return
         if ok:

@@ -30,6 +30,9 @@ from gridkeeper.proctree import descendants
 Stream = Literal["stdout", "stderr"]
 TAG_ENV = "GRIDKEEPER_INSTANCE"
 HOME_ENV = "GRIDKEEPER_HOME"
+# A fresh random value per spawn: the bot echoes it on /health, so the keeper's probe can tell
+# its own process's answer from another server that holds the port (issue 11, fault 5).
+NONCE_ENV = "GRIDKEEPER_START_NONCE"
 F_SETPIPE_SZ = 1031  # Linux: a larger pipe lets a bot write 1 MiB while no keeper reads
 PIPE_SIZE = 1 << 20
 
@@ -284,3 +287,11 @@ def exit_from_status(status: int) -> Exit:
     if code < 0:
         return Exit(None, -code)
     return Exit(code)
+
+
+def start_nonce(pid: int) -> str | None:
+    """The start nonce a running process was given (for a process a previous keeper started)."""
+    try:
+        return psutil.Process(pid).environ().get(NONCE_ENV)
+    except (psutil.Error, OSError):
+        return None

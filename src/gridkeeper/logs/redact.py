@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 import orjson
 
@@ -14,11 +17,49 @@ _MASK_BYTES = MASK.encode()
 MIN_SECRET_LEN = 6
 
 
+# An encoded piece shorter than this is not masked on its own (it would match by chance).
+MIN_ENCODED_LEN = 8
+
+
+def encodings(value: str) -> set[str]:
+    """The forms a secret is commonly logged in besides itself (issue 11, fault 8):
+    JSON-escaped, URL-encoded (`%2B`, `+` for space), hex (either case), and base64 (standard
+    and URL-safe). For base64 the *core* is masked: the part of the encoding that is the same
+    wherever the secret sits in the encoded text (three byte alignments), so the secret inside
+    `base64("user:" + secret)` (HTTP Basic auth) is masked too; at most 2 bytes at each end of
+    it stay visible, which is not the secret. A core shorter than MIN_ENCODED_LEN is not
+    masked, so a secret under 9 bytes is caught inside longer base64 only at its end or at a
+    3-byte boundary.
+    """
+    raw = value.encode("utf-8", "surrogatepass")
+    forms = {
+        orjson.dumps(value).decode()[1:-1],
+        json.dumps(value)[1:-1],  # stdlib escapes non-ASCII as \uXXXX
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value, safe=""),
+        raw.hex(),
+        raw.hex().upper(),
+    }
+    for offset in range(3):
+        # whole 3-byte groups encode without padding: the same in any surrounding text
+        piece = raw[offset:]
+        core = base64.b64encode(piece[: len(piece) // 3 * 3]).decode()
+        # the secret at the end of the encoded text (Basic auth): the padded tail, longer than
+        # the core, so a short secret there is still masked whole
+        tail = base64.b64encode(piece).decode()
+        for form in (core, tail):
+            forms.add(form)
+            forms.add(form.replace("+", "-").replace("/", "_"))
+    forms.discard(value)
+    return {form for form in forms if len(form) >= MIN_ENCODED_LEN}
+
+
 class Redactor:
     """A growing set of secret values, each replaced by `***` wherever it appears.
 
-    Values are matched literally, plain and in their JSON-escaped form (a secret holding a quote
-    or a backslash looks different inside a JSON string). Longer values are replaced first so a
+    Values are matched literally, plain and in the encodings of `encodings()` (JSON-escaped,
+    URL-encoded, hex, base64). Longer values are replaced first so a
     secret that contains another is masked whole. A redactor can `link()` others (the sink links
     its logger's) and then masks their values too, merged into the same longest-first order.
     Adding values is thread-safe; redacting reads immutable tuples and takes no lock.
@@ -62,7 +103,7 @@ class Redactor:
             return len(short)
         variants = set(new)
         for value in new:
-            variants.add(orjson.dumps(value).decode()[1:-1])
+            variants |= encodings(value)
         with self._lock:
             self._own = self._own | variants
             self._version += 1

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from gridkeeper.httpguard import configured_hosts, host_allowed
 from gridkeeper.monitor.samples import METRICS, Sample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -50,9 +51,17 @@ class Exporter:
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self._text = b""
         exporter = self
+        # The address it was told to listen on is its own name too (a fleet's Prometheus
+        # scrapes http://<metrics_host>:<port>); a wildcard bind needs GRIDKEEPER_ALLOWED_HOSTS.
+        own = {host.lower()} if host not in ("0.0.0.0", "::", "") else set()
+        extra_hosts = configured_hosts() | own
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                # DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends its own Host.
+                if not host_allowed(self.headers.get("Host"), extra_hosts):
+                    self.send_error(400, "Host header not allowed")
+                    return
                 if self.path.split("?")[0] != "/metrics":
                     self.send_error(404)
                     return

@@ -218,7 +218,9 @@ class Bot:
         return self
 
     def get(self, path: str) -> dict[str, Any]:
-        result: dict[str, Any] = httpx.get(self.url + path, timeout=5).json()
+        """A read with the bot's token (every endpoint but /health needs it)."""
+        headers = {} if path == "/health" else {"Authorization": f"Bearer {self.token}"}
+        result: dict[str, Any] = httpx.get(self.url + path, headers=headers, timeout=5).json()
         return result
 
     def post(self, path: str, body: Any = None, *, token: str | None = AUTO) -> httpx.Response:

@@ -173,7 +173,7 @@ def test_fatal_problems_exit_78(paper: Paper, make_bot: MakeBot) -> None:
         holder.listen(1)
         busy.start(wait=False)
         assert busy.proc is not None and busy.proc.wait(timeout=30) == 78
-    assert "not free" in busy.output()
+    assert f"web_port {busy.port} on 127.0.0.1 is already in use by pid" in busy.output()
 
 
 def test_changed_order_quantity_refuses_to_mix_sizes(paper: Paper, make_bot: MakeBot) -> None:

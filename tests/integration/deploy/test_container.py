@@ -45,6 +45,8 @@ def test_compose_files_exist_and_agree() -> None:
     settings = load_settings(DEPLOY / "compose" / "daemon_config.json")
     assert settings.monitor.metrics_port == 9464 and settings.monitor.metrics_host == "0.0.0.0"
     assert "keeper:9464" in (DEPLOY / "compose" / "prometheus.yml").read_text()
+    # the exporter answers only allowed Host names (DNS rebinding): Prometheus uses "keeper"
+    assert re.search(r"GRIDKEEPER_ALLOWED_HOSTS: keeper\b", compose)
     assert re.search(r"stop_grace_period: (\d+)s", compose)
     grace = int(re.search(r"stop_grace_period: (\d+)s", compose).group(1))  # type: ignore[union-attr]
     assert grace > settings.stop_timeout

@@ -7,6 +7,7 @@ process outlives what the keeper promised.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -45,7 +46,11 @@ class Health(BaseHTTPRequestHandler):
         sick = self.healthy_file is not None and self.healthy_file.exists()
         self.send_response(500 if sick else 200)
         self.end_headers()
-        self.wfile.write(b"{}")
+        # Like a grid bot: say who answers, with the start nonce the keeper gave this process.
+        me = {"instance": os.environ.get("GRIDKEEPER_INSTANCE")}
+        if os.environ.get("GRIDKEEPER_START_NONCE"):
+            me["nonce"] = os.environ["GRIDKEEPER_START_NONCE"]
+        self.wfile.write(json.dumps(me).encode())
 
     def log_message(self, *args: object) -> None:
         pass

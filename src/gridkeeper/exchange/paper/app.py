@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -29,6 +30,7 @@ from gridkeeper.exchange.paper.routes_public import public_routes
 from gridkeeper.exchange.paper.serialize import d
 from gridkeeper.exchange.paper.service import PaperExchange
 from gridkeeper.exchange.paper.ws import order_stream_endpoint
+from gridkeeper.httpguard import HostGuard
 
 
 def build_app(ex: PaperExchange) -> Starlette:
@@ -84,7 +86,8 @@ def build_app(ex: PaperExchange) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
-        middleware=rate_limit(ex.config, ex.keys, ex.stats),
+        # The Host check first: a rebinding page must not even count against the rate limit.
+        middleware=[Middleware(HostGuard), *rate_limit(ex.config, ex.keys, ex.stats)],
     )
 
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gridkeeper import httpguard
 from gridkeeper.exchange.paper import payloads
 from gridkeeper.exchange.paper.auth import Params, authenticate
 from gridkeeper.exchange.paper.engine import EngineReject
@@ -80,13 +81,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def read_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return {}
+    """The JSON body within gridkeeper.httpguard's size and depth limits; `{}` when empty."""
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise payloads.bad_request("Invalid JSON body") from exc
+        raw = await httpguard.read_body(request)
+        if not raw:
+            return {}
+        return httpguard.parse_json(raw)
+    except httpguard.BodyError as exc:
+        message = "Invalid JSON body" if str(exc) == "the body is not JSON" else str(exc)
+        raise payloads.bad_request(message) from exc
 
 
 @dataclass
