@@ -167,7 +167,10 @@ class Engine(EngineState):
         order = self.find_open(account, symbol, order_id, client_id)
         if order is None:
             raise EngineReject("RESOURCE_NOT_FOUND", "Order not found", 404)
-        self.pending_cancels.setdefault(order.id, now_ms + self.cancel_delay_ms)
+        if order.id not in self.pending_cancels:  # a repeated cancel keeps the first due time
+            due = now_ms + self.cancel_delay_ms
+            self.pending_cancels[order.id] = due
+            self._changes.pending_cancels[order.id] = due  # persisted: a restart completes it
         return None
 
     def complete_due(self, now_ms: int) -> list[BookOrder]:
@@ -177,6 +180,7 @@ class Engine(EngineState):
             if due > now_ms:
                 continue
             del self.pending_cancels[order_id]
+            self._changes.pending_cancels[order_id] = None
             order = self.orders.get(order_id)
             if order is not None and order.is_open:
                 self._close(order, "Cancelled", now_ms, None)
@@ -417,6 +421,7 @@ class Engine(EngineState):
         order.expiry_reason = reason
         order.updated_at_ms = now_ms
         self.orders.pop(order.id, None)
-        self.pending_cancels.pop(order.id, None)
+        if self.pending_cancels.pop(order.id, None) is not None:
+            self._changes.pending_cancels[order.id] = None
         self._event("orderCancelled" if status == "Cancelled" else "orderExpired", order, now_ms)
         self._touch(order)
