@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from gridkeeper.exchange.paper.book import BalanceState, BookFill, BookOrder, PositionState
 from gridkeeper.exchange.paper import perp_ledger
+from gridkeeper.exchange.paper.book import BalanceState, BookFill, BookOrder, PositionState
 from gridkeeper.exchange.paper.engine import Changes, Engine
 
 SCHEMA = """
