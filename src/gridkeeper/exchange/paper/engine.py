@@ -386,6 +386,7 @@ class Engine(EngineState):
         self._event("orderFill", order, now_ms, fill)
         if order.status == "Filled":
             self.orders.pop(order.id, None)
+            self._drop_pending_cancel(order.id)  # nothing left to cancel
         if spec.is_perp and self.reduce_only_modify:
             self._fit_reduce_only(spec, account, order.id, now_ms)
 
@@ -407,6 +408,10 @@ class Engine(EngineState):
                 self._event("orderModified", other, now_ms)
                 self._touch(other)
 
+    def _drop_pending_cancel(self, order_id: str) -> None:
+        if self.pending_cancels.pop(order_id, None) is not None:
+            self._changes.pending_cancels[order_id] = None  # and its row in the store
+
     def _close(self, order: BookOrder, status: str, now_ms: int, reason: str | None) -> None:
         """Cancel or expire the rest of an order and release what it still holds."""
         if order.locked > ZERO:
@@ -421,7 +426,6 @@ class Engine(EngineState):
         order.expiry_reason = reason
         order.updated_at_ms = now_ms
         self.orders.pop(order.id, None)
-        if self.pending_cancels.pop(order.id, None) is not None:
-            self._changes.pending_cancels[order.id] = None
+        self._drop_pending_cancel(order.id)
         self._event("orderCancelled" if status == "Cancelled" else "orderExpired", order, now_ms)
         self._touch(order)

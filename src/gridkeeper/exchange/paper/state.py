@@ -208,11 +208,16 @@ class EngineState:
                 * self.mark_price(symbol, pos.entry_price)
                 * (spec.initial_margin)
             )
+        return used + self.order_margin(account)
+
+    def order_margin(self, account: str) -> Decimal:
+        """Initial margin the account's open perp orders hold (reduce-only ones hold none)."""
+        held = ZERO
         for order in self.orders.values():
             spec = self.markets[order.symbol]
             if order.account == account and spec.is_perp and not order.reduce_only:
-                used += order.remaining * (order.price or ZERO) * spec.initial_margin
-        return used
+                held += order.remaining * (order.price or ZERO) * spec.initial_margin
+        return held
 
     def _rest(self, order: BookOrder) -> None:
         assert order.price is not None
