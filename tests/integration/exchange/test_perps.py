@@ -181,3 +181,34 @@ def test_liquidation_closes_at_market_with_liquidation_origin(make_paper: Any) -
     orders = signed_get(paper, "/wapi/v1/history/orders", "orderHistoryQueryAll").json()
     closers = [o for o in orders if o.get("systemOrderType") == "LiquidatePositionOnBook"]
     assert len(closers) == 1 and closers[0]["reduceOnly"] is True
+
+
+def test_collateral_shows_the_equity_open_orders_hold(make_paper: Any) -> None:
+    """A resting perp bid holds its initial margin: `netEquityLocked`, out of the available."""
+    paper = make_paper()
+
+    def collateral() -> dict[str, Any]:
+        answer = signed_get(paper, "/api/v1/capital/collateral", "collateralQuery")
+        result: dict[str, Any] = answer.json()
+        return result
+
+    idle = collateral()
+    assert D(idle["netEquityLocked"]) == 0
+    assert D(idle["netEquityAvailable"]) == D(idle["netEquity"])
+
+    async def bid() -> str:
+        async with BackpackClient(paper.base_url, PUBLIC, SECRET) as client:
+            order = OrderRequest(PERP, "Bid", "Limit", D("2"), D("140"))
+            return (await client.execute_order(order)).id
+
+    order_id = asyncio.run(bid())
+    held = collateral()
+    assert D(held["netEquityLocked"]) == 2 * D("140") * D("0.1")  # quantity x price x imf
+    assert D(held["netEquityAvailable"]) == D(held["netEquity"]) - D(held["netEquityLocked"])
+
+    async def cancel() -> None:
+        async with BackpackClient(paper.base_url, PUBLIC, SECRET) as client:
+            await client.cancel_order(PERP, order_id=order_id)
+
+    asyncio.run(cancel())
+    assert D(collateral()["netEquityLocked"]) == 0

@@ -10,14 +10,16 @@ import sys
 import time
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from gridkeeper.exchange import signing
 from gridkeeper.exchange.client import BackpackClient
 from gridkeeper.exchange.models import OrderRequest
-from tests.support import free_port
+from tests.support import free_port, wait_for
 
 from .conftest import PUBLIC, SECRET
 
@@ -119,6 +121,73 @@ def test_sigkill_and_restart_keeps_everything(tmp_path: Path) -> None:
                 )
 
         asyncio.run(check())
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def _signed(url: str, method: str, path: str, instruction: str, body: Any) -> httpx.Response:
+    headers = signing.sign_request(
+        instruction, body, SECRET, time.time_ns() // 1_000_000, 5000, api_key=PUBLIC
+    )
+    if method == "GET":
+        return httpx.get(url + path, params=body, headers=headers, timeout=10)
+    return httpx.request(
+        method, url + path, content=orjson.dumps(body), headers=headers, timeout=10
+    )
+
+
+def test_a_cancel_accepted_with_202_completes_after_a_sigkill(tmp_path: Path) -> None:
+    """A 202 cancel is a promise: the order must end Cancelled even if the exchange is killed
+    before the cancel's due time and started again on the same home."""
+    config = tmp_path / "paper.json"
+    config.write_bytes(
+        orjson.dumps(
+            {
+                "markets": [
+                    {
+                        "symbol": "SOL_USDC",
+                        "market_type": "SPOT",
+                        "base_symbol": "SOL",
+                        "initial_price": "150",
+                    }
+                ],
+                "price_source": {"kind": "manual"},
+                "unkind": {"cancel_delay_ms": 3000},
+                "accounts": [
+                    {"name": "t", "api_secret": SECRET, "balances": {"USDC": "10000", "SOL": "5"}}
+                ],
+            }
+        )
+    )
+    home, port = tmp_path / "home", free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start(config, home, port)
+
+    def open_ids() -> list[str]:
+        answer = _signed(url, "GET", "/api/v1/orders", "orderQueryAll", {"symbol": "SOL_USDC"})
+        return [o["id"] for o in answer.json()]
+
+    try:
+        order = {"symbol": "SOL_USDC", "side": "Ask", "orderType": "Limit"}
+        order |= {"quantity": "1", "price": "160"}
+        placed = _signed(url, "POST", "/api/v1/order", "orderExecute", order)
+        assert placed.status_code == 200, placed.text
+        order_id = placed.json()["id"]
+        target = {"symbol": "SOL_USDC", "orderId": order_id}
+        cancel = _signed(url, "DELETE", "/api/v1/order", "orderCancel", target)
+        assert cancel.status_code == 202
+        assert open_ids() == [order_id]  # accepted, not done, when the process dies
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc = _start(config, home, port)
+        wait_for(lambda: open_ids() == [], what="the cancel accepted before the kill to complete")
+        history = _signed(
+            url, "GET", "/wapi/v1/history/orders", "orderHistoryQueryAll", {"symbol": "SOL_USDC"}
+        ).json()
+        assert [(o["id"], o["status"]) for o in history] == [(order_id, "Cancelled")]
+        balances = _signed(url, "GET", "/api/v1/capital", "balanceQuery", {}).json()
+        assert balances["SOL"] == {"available": "5", "locked": "0", "staked": "0"}
     finally:
         proc.kill()
         proc.wait(10)

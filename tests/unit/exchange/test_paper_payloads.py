@@ -6,9 +6,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from gridkeeper.exchange.paper.book import EngineReject, MarketSpec, PositionState
+from gridkeeper.exchange.paper.book import EngineReject, MarketSpec, OrderInput, PositionState
 from gridkeeper.exchange.paper.marketdata import depth_json, depth_limit
 from gridkeeper.exchange.paper.payloads import cancel_target, order_input
+from gridkeeper.exchange.paper.rules import is_multiple, validate
 from gridkeeper.exchange.paper.serialize import money, position_json, px, qty
 from gridkeeper.exchange.paper.ws import classify
 
@@ -66,6 +67,13 @@ def test_order_input_takes_backpack_types() -> None:
         {"triggerQuantity": "1"},
         {"brokerId": "1400"},
         {"quantity": None, "quoteQuantity": "10"},  # quote amounts only on Market orders
+        {"quantity": "1_0"},  # Python's Decimal takes underscores; Backpack's parser does not
+        {"quantity": " 1 "},  # nor surrounding spaces
+        {"price": "150\n"},
+        {"price": "\u0661\u0665\u0660"},  # non-ASCII digits
+        {"price": "Infinity"},
+        {"price": "1e"},
+        {"price": ""},
     ],
 )
 def test_order_input_refuses(change: dict[str, object]) -> None:
@@ -73,6 +81,58 @@ def test_order_input_refuses(change: dict[str, object]) -> None:
     with pytest.raises(EngineReject) as info:
         order_input({**base, "quantity": "1", **change}, SPEC, D("150"))
     assert (info.value.code, info.value.status) == ("INVALID_CLIENT_REQUEST", 400)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"quantity": "1E+30"}, "INVALID_QUANTITY"),
+        ({"price": "1E+30"}, "INVALID_PRICE"),
+        ({"quantity": "1" * 29}, "INVALID_QUANTITY"),  # past 28 significant digits
+        ({"price": "0." + "0" * 28 + "1"}, "INVALID_PRICE"),  # past 28 decimal places
+        ({"quantity": "1.0000000000000000000000000001"}, "INVALID_QUANTITY"),  # 29 digits
+        ({"quantity": None, "quoteQuantity": "1E+40"}, "INVALID_QUANTITY"),
+    ],
+)
+def test_order_input_refuses_numbers_out_of_range_with_the_field_code(
+    change: dict[str, object], code: str
+) -> None:
+    """A decimal Backpack cannot hold is that field's error (400), not a crash later on."""
+    base = {"symbol": "SOL_USDC_PERP", "side": "Bid", "orderType": "Limit", "price": "150"}
+    if "quoteQuantity" in change:
+        base = {**base, "orderType": "Market", "price": None}  # type: ignore[dict-item]
+    with pytest.raises(EngineReject) as info:
+        order_input({**base, "quantity": "1", **change}, SPEC, D("150"))
+    assert (info.value.code, info.value.status) == (code, 400)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1e2", D("100")),
+        ("-0.5", D("-0.5")),
+        (".5", D("0.5")),
+        ("9" * 28, D("9" * 28)),
+        ("150." + "0" * 40, D("150")),  # trailing zeros carry no precision
+        ("0." + "0" * 27 + "1", D("1E-28")),
+    ],
+)
+def test_order_input_takes_decimals_within_range(text: str, value: D) -> None:
+    body = {"symbol": "SOL_USDC_PERP", "side": "Bid", "orderType": "Limit", "price": "150"}
+    assert order_input({**body, "quantity": text}, SPEC, D("150")).quantity == value
+
+
+def test_filters_judge_huge_multiples_exactly() -> None:
+    """`%` at 28 digits raises InvalidOperation once the quotient has more digits (here
+    10^28 + 1 steps); the filters must answer exactly instead."""
+    assert is_multiple(D("100000000000000000000.00000001"), D("0.00000001"))
+    assert not is_multiple(D("100000000000000000000.000000015"), D("0.00000001"))
+    assert is_multiple(D("1E+27"), D("0.00000001"))
+    req = OrderInput("SOL_USDC_PERP", "Bid", "Limit", D("1E+27"), D("150"))
+    validate(SPEC, req, D("150"))  # a legal multiple: the engine judges the margin next
+    with pytest.raises(EngineReject) as info:
+        validate(SPEC, OrderInput("SOL_USDC_PERP", "Bid", "Limit", D("1"), D("1E+27")), D("150"))
+    assert info.value.code == "INVALID_PRICE"  # out of the band, not a crash
 
 
 def test_quote_quantity_rounds_down_to_the_step() -> None:

@@ -27,6 +27,7 @@ from gridkeeper.exchange.paper.routes_account import account_routes
 from gridkeeper.exchange.paper.routes_orders import order_routes
 from gridkeeper.exchange.paper.routes_perp import perp_routes
 from gridkeeper.exchange.paper.routes_public import public_routes
+from gridkeeper.exchange.paper.rules import is_multiple
 from gridkeeper.exchange.paper.serialize import d
 from gridkeeper.exchange.paper.service import PaperExchange
 from gridkeeper.exchange.paper.ws import order_stream_endpoint
@@ -51,7 +52,7 @@ def build_app(ex: PaperExchange) -> Starlette:
         spec = engine.market(symbol)
         price = payloads.decimal_field(body, "price", required=True)
         assert price is not None
-        if price <= 0 or price % spec.tick_size != 0:
+        if price <= 0 or not is_multiple(price, spec.tick_size):
             raise EngineReject("INVALID_PRICE", f"Price must be a multiple of {spec.tick_size}")
         fills = ex.set_price(symbol, price)
         return json({"symbol": symbol, "price": d(price), "fills": fills})

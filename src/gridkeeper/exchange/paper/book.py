@@ -40,6 +40,26 @@ class MarketSpec:
         return (price / self.tick_size).quantize(Decimal(1), ROUND_HALF_UP) * self.tick_size
 
 
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """One perp's funding rate for one settled interval."""
+
+    symbol: str
+    interval_end_ms: int
+    rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """What one account received or paid for one interval of one perp."""
+
+    account: str
+    symbol: str
+    interval_end_ms: int
+    quantity: Decimal  # received (+) or paid (-), in the market's quote asset
+    rate: Decimal
+
+
 @dataclass(slots=True)
 class BookOrder:
     id: str

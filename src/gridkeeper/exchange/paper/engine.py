@@ -167,7 +167,10 @@ class Engine(EngineState):
         order = self.find_open(account, symbol, order_id, client_id)
         if order is None:
             raise EngineReject("RESOURCE_NOT_FOUND", "Order not found", 404)
-        self.pending_cancels.setdefault(order.id, now_ms + self.cancel_delay_ms)
+        if order.id not in self.pending_cancels:  # a repeated cancel keeps the first due time
+            due = now_ms + self.cancel_delay_ms
+            self.pending_cancels[order.id] = due
+            self._changes.pending_cancels[order.id] = due  # persisted: a restart completes it
         return None
 
     def complete_due(self, now_ms: int) -> list[BookOrder]:
@@ -177,6 +180,7 @@ class Engine(EngineState):
             if due > now_ms:
                 continue
             del self.pending_cancels[order_id]
+            self._changes.pending_cancels[order_id] = None
             order = self.orders.get(order_id)
             if order is not None and order.is_open:
                 self._close(order, "Cancelled", now_ms, None)
@@ -382,6 +386,7 @@ class Engine(EngineState):
         self._event("orderFill", order, now_ms, fill)
         if order.status == "Filled":
             self.orders.pop(order.id, None)
+            self._drop_pending_cancel(order.id)  # nothing left to cancel
         if spec.is_perp and self.reduce_only_modify:
             self._fit_reduce_only(spec, account, order.id, now_ms)
 
@@ -403,6 +408,10 @@ class Engine(EngineState):
                 self._event("orderModified", other, now_ms)
                 self._touch(other)
 
+    def _drop_pending_cancel(self, order_id: str) -> None:
+        if self.pending_cancels.pop(order_id, None) is not None:
+            self._changes.pending_cancels[order_id] = None  # and its row in the store
+
     def _close(self, order: BookOrder, status: str, now_ms: int, reason: str | None) -> None:
         """Cancel or expire the rest of an order and release what it still holds."""
         if order.locked > ZERO:
@@ -417,6 +426,6 @@ class Engine(EngineState):
         order.expiry_reason = reason
         order.updated_at_ms = now_ms
         self.orders.pop(order.id, None)
-        self.pending_cancels.pop(order.id, None)
+        self._drop_pending_cancel(order.id)
         self._event("orderCancelled" if status == "Cancelled" else "orderExpired", order, now_ms)
         self._touch(order)

@@ -9,13 +9,23 @@ any field Backpack does not know.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 
 from gridkeeper.exchange.paper.book import MarketSpec
 from gridkeeper.exchange.paper.engine import EngineReject, OrderInput
 
 UINT32_MAX = 2**32 - 1
+# Backpack's decimal strings: sign, ASCII digits, optional point and exponent; nothing else.
+DECIMAL_SYNTAX = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+MAX_DIGITS = 28  # Backpack's 96-bit decimals: 28 significant digits ...
+MAX_SCALE = 28  # ... and at most 28 decimal places
+OUT_OF_RANGE_CODES = {
+    "quantity": "INVALID_QUANTITY",
+    "quoteQuantity": "INVALID_QUANTITY",
+    "price": "INVALID_PRICE",
+}
 SIDES = ("Bid", "Ask")
 ORDER_TYPES = ("Limit", "Market")
 TIMES_IN_FORCE = ("GTC", "IOC", "FOK")
@@ -73,13 +83,34 @@ def _json_type(value: object) -> str:
 
 
 def _parse_decimal(name: str, text: str) -> Decimal:
-    try:
-        result = Decimal(text.strip())
-    except InvalidOperation as exc:
-        raise bad_request(f"Invalid decimal {name}: {text!r}") from exc
-    if not result.is_finite():
+    """A decimal string as Backpack's parser takes it: plain ASCII digits with an optional sign,
+    point and exponent. Python's Decimal is kinder (underscores, surrounding spaces, non-ASCII
+    digits, NaN): those are refused here. Backpack's decimals hold at most 28 significant digits
+    and 28 decimal places below 10^28; a number past that is refused with the field's code
+    (`INVALID_QUANTITY` / `INVALID_PRICE`), never left to crash the filters later."""
+    if DECIMAL_SYNTAX.fullmatch(text) is None:
         raise bad_request(f"Invalid decimal {name}: {text!r}")
+    result = Decimal(text)
+    if not _within_bounds(result):
+        code = OUT_OF_RANGE_CODES.get(name, "INVALID_CLIENT_REQUEST")
+        raise EngineReject(
+            code,
+            f"{name} {text!r} is out of range: at most {MAX_DIGITS} significant digits, "
+            f"{MAX_SCALE} decimal places, below 1E+{MAX_DIGITS}",
+            400,
+        )
     return result
+
+
+def _within_bounds(value: Decimal) -> bool:
+    if value.is_zero():
+        return True
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite: the syntax admits no NaN or Infinity
+    significant = "".join(map(str, digits)).lstrip("0")
+    stripped = significant.rstrip("0")
+    exponent += len(significant) - len(stripped)  # trailing zeros carry no precision
+    return len(stripped) <= MAX_DIGITS and -exponent <= MAX_SCALE and value.adjusted() < MAX_DIGITS
 
 
 def decimal_field(data: Mapping[str, object], name: str, *, required: bool) -> Decimal | None:

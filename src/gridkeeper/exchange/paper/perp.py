@@ -1,7 +1,8 @@
 """Perpetuals' unkind parts, as pure functions over the engine: mark price, funding, liquidation.
 
-No I/O and no clock: `perp_service.py` calls these at the right moments, persists the funding
-ledger and commits the engine's changes.
+No I/O and no clock: `perp_service.py` calls these at the right moments and commits the engine's
+changes, funding ledger rows included (they travel in `Changes`, so balances and ledger are one
+transaction).
 
 - Mark: `last x (1 + basis)`, smoothed by an exponential average (weight `mark_smoothing`), so the
   mark can sit away from the last trade as Backpack's does (it follows an index, not the tape).
@@ -15,32 +16,23 @@ ledger and commits the engine's changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from gridkeeper.config.paper_exchange import PerpSettings
-from gridkeeper.exchange.paper.book import ZERO, EngineReject, MarketSpec, OrderInput, fee_of
+from gridkeeper.exchange.paper.book import (
+    ZERO,
+    EngineReject,
+    FundingPayment,
+    FundingRate,
+    MarketSpec,
+    OrderInput,
+    fee_of,
+)
 from gridkeeper.exchange.paper.engine import Engine
 
 BPS = Decimal(10000)
 LIQUIDATION = "LiquidatePositionOnBook"
 MARK_DIGITS = Decimal("0.01")  # the mark keeps 1/100 of a tick, so smoothing never stalls
-
-
-@dataclass(frozen=True, slots=True)
-class FundingRate:
-    symbol: str
-    interval_end_ms: int
-    rate: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class FundingPayment:
-    account: str
-    symbol: str
-    interval_end_ms: int
-    quantity: Decimal  # received (+) or paid (-), in the market's quote asset
-    rate: Decimal
 
 
 def next_mark(
@@ -98,6 +90,8 @@ def pay_funding(
             engine.credit(account, spec.quote, amount)
             pos.cumulative_funding += amount
             payments.append(FundingPayment(account, symbol, end_ms, amount, rate))
+    # The ledger rows go with the balance changes they explain: one commit persists both.
+    engine.record_funding(rates, payments)
     return rates, payments
 
 

@@ -1,7 +1,9 @@
 """The funding ledger in the paper exchange's SQLite file: rates per interval, payments per account.
 
-Its own tables beside the store's, on the store's connection (same thread, same file). The last
-recorded interval end is what stops a restarted exchange from paying an interval twice.
+Its own tables beside the store's, on the store's connection (same thread, same file). Rows are
+written by `Store.apply` in the transaction that writes the balances they pay, so a crash never
+leaves a payment in the ledger that the balance lacks (or the reverse). The last recorded
+interval end is what stops a restarted exchange from paying an interval twice.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 from decimal import Decimal
 
-from gridkeeper.exchange.paper.perp import FundingPayment, FundingRate
+from gridkeeper.exchange.paper.book import FundingPayment, FundingRate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS funding_rates (
@@ -23,31 +25,28 @@ CREATE INDEX IF NOT EXISTS funding_payments_account ON funding_payments (account
 """
 
 
+def write(
+    db: sqlite3.Connection, rates: Iterable[FundingRate], payments: Iterable[FundingPayment]
+) -> None:
+    """Insert settled rates and payments inside the caller's transaction (`Store.apply`), the
+    one that also writes the balances they were paid from: a crash keeps both or neither."""
+    db.executemany(
+        "INSERT OR REPLACE INTO funding_rates VALUES (?, ?, ?)",
+        [(r.symbol, r.interval_end_ms, str(r.rate)) for r in rates],
+    )
+    db.executemany(
+        "INSERT INTO funding_payments (account, symbol, interval_end_ms, quantity, rate) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(p.account, p.symbol, p.interval_end_ms, str(p.quantity), str(p.rate)) for p in payments],
+    )
+
+
 class FundingLedger:
+    """Reads of the ledger; rows are written by `Store.apply` through `write`."""
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.db.executescript(SCHEMA)
-
-    def record(self, rates: Iterable[FundingRate], payments: Iterable[FundingPayment]) -> None:
-        """Persist one settled interval in one transaction."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO funding_rates VALUES (?, ?, ?)",
-                [(r.symbol, r.interval_end_ms, str(r.rate)) for r in rates],
-            )
-            self.db.executemany(
-                "INSERT INTO funding_payments (account, symbol, interval_end_ms, quantity, rate) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (p.account, p.symbol, p.interval_end_ms, str(p.quantity), str(p.rate))
-                    for p in payments
-                ],
-            )
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     def last_interval_end(self) -> int | None:
         row = self.db.execute("SELECT MAX(interval_end_ms) FROM funding_rates").fetchone()

@@ -1,8 +1,9 @@
 """Perpetuals in a running paper exchange: marks on every price, funding on a timer, liquidations.
 
 The owner (`PaperExchange`) calls `on_price` after each price update and runs `run_funding` as a
-task; both leave engine changes pending for the owner's next commit (which persists them and
-publishes the order updates of any liquidation).
+task; both leave engine changes pending for the owner's next commit (which persists them, funding
+ledger rows and the balances they pay in one transaction, and publishes the order updates of any
+liquidation).
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ class Perps:
         end = self._current_end(now_ms) - self._width
         if end <= self.settled_ms:
             return False
-        rates, payments = perp.pay_funding(self.engine, self.settings, end)
-        self.ledger.record(rates, payments)
+        # The ledger rows ride in the engine's changes: the owner's commit writes them in the
+        # transaction that writes the balances they paid (a crash before it loses both).
+        perp.pay_funding(self.engine, self.settings, end)
         self.settled_ms = end
         if self.settings.liquidation:
             self.check_liquidations(now_ms)

@@ -65,7 +65,8 @@ def account_routes(api: Api) -> list[Route]:
 
 
 def collateral_json(api: Api, acct: str) -> dict[str, Any]:
-    """A `MarginAccountSummary`: every asset at weight 1, perps' unrealized PnL unsettled."""
+    """A `MarginAccountSummary`: every asset at weight 1, perps' unrealized PnL unsettled;
+    `netEquityLocked` is what open orders hold, `netEquityAvailable` the rest."""
     engine = api.ex.engine
     equity = engine.equity(acct)
     positions = engine.account_positions(acct)
@@ -90,6 +91,16 @@ def collateral_json(api: Api, acct: str) -> dict[str, Any]:
             }
         )
     exposure = sum((abs(p.net_quantity) * engine.mark_price(s) for s, p in positions), Decimal(0))
+    # Equity open orders hold: perp orders' initial margin, spot orders' locked balances.
+    spot_locked = sum(
+        (
+            b.locked * engine.asset_price(asset)
+            for (owner, asset), b in engine.balances.items()
+            if owner == acct
+        ),
+        Decimal(0),
+    )
+    locked = min(engine.order_margin(acct) + spot_locked, max(equity, Decimal(0)))
     out: dict[str, Any] = {
         "assetsValue": money(equity - unrealized),
         "borrowLiability": "0",
@@ -99,8 +110,8 @@ def collateral_json(api: Api, acct: str) -> dict[str, Any]:
         "liabilitiesValue": "0",
         "mmf": "0.05",
         "netEquity": money(equity),
-        "netEquityAvailable": money(equity),
-        "netEquityLocked": "0",
+        "netEquityAvailable": money(equity - locked),
+        "netEquityLocked": money(locked),
         "netExposureFutures": money(exposure),
         "pnlUnrealized": money(unrealized),
     }

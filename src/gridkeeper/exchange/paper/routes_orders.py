@@ -12,7 +12,7 @@ from starlette.routing import Route
 from gridkeeper.exchange.paper import payloads
 from gridkeeper.exchange.paper.book import BookFill, BookOrder
 from gridkeeper.exchange.paper.engine import EngineReject
-from gridkeeper.exchange.paper.http import Api, error, json, route
+from gridkeeper.exchange.paper.http import Api, error, json, log, route
 from gridkeeper.exchange.paper.serialize import fill_json, order_json
 
 HISTORY_LIMIT_MAX = 1000
@@ -48,12 +48,19 @@ def order_routes(api: Api) -> list[Route]:
         acct, body = await api.signed(request, "orderExecute")
         if not isinstance(body, list):
             raise payloads.bad_request("Expected an array of orders")
+        # One answer per order, whatever befalls each: once an order has executed, a 500 for
+        # the whole batch would tell the client none did (and its retry places them twice).
         results: list[dict[str, Any]] = []
         for item in body:
             try:
                 results.append({"operation": "Ok", **order_json(place(acct, item))})
             except EngineReject as exc:
                 results.append({"operation": "Err", "code": exc.code, "message": exc.message})
+            except Exception:
+                log.exception("paper exchange: batch order failed: %r", item)
+                results.append(
+                    {"operation": "Err", "code": "SERVER_ERROR", "message": "Internal server error"}
+                )
         return json(results)
 
     async def order_cancel(request: Request) -> Response:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from gridkeeper.exchange.paper.book import ZERO, EngineReject, MarketSpec, OrderInput
 
 SELF_TRADE_MODES = ("RejectTaker", "RejectMaker", "RejectBoth")
+# Enough digits for the quotient of any parsed decimal (< 1E+28) by any step (>= 1E-28).
+EXACT_PRECISION = 80
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    """Whether `value` is a whole number of `step`s. Exact: at the default 28 digits `%`
+    raises InvalidOperation once the quotient outgrows the precision (1E+20 % 0.00000001)."""
+    with localcontext() as ctx:
+        ctx.prec = EXACT_PRECISION
+        return value % step == ZERO
 
 
 def validate(spec: MarketSpec, req: OrderInput, last: Decimal) -> None:
@@ -25,7 +35,7 @@ def validate(spec: MarketSpec, req: OrderInput, last: Decimal) -> None:
         raise EngineReject(
             "INVALID_ORDER", f"Invalid selfTradePrevention {req.self_trade_prevention}"
         )
-    if req.quantity <= ZERO or req.quantity % spec.step_size != ZERO:
+    if req.quantity <= ZERO or not is_multiple(req.quantity, spec.step_size):
         raise EngineReject(
             "INVALID_QUANTITY", f"Quantity must be a positive multiple of {spec.step_size}"
         )
@@ -41,7 +51,7 @@ def validate(spec: MarketSpec, req: OrderInput, last: Decimal) -> None:
         return
     if req.price is None:
         raise EngineReject("INVALID_ORDER", "Limit orders require a price")
-    if req.price <= ZERO or req.price % spec.tick_size != ZERO:
+    if req.price <= ZERO or not is_multiple(req.price, spec.tick_size):
         raise EngineReject(
             "INVALID_PRICE", f"Price must be a positive multiple of {spec.tick_size}"
         )

@@ -111,6 +111,8 @@ class PaperExchange:
             if m.symbol not in self.engine.prices:
                 self.engine.set_price(m.symbol, m.initial_price, now)
             self.history.add(m.symbol, now, self.engine.prices[m.symbol])
+        if self.engine.pending_cancels:
+            self.engine.complete_due(now)  # cancels accepted before a restart and now due
         self.commit()
 
     def commit(self) -> None:
@@ -175,6 +177,11 @@ class PaperExchange:
         return self.engine.mark_price(symbol)
 
     async def start_ticker(self) -> None:
+        if self.engine.pending_cancels:
+            # Cancels accepted (202) before a restart and not due yet: finish each on time.
+            loop, now = asyncio.get_running_loop(), self.clock()
+            for due in sorted(set(self.engine.pending_cancels.values())):
+                loop.call_later(max(due - now, 0) / 1000, self._complete_cancels)
         if self.config.price_source.kind != "manual":
             self._ticker = asyncio.create_task(self._tick_forever())
         if self.config.perps.funding:

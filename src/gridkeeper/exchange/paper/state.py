@@ -17,6 +17,8 @@ from gridkeeper.exchange.paper.book import (
     BookFill,
     BookOrder,
     EngineReject,
+    FundingPayment,
+    FundingRate,
     MarketSpec,
     PositionState,
 )
@@ -35,9 +37,23 @@ class Changes:
     positions: set[tuple[str, str]] = field(default_factory=set)
     prices: set[str] = field(default_factory=set)
     events: list[tuple[str, BookOrder, str, BookFill | None]] = field(default_factory=list)
+    # Funding settled: ledger rows persisted with the balance changes they explain.
+    funding_rates: list[FundingRate] = field(default_factory=list)
+    funding_payments: list[FundingPayment] = field(default_factory=list)
+    # Accepted (202) cancels: order id -> due time (ms), or None once done or dropped.
+    pending_cancels: dict[str, int | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.orders or self.fills or self.balances or self.positions or self.prices)
+        return bool(
+            self.orders
+            or self.fills
+            or self.balances
+            or self.positions
+            or self.prices
+            or self.funding_rates
+            or self.funding_payments
+            or self.pending_cancels
+        )
 
 
 class EngineState:
@@ -120,6 +136,11 @@ class EngineState:
         self.balance(account, asset).available += amount
         self._changes.balances.add((account, asset))
 
+    def record_funding(self, rates: list[FundingRate], payments: list[FundingPayment]) -> None:
+        """Queue a settled interval's ledger rows for the same commit as its balance changes."""
+        self._changes.funding_rates.extend(rates)
+        self._changes.funding_payments.extend(payments)
+
     def balance(self, account: str, asset: str) -> BalanceState:
         state = self.balances.get((account, asset))
         if state is None:
@@ -187,11 +208,16 @@ class EngineState:
                 * self.mark_price(symbol, pos.entry_price)
                 * (spec.initial_margin)
             )
+        return used + self.order_margin(account)
+
+    def order_margin(self, account: str) -> Decimal:
+        """Initial margin the account's open perp orders hold (reduce-only ones hold none)."""
+        held = ZERO
         for order in self.orders.values():
             spec = self.markets[order.symbol]
             if order.account == account and spec.is_perp and not order.reduce_only:
-                used += order.remaining * (order.price or ZERO) * spec.initial_margin
-        return used
+                held += order.remaining * (order.price or ZERO) * spec.initial_margin
+        return held
 
     def _rest(self, order: BookOrder) -> None:
         assert order.price is not None

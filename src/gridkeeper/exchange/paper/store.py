@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from gridkeeper.exchange.paper import perp_ledger
 from gridkeeper.exchange.paper.book import BalanceState, BookFill, BookOrder, PositionState
 from gridkeeper.exchange.paper.engine import Changes, Engine
 
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS fills (
 CREATE INDEX IF NOT EXISTS fills_account ON fills (account, timestamp_ms);
 CREATE TABLE IF NOT EXISTS prices (
     symbol TEXT PRIMARY KEY, price TEXT NOT NULL, step INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS pending_cancels (order_id TEXT PRIMARY KEY, due_ms INTEGER NOT NULL);
 """
 
 _DECIMAL_FIELDS = ("price", "quantity", "executed_quantity", "executed_quote_quantity", "locked")
@@ -87,6 +89,7 @@ class Store:
         # NORMAL in WAL mode: a committed transaction survives a process kill (not power loss).
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self.db.executescript(perp_ledger.SCHEMA)  # written here, in `apply`'s transaction
         for suffix in ("", "-wal", "-shm"):
             sidecar = path.with_name(path.name + suffix)
             if sidecar.exists():
@@ -137,6 +140,9 @@ class Store:
                 self.steps[symbol] = step
         for (blob,) in self.db.execute("SELECT data FROM orders WHERE is_open = 1 ORDER BY id"):
             engine.restore_order(_order_from_blob(blob))
+        for order_id, due_ms in self.db.execute("SELECT order_id, due_ms FROM pending_cancels"):
+            if order_id in engine.orders:  # accepted before a restart: still to be done
+                engine.pending_cancels[order_id] = int(due_ms)
         meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
         engine.next_order_id = int(meta.get("next_order_id", engine.next_order_id))
         engine.next_trade_id = int(meta.get("next_trade_id", engine.next_trade_id))
@@ -187,6 +193,16 @@ class Store:
             db.executemany(
                 "INSERT OR REPLACE INTO prices VALUES (?, ?, ?)",
                 [(s, str(engine.prices[s]), self.steps.get(s, 0)) for s in changes.prices],
+            )
+            perp_ledger.write(db, changes.funding_rates, changes.funding_payments)
+            pending = changes.pending_cancels.items()
+            db.executemany(
+                "INSERT OR REPLACE INTO pending_cancels VALUES (?, ?)",
+                [(oid, due) for oid, due in pending if due is not None],
+            )
+            db.executemany(
+                "DELETE FROM pending_cancels WHERE order_id = ?",
+                [(oid,) for oid, due in pending if due is None],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
