@@ -14,6 +14,7 @@ from gridkeeper.bot.client_ids import CLOSE_SLOT
 from gridkeeper.bot.grid import floor_to
 from gridkeeper.bot.inventory import InventoryCover
 from gridkeeper.bot.layout import pending_leg
+from gridkeeper.bot.outcomes import REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS
 from gridkeeper.bot.state import ZERO, Side, SlotState, TrackedOrder
 
 SPOT_FEE_SLACK = Decimal("0.01")
@@ -55,7 +56,7 @@ class GridPlanner(InventoryCover):
                         actions.append(place)
             self._log_held_back()
         elif st.closing:
-            actions.extend(self._plan_close())
+            actions.extend(self._plan_close(now_ms))
         return actions
 
     def _log_held_back(self) -> None:
@@ -219,13 +220,32 @@ class GridPlanner(InventoryCover):
         part = floor_to(room, self.market.step_size)
         return part if part > 0 and part >= self.market.min_quantity else ZERO
 
-    def _plan_close(self) -> list[Action]:
+    def _plan_close(self, now_ms: int) -> list[Action]:
         st = self.state
         if any(o.slot != CLOSE_SLOT for o in st.orders.values()):
             return []  # cancels still in flight
         if any(o.slot == CLOSE_SLOT for o in st.orders.values()):
             return []
         if self._close_done():
+            st.close_missed, st.close_misses, st.close_retry_after_ms = False, 0, 0
+            return []
+        if st.close_missed:
+            # The last close expired (or was refused) with little filled: the book is thin.
+            # Back off like a refused order instead of sending a market order every loop.
+            st.close_missed = False
+            st.close_misses += 1
+            wait_ms = int(
+                min(REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS * 2 ** (st.close_misses - 1))
+            )
+            st.close_retry_after_ms = now_ms + wait_ms
+            self.emit(
+                "close_backoff",
+                f"the position close filled little (thin book); next try in {wait_ms} ms",
+                position=str(st.position),
+                misses=st.close_misses,
+                retry_in_ms=wait_ms,
+            )
+        if now_ms < st.close_retry_after_ms:
             return []
         qty = floor_to(abs(self._close_quantity()), self.market.step_size)
         side: Side = "Ask" if self._close_quantity() > 0 else "Bid"

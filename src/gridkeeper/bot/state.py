@@ -93,6 +93,11 @@ class GridState:
     reason: str | None = None
     auto_resume: bool = False  # a boundary pause resumes when the price is back in range
     closing: bool = False  # emergency_close: flatten the position once orders are cancelled
+    # A position close that expired (a thin book) or was refused with little of it filled: the
+    # next one waits (close_retry_after_ms), 5 s doubling per miss up to 5 minutes.
+    close_missed: bool = False
+    close_misses: int = 0
+    close_retry_after_ms: int = 0
     keep_exits: bool = False  # paused with closing orders left resting (invariant pause)
     orders: dict[int, TrackedOrder] = field(default_factory=dict)
     generations: dict[int, int] = field(default_factory=dict)

@@ -64,6 +64,9 @@ def grid_view(
         "symbol": symbol,
         "status": st.status,
         "reason": st.reason,
+        # Stopped (or paused) but still flattening the position (a stop-loss `close`,
+        # emergency_close): not done until the position is closed.
+        "closing": st.closing,
         "grid_lower_price": dec_str(st.lower),
         "grid_upper_price": dec_str(st.upper),
         "grid_num": st.num,
