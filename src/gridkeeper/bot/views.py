@@ -76,6 +76,7 @@ def grid_view(
         "levels": levels,
         "open_orders": orders,
         "last_price": dec_str(st.last_price),
+        "mark_price": dec_str(st.mark_price),  # perps: what the position is valued at
         "position": dec_str(st.position),
         "profit": pnl_view(st),
     }
