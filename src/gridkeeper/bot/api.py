@@ -139,17 +139,22 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starl
             body["reason"] = reason
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    # The grid and detailed views are read between cycles (under the cycle's lock): mid-cycle
+    # a reader would see fills applied and the position grown before the same cycle has placed
+    # the closes for it - a held unit with no exit that never existed as a settled state.
     async def detailed(request: Request) -> JSONResponse:
         if not authorized(request):
             return _error(401, "missing or wrong bearer token")
-        return JSONResponse(runner.detailed())
+        async with runner.lock:
+            return JSONResponse(runner.detailed())
 
     async def grid(request: Request) -> JSONResponse:
         if not authorized(request):
             return _error(401, "missing or wrong bearer token")
         if runner._strategy is None:
             return _error(503, "starting")
-        return JSONResponse(runner.grid_view())
+        async with runner.lock:
+            return JSONResponse(runner.grid_view())
 
     async def balances(request: Request) -> JSONResponse:
         if not authorized(request):

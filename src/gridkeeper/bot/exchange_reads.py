@@ -27,6 +27,18 @@ class ExchangeReads(RunnerBase):
         positions = await self._call(self.client.get_positions(self.spec.symbol))
         return next((p.net_quantity for p in positions if p.symbol == self.spec.symbol), Decimal(0))
 
+    async def _refresh_mark(self) -> None:
+        """Perps holding a position: keep the exchange's mark in the state (total PnL is valued
+        at it, as the exchange values the account). `/api/v1/markPrices` gives it at full
+        precision (the position's `markPrice` is rounded to the tick). A flat grid's PnL does
+        not depend on it: no read."""
+        st = self.strategy.state
+        if self.strategy.market.spot or st.position == 0:
+            return
+        mark = await self._call(self.client.get_mark_price(self.spec.symbol))
+        if mark is not None and mark > 0:
+            st.mark_price = mark
+
     async def _mark_price(self) -> Decimal:
         if not self.strategy.market.spot:
             positions = await self._call(self.client.get_positions(self.spec.symbol))

@@ -43,23 +43,38 @@ class InventoryCover(GridBase):
             return
         gap = abs(held) - self.closing_cover(kind)
         if gap < 0:
-            # More closes than position (a close leg of ours filled beyond what the levels
-            # expected): drop inventory closes, farthest first, never more than the excess.
-            mark = st.last_price or ZERO
-            extra = sorted(
-                (s for s in st.slots if s.inventory and s.kind == kind),
-                key=lambda s: -abs(s.sell - mark),
-            )
-            for slot in extra:
-                left = slot.size(self.grid.quantity) - slot.leg_filled
-                if left <= -gap:
-                    st.slots.remove(slot)
-                    gap += left
+            self._shrink_inventory_closes(kind, -gap, at_book=at_book)
             return
         qty = floor_to(gap, market.step_size)
         if qty <= 0 or qty < market.min_quantity:
             return  # dust below one order: nothing can be sent for it
         self.add_inventory_close(kind, qty, at_book=at_book)
+
+    def _shrink_inventory_closes(self, kind: Kind, excess: Decimal, *, at_book: bool) -> None:
+        """More closes than position (the slot's own close took over from a partial fill's
+        inventory close, or a close of ours filled beyond what the levels expected): take the
+        excess off the inventory closes, farthest from the price first. One larger than what is
+        left of the excess is replaced by a smaller one at its price (its order is cancelled,
+        the new one placed): kept whole, it would hold the slot's own close back, and a later
+        partial fill would get no close at all."""
+        st, market = self.state, self.market
+        mark = st.last_price or ZERO
+        extra = sorted(
+            (s for s in st.slots if s.inventory and s.kind == kind),
+            key=lambda s: -abs(s.sell - mark),
+        )
+        for slot in extra:
+            if excess <= 0:
+                return
+            left = slot.size(self.grid.quantity) - slot.leg_filled
+            st.slots.remove(slot)
+            if left <= excess:
+                excess -= left
+                continue
+            keep = floor_to(left - excess, market.step_size)
+            excess = ZERO
+            if keep > 0 and keep >= market.min_quantity:
+                self.add_inventory_close(kind, keep, at_book=at_book, price=slot.sell)
 
     def add_inventory_close(
         self, kind: Kind, qty: Decimal, *, at_book: bool, price: Decimal | None = None

@@ -43,6 +43,8 @@ class OutcomeBook(GridBase):
         if order is None:
             return
         wait_ms = REJECT_BACKOFF_MS
+        if order.slot == CLOSE_SLOT:
+            self.state.close_missed = True  # the next close backs off (planning._plan_close)
         for slot in self.state.slots:
             if slot.order == client_id:
                 slot.order = None
@@ -84,6 +86,12 @@ class OutcomeBook(GridBase):
         if not done:
             return
         self.state.orders.pop(order.client_id, None)
+        if order.slot == CLOSE_SLOT:
+            # A market close that took less than half its size met a thin book: resending at
+            # once would expire the same way (every loop, each with a new clientId).
+            self.state.close_missed = order.filled * 2 < order.quantity
+            if not self.state.close_missed:
+                self.state.close_misses = 0
         for slot in self.state.slots:
             if slot.order == order.client_id:
                 slot.order = None

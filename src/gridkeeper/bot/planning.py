@@ -14,6 +14,7 @@ from gridkeeper.bot.client_ids import CLOSE_SLOT
 from gridkeeper.bot.grid import floor_to
 from gridkeeper.bot.inventory import InventoryCover
 from gridkeeper.bot.layout import pending_leg
+from gridkeeper.bot.outcomes import REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS
 from gridkeeper.bot.state import ZERO, Side, SlotState, TrackedOrder
 
 SPOT_FEE_SLACK = Decimal("0.01")
@@ -26,6 +27,11 @@ class GridPlanner(InventoryCover):
         """Cancels for orders that must go, places for slots that want an order."""
         st = self.state
         actions: list[Action] = []
+        if st.status == "running":
+            # Before the cancels: an inventory close dropped or shrunk here has its order
+            # cancelled in this same plan, so the close replacing it is not held back a loop.
+            self._net_offsetting()
+            self.cover_inventory()
         wanted = {s.order for s in st.slots if s.order is not None}
         for order in st.orders.values():
             if order.status != "live" or order.cancel_sent:
@@ -40,8 +46,6 @@ class GridPlanner(InventoryCover):
                 order.cancel_sent = True
                 actions.append(Cancel(order.client_id, order.order_id))
         if st.status == "running":
-            self._net_offsetting()
-            self.cover_inventory()
             self._blocked = {}
             # Nearest first: when max_position binds, the likeliest fills are the ones kept.
             mark = st.last_price or ZERO
@@ -52,7 +56,7 @@ class GridPlanner(InventoryCover):
                         actions.append(place)
             self._log_held_back()
         elif st.closing:
-            actions.extend(self._plan_close())
+            actions.extend(self._plan_close(now_ms))
         return actions
 
     def _log_held_back(self) -> None:
@@ -123,8 +127,10 @@ class GridPlanner(InventoryCover):
             price = self._clear_of_own(side, price)  # a close rests just past it
         if opening and not self._gate_allows(side, remaining):
             return None
-        if not opening and not self._inventory_allows(side, remaining):
-            return None
+        if not opening:
+            remaining = self._closable(side, remaining)
+            if remaining <= 0:
+                return None
         order = TrackedOrder(
             client_id=self._next_id(slot.index),
             slot=slot.index,
@@ -175,9 +181,13 @@ class GridPlanner(InventoryCover):
                 and o.opening == opening
                 and o.slot != CLOSE_SLOT
                 and o.status != "gone"
-                # A close being cancelled (a range change moves it) frees its inventory for
-                # the close that replaces it; reduce-only stops a late fill of both on perps.
-                and not (o.cancel_sent and not opening)
+                # A perp close being cancelled (a range change moves it) frees its inventory
+                # for the close that replaces it: reduce-only stops a late fill of both. A spot
+                # sell keeps the base locked until the exchange has really cancelled it (a 202
+                # only queues the cancel): a replacement sent before then would be refused
+                # INSUFFICIENT_FUNDS (and, were both to fill, sell base the grid lacks), so it
+                # waits for the cancel to be seen done; the old sell rests as the exit meanwhile.
+                and not (o.cancel_sent and not opening and not self.market.spot)
             ),
             ZERO,
         )
@@ -194,21 +204,48 @@ class GridPlanner(InventoryCover):
             return False
         return True
 
-    def _inventory_allows(self, side: str, qty: Decimal) -> bool:
+    def _closable(self, side: str, qty: Decimal) -> Decimal:
+        """How much of a closing leg of `qty` may be sent: what is held and not already under
+        another close. A leg larger than that (its slot's fill was partly closed by an
+        inventory close meanwhile) is sent for what is held; the slot places the rest once it
+        is held. 0: nothing (less than one order)."""
         pos = self.state.position
         held = pos if side == "Ask" else -pos
+        room = held - self._open_quantity(side, opening=False)
         # Spot buys pay their fee in base, so a bought unit arrives a hair short; the account's
         # own balance covers that sliver (SPOT_FEE_SLACK of a unit), a missing unit it does not.
         slack = qty * SPOT_FEE_SLACK if self.market.spot else ZERO
-        return held - self._open_quantity(side, opening=False) >= qty - slack
+        if room >= qty - slack:
+            return qty
+        part = floor_to(room, self.market.step_size)
+        return part if part > 0 and part >= self.market.min_quantity else ZERO
 
-    def _plan_close(self) -> list[Action]:
+    def _plan_close(self, now_ms: int) -> list[Action]:
         st = self.state
         if any(o.slot != CLOSE_SLOT for o in st.orders.values()):
             return []  # cancels still in flight
         if any(o.slot == CLOSE_SLOT for o in st.orders.values()):
             return []
         if self._close_done():
+            st.close_missed, st.close_misses, st.close_retry_after_ms = False, 0, 0
+            return []
+        if st.close_missed:
+            # The last close expired (or was refused) with little filled: the book is thin.
+            # Back off like a refused order instead of sending a market order every loop.
+            st.close_missed = False
+            st.close_misses += 1
+            wait_ms = int(
+                min(REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS * 2 ** (st.close_misses - 1))
+            )
+            st.close_retry_after_ms = now_ms + wait_ms
+            self.emit(
+                "close_backoff",
+                f"the position close filled little (thin book); next try in {wait_ms} ms",
+                position=str(st.position),
+                misses=st.close_misses,
+                retry_in_ms=wait_ms,
+            )
+        if now_ms < st.close_retry_after_ms:
             return []
         qty = floor_to(abs(self._close_quantity()), self.market.step_size)
         side: Side = "Ask" if self._close_quantity() > 0 else "Bid"

@@ -238,6 +238,7 @@ class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
             self.need_reconcile = False
         else:
             applied = apply_fills(strategy, fills, self.store.issued, seen)
+        await self._refresh_mark()  # perps: after the fills, so a new position is valued
         self._save([], applied)
         bid, ask = await self._book_top()
         actions = strategy.on_price(ticker.last_price, now_ms(), bid=bid, ask=ask)

@@ -62,6 +62,7 @@ class RunnerViews(RunnerBase):
                 {
                     "state": st.status,
                     "state_reason": st.reason,
+                    "closing": st.closing,  # still flattening the position (not yet flat)
                     "symbol": self.spec.symbol,
                     "open_orders": sum(1 for o in st.orders.values() if o.status == "live"),
                     "position": _s(st.position),

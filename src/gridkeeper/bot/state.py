@@ -93,6 +93,14 @@ class GridState:
     reason: str | None = None
     auto_resume: bool = False  # a boundary pause resumes when the price is back in range
     closing: bool = False  # emergency_close: flatten the position once orders are cancelled
+    # A position close that expired (a thin book) or was refused with little of it filled: the
+    # next one waits (close_retry_after_ms), 5 s doubling per miss up to 5 minutes.
+    close_missed: bool = False
+    close_misses: int = 0
+    close_retry_after_ms: int = 0
+    # Perps: the exchange's mark price of the symbol (read with the position every cycle while
+    # one is held); unrealized and total PnL, and the PnL limits, are valued at it.
+    mark_price: Decimal | None = None
     keep_exits: bool = False  # paused with closing orders left resting (invariant pause)
     orders: dict[int, TrackedOrder] = field(default_factory=dict)
     generations: dict[int, int] = field(default_factory=dict)
@@ -113,9 +121,13 @@ class GridState:
     funding_checkpoint_ms: int | None = None
     lots: list[Lot] = field(default_factory=list)  # FIFO cost basis of the position
 
+    def valuation_price(self) -> Decimal | None:
+        """What the position is valued at: the exchange's mark (perps), else the last price."""
+        return self.mark_price if self.mark_price is not None else self.last_price
+
     def total_pnl(self, price: Decimal | None = None) -> Decimal:
         """Mark-to-market PnL of everything the grid traded since it started."""
-        mark = price if price is not None else self.last_price
+        mark = price if price is not None else self.valuation_price()
         if mark is None:
             return self.cash - self.value0
         return self.cash + self.position * mark - self.value0
@@ -168,6 +180,7 @@ _DEC_FIELDS = {
     "realized_profit",
     "fees",
     "last_price",
+    "mark_price",
     "funding",
     "cost",
 }

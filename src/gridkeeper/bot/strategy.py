@@ -101,7 +101,13 @@ class GridStrategy(GridCore):
     def _check_limits(self, price: Decimal) -> bool:
         """stop_loss / take_profit on total PnL at `price`; True when one fired."""
         cfg, st = self.config, self.state
+        # Perps: the worse of the PnL at the mark (how the exchange values the account) and at
+        # the last trade (what a close would get from the book). The mark is smoothed: a fast
+        # fall leaves it behind the trades, and a stop-loss watching it alone would wait while
+        # the loss a close would realize grows; a take-profit fires only once both show it.
         pnl = st.total_pnl(price)
+        if st.mark_price is not None:
+            pnl = min(pnl, st.total_pnl(st.mark_price))
         if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
             self.trigger(
                 _limit_action(cfg.stop_loss_action),

@@ -64,6 +64,9 @@ def grid_view(
         "symbol": symbol,
         "status": st.status,
         "reason": st.reason,
+        # Stopped (or paused) but still flattening the position (a stop-loss `close`,
+        # emergency_close): not done until the position is closed.
+        "closing": st.closing,
         "grid_lower_price": dec_str(st.lower),
         "grid_upper_price": dec_str(st.upper),
         "grid_num": st.num,
@@ -73,6 +76,7 @@ def grid_view(
         "levels": levels,
         "open_orders": orders,
         "last_price": dec_str(st.last_price),
+        "mark_price": dec_str(st.mark_price),  # perps: what the position is valued at
         "position": dec_str(st.position),
         "profit": pnl_view(st),
     }

@@ -216,6 +216,15 @@ class BackpackClient:
             timestamp_ms=time.time_ns() // 1_000_000,
         )
 
+    async def get_mark_price(self, symbol: str) -> Decimal | None:
+        """A perp's mark price (`GET /api/v1/markPrices`), at full precision; None if unknown."""
+        data = await self._call("GET", "/api/v1/markPrices", params={"symbol": symbol})
+        for item in data or []:
+            if item.get("symbol") == symbol and item.get("markPrice") is not None:
+                mark: Decimal = dec(item["markPrice"])
+                return mark
+        return None
+
     async def get_depth(self, symbol: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("GET", "/api/v1/depth", params={"symbol": symbol})
         return result

@@ -333,3 +333,88 @@ def test_stop_loss_fires_while_the_grid_is_paused_at_its_boundary() -> None:
     sim.run(strategy.plan(sim.now))
     assert st.status == "stopped" and "stop_loss" in (st.reason or "")
     assert st.position == 0 and not sim.open
+
+
+# ---- soak finding: an inventory close larger than the excess is shrunk, not kept -------------
+def _fill_part(strategy: GridStrategy, sim: Sim, price: D, qty: D) -> None:
+    """The sim's resting order at `price` fills `qty` (it keeps resting for the rest)."""
+    order = next(o for o in sim.open.values() if o.price == price)
+    sim.now += 1
+    fill = Fill(
+        f"p{sim.now}",
+        order.order_id or "",
+        order.client_id,
+        strategy.market.symbol,
+        order.side,
+        price,
+        qty,
+        D(0),
+        "USDC",
+        True,
+        sim.now,
+    )
+    order.filled += qty
+    if order.filled >= order.quantity:
+        sim.open.pop(order.client_id)
+    sim.fills.append(fill)
+    sim.delivered.add(fill.trade_id)
+    strategy.on_fill(fill)
+
+
+def test_a_partial_fills_inventory_close_shrinks_when_the_slots_own_close_takes_over() -> None:
+    """The buy at 98 fills 0.3 (an inventory close of 0.3 rests for it); then, in one cycle, it
+    fills the rest and the buy at 96 fills 0.2. Held 1.2; the slot's own close (1.0) and the
+    inventory close (0.3) would close 1.3. The inventory close must shrink to 0.2 (it used to
+    be kept whole, larger than the 0.1 excess: the slot's close was then held back and the
+    0.2 of the second fill got no close - the soak's `holds 2.6, resting closes 2.3`)."""
+    strategy, sim = start(price=D(100), grid_type="long")
+    _fill_part(strategy, sim, D(98), D("0.3"))
+    sim.run(strategy.on_price(D("98.5"), sim.now, bid=D("98.49"), ask=D("98.51")))
+    assert resting_close(sim, strategy) == D("0.3")
+    _fill_part(strategy, sim, D(98), D("0.7"))
+    _fill_part(strategy, sim, D(96), D("0.2"))
+    assert strategy.state.position == D("1.2")
+    for _ in range(2):  # the cancel of the old inventory close, then nothing left to do
+        sim.run(strategy.on_price(D("96.5"), sim.now, bid=D("96.49"), ask=D("96.51")))
+    assert resting_close(sim, strategy) == D("1.2")
+    inventory = [s for s in strategy.state.slots if s.inventory]
+    assert [s.size(strategy.grid.quantity) for s in inventory] == [D("0.2")]
+
+
+def test_a_slot_close_larger_than_what_is_held_is_sent_for_what_is_held() -> None:
+    """The buy at 98 fills 0.3, its inventory close sells 0.1 of it, then the buy fills the
+    rest: held 0.9, the slot's close is 1.0. It must go out for the 0.9 held (it used to be
+    held back entirely: 0.9 held with no exit)."""
+    strategy, sim = start(price=D(100), grid_type="long")
+    _fill_part(strategy, sim, D(98), D("0.3"))
+    sim.run(strategy.on_price(D("98.5"), sim.now, bid=D("98.49"), ask=D("98.51")))
+    inv_price = next(s.sell for s in strategy.state.slots if s.inventory)
+    _fill_part(strategy, sim, inv_price, D("0.1"))
+    _fill_part(strategy, sim, D(98), D("0.7"))
+    assert strategy.state.position == D("0.9")
+    for _ in range(2):
+        sim.run(strategy.on_price(D("96.5"), sim.now, bid=D("96.49"), ask=D("96.51")))
+    assert resting_close(sim, strategy) == D("0.9")
+
+
+# ---- soak finding: a spot sell waits for the cancel of the sell it replaces ------------------
+def test_spot_replacement_sell_waits_until_the_cancelled_sell_is_gone() -> None:
+    """A spot sell being cancelled keeps its base locked until the exchange has done it (a 202
+    only queues the cancel): a replacement sent meanwhile is refused INSUFFICIENT_FUNDS. The
+    planner must not count a cancel-pending spot sell as free inventory."""
+    strategy, sim = start(SPOT, price=D(100), grid_type="long")
+    strategy.state.position = D(1)  # manual state: one unit held, one close for it
+    strategy.state.lots = []
+    sim.run(strategy.on_price(D(100), sim.now, bid=D("99.99"), ask=D("100.01")))
+    sells = [o for o in strategy.state.orders.values() if o.side == "Ask" and not o.opening]
+    assert sum((o.quantity for o in sells), D(0)) == D(1)
+    old = sells[0]
+    old.cancel_sent = True  # its cancel was accepted with 202: still live on the exchange
+    slot = next(s for s in strategy.state.slots if s.order == old.client_id)
+    slot.order = None  # the slot now wants a replacement
+    actions = strategy.plan(sim.now)
+    assert not [a for a in actions if isinstance(a, Place) and a.order.side == "Ask"]
+    strategy.on_gone(old.client_id, D(0))  # the cancel is seen done
+    sim.open.pop(old.client_id, None)
+    actions = strategy.plan(sim.now)
+    assert [a.order.quantity for a in actions if isinstance(a, Place) and a.order.side == "Ask"]
