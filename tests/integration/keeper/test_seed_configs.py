@@ -207,15 +207,24 @@ def seed(tmp_path: Path, paper: tuple[str, Path]) -> Iterator[Seed]:
     kill_everything(home)
 
 
-def grid_view(port: int) -> dict[str, Any]:
-    view: dict[str, Any] = httpx.get(f"http://127.0.0.1:{port}/api/grid", timeout=5).json()
-    return view
+def grid_view(seed: Seed, port: int) -> dict[str, Any]:
+    """The bot's /api/grid (reads need the bot's token too: any token file of the home)."""
+    for token in sorted((seed.home / "tokens").glob("*.token")):
+        reply = httpx.get(
+            f"http://127.0.0.1:{port}/api/grid",
+            headers={"Authorization": f"Bearer {token.read_text().strip()}"},
+            timeout=5,
+        )
+        if reply.status_code == 200:
+            view: dict[str, Any] = reply.json()
+            return view
+    raise ValueError("no token of this home opens the bot's API")
 
 
-def grid_orders(port: int) -> int:
+def grid_orders(seed: Seed, port: int) -> int:
     """Open grid orders, 0 while the bot is not answering yet."""
     try:
-        return len(grid_view(port)["open_orders"])
+        return len(grid_view(seed, port)["open_orders"])
     except (httpx.HTTPError, ValueError, KeyError):
         return 0
 
@@ -234,7 +243,7 @@ def test_seed_instance_file_runs_through_daemon_manager(seed: Seed) -> None:
 
     started = seed.dm("start", "--config", "config/active/bp_sol_01.json", "--daemon")
     assert started.returncode == 0, started.stdout + started.stderr
-    wait_for(lambda: grid_orders(port) > 0, timeout=60, what="grid orders on the paper exchange")
+    wait_for(lambda: grid_orders(seed, port) > 0, timeout=60, what="grid orders on the exchange")
 
     status = seed.dm("status", "--config", "config/active/bp_sol_01.json")
     assert status.returncode == 0, status.stderr
@@ -302,8 +311,8 @@ def test_legacy_settings_file_with_seed_bot_args_runs_a_grid(seed: Seed) -> None
     )
     started = seed.dm("start", "--daemon")
     assert started.returncode == 0, started.stdout + started.stderr
-    wait_for(lambda: grid_orders(port) > 0, timeout=60, what="legacy grid orders")
-    view = grid_view(port)
+    wait_for(lambda: grid_orders(seed, port) > 0, timeout=60, what="legacy grid orders")
+    view = grid_view(seed, port)
     assert view["grid_lower_price"] == "2750"
     assert view["grid_upper_price"] == "3300"
     stopped = seed.dm("stop", "-")
@@ -322,9 +331,9 @@ def test_missing_order_quantity_is_derived_and_kept(seed: Seed) -> None:
     assert "order_quantity: not set; it will be derived" in check.stdout
     started = seed.dm("start", "--config", "config/active/bp_sol_02.json", "--daemon")
     assert started.returncode == 0, started.stdout + started.stderr
-    wait_for(lambda: grid_orders(port) > 0, timeout=60, what="grid orders")
+    wait_for(lambda: grid_orders(seed, port) > 0, timeout=60, what="grid orders")
     # 100000 USDC, 5% kept back, 10 slots, at price 100: 95 SOL per order.
-    orders = grid_view(port)["open_orders"]
+    orders = grid_view(seed, port)["open_orders"]
     assert {Decimal(order["quantity"]) for order in orders} == {Decimal(95)}
     shown = seed.dm("grid", "show", "bp_sol_02")
     assert shown.returncode == 0, shown.stderr
