@@ -140,3 +140,21 @@ def test_unset_variable_names_the_command(project: Project, tmp_path: Path) -> N
     proc = project.gk("start", "-d", "--config", str(config))
     assert proc.returncode == 2
     assert "GK_TEST_KEY is not set" in proc.stderr
+
+
+def test_env_file_survives_without_any_shell(project: Project, tmp_path: Path) -> None:
+    out = tmp_path / "seen"
+    out.mkdir()
+    project.env.pop("GK_TEST_KEY", None)
+    env_file = project.root / "keyed.env"
+    env_file.write_text(f"GK_TEST_KEY={ALPHA}\n")
+    env_file.chmod(0o600)
+    config = keyed_instance(project, out, env_file="keyed.env")
+    project.gk("start", "-d", "--config", str(config), check=True)
+    pid = running_pid(project, "keyed")
+    assert seen(out, pid) == f"{ALPHA}|{ALPHA}"
+    # Edited file, a restart from a shell without the key: the file's new value applies.
+    env_file.write_text(f"export GK_TEST_KEY='{BETA}'\n")
+    project.gk("restart", "keyed", check=True)
+    pid = running_pid(project, "keyed", other_than=pid)
+    assert seen(out, pid) == f"{BETA}|{BETA}"
