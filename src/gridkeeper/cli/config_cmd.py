@@ -237,3 +237,12 @@ def resolve(
     except ConfigError as exc:
         doc = {"ok": False, "error": str(exc)}
     click.echo(orjson.dumps(doc).decode())
+
+
+def _register() -> None:
+    from gridkeeper.cli.migrate_cmd import migrate
+
+    config.add_command(migrate)
+
+
+_register()
