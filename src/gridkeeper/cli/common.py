@@ -35,3 +35,46 @@ def settings_option(func: F) -> F:
 def warn(lines: Iterable[str]) -> None:
     for line in lines:
         click.secho(f"warning: {line}", fg="yellow", err=True)
+
+
+# Shell and session plumbing no config refers to: not sent to the keeper (docs/keeper.md).
+_SKIP_NAMES = frozenset(
+    {
+        "_",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "PS1",
+        "PS2",
+        "PS4",
+        "PROMPT_COMMAND",
+        "LS_COLORS",
+        "LSCOLORS",
+        "TERM",
+        "TERMCAP",
+        "COLORTERM",
+        "DISPLAY",
+        "WINDOWID",
+        "MAIL",
+        "LESSOPEN",
+        "LESSCLOSE",
+        "TMUX",
+        "TMUX_PANE",
+        "STY",
+        "WINDOW",
+    }
+)
+_SKIP_PREFIXES = ("SSH_", "XDG_", "DBUS_", "GPG_", "HIST", "BASH_FUNC_", "GRIDKEEPER_", "VSCODE_")
+
+
+def command_env() -> dict[str, str]:
+    """This command's environment as sent with start/restart/reload, so `${VAR}` in a config
+    resolve here and not in the environment of a keeper started earlier. The keeper keeps only
+    the variables the configs refer to, and never logs them."""
+    import os
+
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _SKIP_NAMES and not k.startswith(_SKIP_PREFIXES)
+    }

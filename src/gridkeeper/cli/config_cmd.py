@@ -205,8 +205,17 @@ def show(file: Path, settings_path: Path | None) -> None:
 @click.option("--settings", "settings_path", type=click.Path(path_type=Path), default=None)
 @click.option("--defaults", is_flag=True, help="Also the legacy program or every active file.")
 @click.option("--home", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--env-stdin",
+    is_flag=True,
+    help='Read {"command_env": {...}, "kept": {path: {...}}} from stdin (never argv: ps shows it).',
+)
 def resolve(
-    files: tuple[str, ...], settings_path: Path | None, defaults: bool, home: Path | None
+    files: tuple[str, ...],
+    settings_path: Path | None,
+    defaults: bool,
+    home: Path | None,
+    env_stdin: bool,
 ) -> None:
     """Internal: resolved configs as JSON for the keeper (carries secrets; pipes only)."""
     import sys
@@ -215,8 +224,25 @@ def resolve(
 
     if sys.stdout.isatty():
         raise click.UsageError("internal command for the keeper; its output holds secrets")
+    extra: dict[str, Any] = orjson.loads(sys.stdin.buffer.read() or b"{}") if env_stdin else {}
     try:
-        doc = resolve_configs(settings_path, list(files), defaults=defaults, home=home)
+        doc = resolve_configs(
+            settings_path,
+            list(files),
+            defaults=defaults,
+            home=home,
+            command_env=extra.get("command_env"),
+            kept=extra.get("kept"),
+        )
     except ConfigError as exc:
         doc = {"ok": False, "error": str(exc)}
     click.echo(orjson.dumps(doc).decode())
+
+
+def _register() -> None:
+    from gridkeeper.cli.migrate_cmd import migrate
+
+    config.add_command(migrate)
+
+
+_register()

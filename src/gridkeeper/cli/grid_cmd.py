@@ -120,8 +120,36 @@ def read_token(home: Path, name: str) -> str | None:
         return None
 
 
-def find_web_port(name: str, settings_path: Path | None) -> int:
-    """The instance's web_port, from its config in the instances directory."""
+def keeper_web_port(name: str, home: Path) -> int | None:
+    """The web_port of an instance the keeper of `home` knows (it knows each instance's config,
+    so this works from any directory); None when no keeper answers or it has no such instance.
+    Never starts a keeper."""
+    from gridkeeper.keeper.client import KeeperClient
+
+    client = KeeperClient(home, timeout=10)
+    try:
+        if client.ping() is None:
+            return None
+        rows = client.request("status", names=[name])
+    except GridkeeperError:
+        return None
+    for row in rows if isinstance(rows, list) else []:
+        if row.get("name") == name:
+            if row.get("port") is None:
+                raise UsageError(
+                    f"instance {name!r} ({row.get('config')}) has no daemon_config.web_port"
+                )
+            return int(row["port"])
+    return None
+
+
+def find_web_port(name: str, settings_path: Path | None, home: Path | None = None) -> int:
+    """The instance's web_port: through the keeper when it runs the instance, else from its
+    config in the instances directory."""
+    if home is not None:
+        port = keeper_web_port(name, home)
+        if port is not None:
+            return port
     found = find_settings(settings_path)
     settings = load_settings(found)
     folder = instances_dir(found, settings)
@@ -134,7 +162,10 @@ def find_web_port(name: str, settings_path: Path | None) -> int:
             if inst.web_port is None:
                 raise UsageError(f"instance {name!r} ({path}) has no daemon_config.web_port")
             return inst.web_port
-    raise UsageError(f"no instance named {name!r} in {folder}")
+    raise UsageError(
+        f"no instance named {name!r}: the keeper of {home or 'this home'} does not know it and "
+        f"it is not in {folder} (run from the project directory, or give --home or --settings)"
+    )
 
 
 def control_for(
@@ -145,7 +176,7 @@ def control_for(
         return GridControl(url, read_token(home_dir, name) if name else None)
     if name is None:
         raise UsageError("give an instance NAME or --url")
-    port = find_web_port(name, settings_path)
+    port = find_web_port(name, settings_path, home_dir)
     return GridControl(f"http://127.0.0.1:{port}", read_token(home_dir, name))
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gridkeeper.cli.common import home_option, settings_option, warn
+from gridkeeper.cli.common import command_env, home_option, settings_option, warn
 from gridkeeper.errors import OperationFailed, UsageError
 from gridkeeper.keeper.client import KeeperClient, KeeperError, ensure_keeper
 from gridkeeper.paths import find_settings, resolve_home
@@ -145,6 +145,7 @@ def start(
         request["names"] = list(names)
     if loaded and loaded[0].name == "daemon_config" and not configs:
         request = {"wait": True}  # the keeper resolves the legacy program from its settings
+    request["env"] = command_env()
     if not daemon:
         client = KeeperClient(home_dir)
         info = client.ping()
@@ -263,13 +264,14 @@ def restart(
             load_instance(path, settings)
     client = ensure_keeper(home_dir, spath)
     args = _targets(names, configs, all_)
+    env = command_env()
     with _spinner("restarting"):
         try:
-            results = client.request("restart", **args)
+            results = client.request("restart", **args, env=env)
         except KeeperError as exc:
             if exc.code != "not_found" or not configs:
                 raise
-            results = client.request("start", configs=args["configs"], wait=True)
+            results = client.request("start", configs=args["configs"], wait=True, env=env)
     raise click.exceptions.Exit(_print_results(results))
 
 
@@ -284,7 +286,7 @@ def reload(dry_run: bool, home: Path | None, settings_path: Path | None) -> None
     """
     home_dir, spath = resolve_home(home), find_settings(settings_path)
     client = ensure_keeper(home_dir, spath)
-    report = client.request("reload", dry_run=dry_run)
+    report = client.request("reload", dry_run=dry_run, env=command_env())
     for key in ("added", "removed", "changed", "unchanged"):
         click.echo(f"{key:10} {', '.join(report[key]) or '-'}")
 

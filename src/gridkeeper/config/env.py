@@ -34,30 +34,37 @@ def substitute(
     file: str | None = None,
     loc: tuple[str | int, ...] = (),
     substituted: set[tuple[str | int, ...]] | None = None,
+    refs: set[str] | None = None,
 ) -> Any:
-    """Return `value` with every `${...}` replaced; record changed paths in `substituted`."""
+    """Return `value` with every `${...}` replaced; record changed paths in `substituted` and
+    every variable name referenced (set or not, with a default or not) in `refs`."""
     if isinstance(value, str):
         if "$" not in value:
             return value
-        result = _substitute_string(value, env, file=file, loc=loc)
+        result = _substitute_string(value, env, file=file, loc=loc, refs=refs)
         if substituted is not None and result != value:
             substituted.add(loc)
         return result
     if isinstance(value, dict):
         return {
-            k: substitute(v, env, file=file, loc=(*loc, k), substituted=substituted)
+            k: substitute(v, env, file=file, loc=(*loc, k), substituted=substituted, refs=refs)
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [
-            substitute(v, env, file=file, loc=(*loc, i), substituted=substituted)
+            substitute(v, env, file=file, loc=(*loc, i), substituted=substituted, refs=refs)
             for i, v in enumerate(value)
         ]
     return value
 
 
 def _substitute_string(
-    text: str, env: Mapping[str, str], *, file: str | None, loc: tuple[str | int, ...]
+    text: str,
+    env: Mapping[str, str],
+    *,
+    file: str | None,
+    loc: tuple[str | int, ...],
+    refs: set[str] | None = None,
 ) -> str:
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
@@ -70,6 +77,8 @@ def _substitute_string(
                 loc=format_loc(loc),
             )
         name, default = match.group(1), match.group(2)
+        if refs is not None:
+            refs.add(name)
         if name in env:
             return env[name]
         if default is not None:
@@ -82,3 +91,19 @@ def _substitute_string(
         )
 
     return _PATTERN.sub(replace, text)
+
+
+def references(value: Any) -> set[str]:
+    """Every variable name a document refers to, without resolving anything."""
+    names: set[str] = set()
+    if isinstance(value, str):
+        for match in _PATTERN.finditer(value):
+            if match.group(1):
+                names.add(match.group(1))
+    elif isinstance(value, dict):
+        for item in value.values():
+            names |= references(item)
+    elif isinstance(value, list):
+        for item in value:
+            names |= references(item)
+    return names

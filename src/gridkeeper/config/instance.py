@@ -132,6 +132,11 @@ class InstanceConfig:
     fingerprint: str
     warnings: tuple[str, ...] = field(default=())
     own_log_dir: Path | None = None  # the seed's per-instance daemon_config.log_dir, resolved
+    # The variables the config refers to, as resolved (not those only the reading process's
+    # own environment had): the keeper gives them to the program, which reads its config too.
+    ref_env: dict[str, str] = field(default_factory=dict)
+    # Those that came from a command's environment: kept for the next start (envlayers).
+    kept_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def web_port(self) -> int | None:

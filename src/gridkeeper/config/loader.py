@@ -3,23 +3,28 @@ cross-file checks and secret handling. Everything raises ConfigError naming file
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
 import stat
+from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from gridkeeper.config.env import format_loc, substitute
+from gridkeeper.config.env import format_loc, references, substitute
+from gridkeeper.config.envlayers import LEGACY_RUN_VARS, Layers
+from gridkeeper.config.envlayers import build as build_layers
 from gridkeeper.config.errors import config_error
 from gridkeeper.config.instance import (
     InstanceConfig,
     InstanceFile,
     effective_health,
     fingerprint,
+    project_dir,
     resolve_program,
 )
 from gridkeeper.config.seed import translate
@@ -91,14 +96,33 @@ def _validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
         raise config_error(exc, model, str(path)) from None
 
 
-def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None) -> Settings:
-    """Load the settings file (None: built-in defaults)."""
+def load_settings(
+    path: str | Path | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    command_env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load the settings file (None: built-in defaults). Its `${VAR}` come from
+    `command_env`, then its own `env_file`, then `env` (default: this process's environment)."""
     if path is None:
         return Settings()
     file = Path(path)
     raw = read_json(file)
-    data = substitute(raw, os.environ if env is None else env, file=str(file))
+    base = os.environ if env is None else env
+    own = raw.get("env_file")
+    own_file: Path | None = None
+    if isinstance(own, str):
+        own_file = Path(substitute(own, ChainMap(dict(command_env or {}), dict(base)))).expanduser()
+        own_file = own_file if own_file.is_absolute() else file.resolve().parent / own_file
+    layers = build_layers(base=base, command=command_env, settings_file=own_file)
+    data = substitute(raw, layers.mapping, file=str(file))
     settings: Settings = _validate(Settings, data, file)
+    if settings.env_file:
+        # Relative to the settings file, so it means the same from any directory.
+        target = Path(settings.env_file).expanduser()
+        if not target.is_absolute():
+            target = file.resolve().parent / target
+        settings = settings.model_copy(update={"env_file": str(target)})
     return settings
 
 
@@ -110,15 +134,24 @@ def instances_dir(settings_path: Path | None, settings: Settings) -> Path:
 
 
 def load_instance(
-    path: str | Path, settings: Settings, env: Mapping[str, str] | None = None
+    path: str | Path,
+    settings: Settings,
+    env: Mapping[str, str] | None = None,
+    *,
+    command_env: Mapping[str, str] | None = None,
+    kept_env: Mapping[str, str] | None = None,
 ) -> InstanceConfig:
-    """Load one instance file and resolve it over the settings defaults."""
+    """Load one instance file and resolve it over the settings defaults. `${VAR}` values come
+    from `command_env`, the env files, `kept_env`, then `env` (default: this process's
+    environment), in that order (gridkeeper.config.envlayers)."""
     file = resolve_file(path)
     raw, seed_warnings = translate(read_json(file), known_keys(), file=str(file))
-    substituted: set[tuple[str | int, ...]] = set()
-    data = substitute(
-        raw, os.environ if env is None else env, file=str(file), substituted=substituted
+    layers = instance_layers(
+        raw, file, settings, os.environ if env is None else env, command_env, kept_env
     )
+    substituted: set[tuple[str | int, ...]] = set()
+    refs: set[str] = set()
+    data = substitute(raw, layers.mapping, file=str(file), substituted=substituted, refs=refs)
     overrides = data.get("daemon_config", {})
     own_log_dir: str | None = None
     if isinstance(overrides, dict):
@@ -151,8 +184,52 @@ def load_instance(
             file=str(file),
             loc="metadata.instance_id",
         )
-    return _resolved(
-        name, file, parsed, data, raw, substituted, seed_warnings, own_log_dir=own_log_dir
+    cfg = _resolved(
+        name,
+        file,
+        parsed,
+        data,
+        raw,
+        substituted,
+        [*seed_warnings, *layers.warnings],
+        own_log_dir=own_log_dir,
+    )
+    if any(Path(a).name == "run.py" for a in cfg.argv[1:2]):
+        refs |= LEGACY_RUN_VARS  # the seed's run.py reads the keys from its environment
+    given, kept = layers.split(refs)
+    return dataclasses.replace(cfg, ref_env=given, kept_env=kept)
+
+
+def instance_layers(
+    raw: dict[str, Any],
+    file: Path,
+    settings: Settings,
+    base: Mapping[str, str],
+    command_env: Mapping[str, str] | None,
+    kept_env: Mapping[str, str] | None,
+) -> Layers:
+    """The sources of this instance's variables. Its env_file and working_dir are read from
+    the raw file: they decide where variables come from, so they cannot use `${VAR}` of their
+    own beyond the command's and the process's environment."""
+    outer = ChainMap(dict(command_env or {}), dict(base))
+    daemon = raw.get("daemon_config")
+    daemon = daemon if isinstance(daemon, dict) else {}
+    root = project_dir(file)
+    workdir = root
+    if isinstance(daemon.get("working_dir"), str):
+        workdir = Path(substitute(daemon["working_dir"], outer, file=str(file))).expanduser()
+        workdir = workdir if workdir.is_absolute() else root / workdir
+    own: Path | None = None
+    if isinstance(daemon.get("env_file"), str):
+        own = Path(substitute(daemon["env_file"], outer, file=str(file))).expanduser()
+        own = own if own.is_absolute() else workdir / own
+    return build_layers(
+        base=base,
+        command=command_env,
+        kept=kept_env,
+        instance_file=own,
+        settings_file=Path(settings.env_file) if settings.env_file else None,
+        workdir=workdir,
     )
 
 
@@ -208,14 +285,32 @@ def _resolved(
     )
 
 
-def legacy_instance(settings_path: Path, settings: Settings) -> InstanceConfig:
+def legacy_instance(
+    settings_path: Path,
+    settings: Settings,
+    *,
+    command_env: Mapping[str, str] | None = None,
+    kept_env: Mapping[str, str] | None = None,
+) -> InstanceConfig:
     """The seed's single-bot format: the settings file itself describes one program."""
     data = settings.model_dump(mode="json")
     fields = set(InstanceFile.model_fields["daemon_config"].annotation.model_fields)  # type: ignore[union-attr]
     daemon = {k: v for k, v in data.items() if k in fields}
     parsed: InstanceFile = _validate(InstanceFile, {"daemon_config": daemon}, settings_path)
     raw = read_json(settings_path)
-    return _resolved(LEGACY_INSTANCE, settings_path, parsed, daemon, raw, set())
+    cfg = _resolved(LEGACY_INSTANCE, settings_path, parsed, daemon, raw, set())
+    # run.py reads the keys itself (BACKPACK_KEY/SECRET, BASE_URL): give it the command's.
+    layers = build_layers(
+        base=os.environ,
+        command=command_env,
+        kept=kept_env,
+        settings_file=Path(settings.env_file) if settings.env_file else None,
+        workdir=cfg.cwd,
+    )
+    given, kept = layers.split(references(raw) | LEGACY_RUN_VARS)
+    return dataclasses.replace(
+        cfg, ref_env=given, kept_env=kept, warnings=(*cfg.warnings, *layers.warnings)
+    )
 
 
 def _valid_name(name: str) -> bool:

@@ -121,6 +121,11 @@ class DaemonDefaults(StrictModel):
         description="Extra environment variables for the program (a string is kept as "
         "GRIDKEEPER_ENVIRONMENT, the seed's deployment label).",
     )
+    env_file: str | None = Field(
+        None,
+        description="dotenv file of variables for ${VAR} (keys that must survive reboots; "
+        "mode 600). Settings: relative to the settings file; instance: to its working_dir.",
+    )
     log_retention_days: float = Field(
         30.0, gt=0, description="Rotated logs older than this are deleted."
     )

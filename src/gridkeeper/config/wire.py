@@ -9,6 +9,7 @@ over a pipe; the command refuses to print it on a terminal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def instance_wire(cfg: InstanceConfig) -> dict[str, Any]:
         "secrets": sorted(secret_values(cfg)),
         "warnings": list(cfg.warnings),
         "own_log_dir": str(cfg.own_log_dir) if cfg.own_log_dir else None,
+        "ref_env": dict(cfg.ref_env),
+        "kept_env": dict(cfg.kept_env),
     }
 
 
@@ -94,11 +97,25 @@ def resolve(
     *,
     defaults: bool = False,
     home: Path | None = None,
+    command_env: Mapping[str, str] | None = None,
+    kept: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Everything the keeper needs to know, as JSON-able data. A bad settings file fails the
     whole answer; a bad instance file is reported per file, so one broken file cannot stop the
-    keeper from restoring the others."""
-    settings = load_settings(settings_path)
+    keeper from restoring the others. `command_env` is the environment of the command that asked
+    (start, restart, reload); `kept` what each config path resolved last time (envlayers)."""
+    kept = kept or {}
+    settings = load_settings(settings_path, command_env=command_env)
+
+    def one(file: str | Path) -> InstanceConfig:
+        old = kept.get(str(Path(file).resolve()))
+        return load_instance(file, settings, command_env=command_env, kept_env=old)
+
+    def legacy() -> InstanceConfig:
+        assert settings_path is not None
+        old = kept.get(str(settings_path.resolve()))
+        return legacy_instance(settings_path, settings, command_env=command_env, kept_env=old)
+
     doc: dict[str, Any] = {
         "version": WIRE_VERSION,
         "ok": True,
@@ -111,19 +128,19 @@ def resolve(
     for file in files:
         try:
             if settings_path is not None and Path(file).resolve() == settings_path.resolve():
-                configs.append(legacy_instance(settings_path, settings))
+                configs.append(legacy())
             else:
-                configs.append(load_instance(file, settings))
+                configs.append(one(file))
         except ConfigError as exc:
             doc["errors"].append({"file": str(file), "message": str(exc)})
     if defaults:
         if settings_path is not None and settings.has_legacy_program:
-            configs.append(legacy_instance(settings_path, settings))
+            configs.append(legacy())
         else:
             folder = instances_dir(settings_path, settings)
             for active in sorted(folder.glob("*.json")) if folder.is_dir() else []:
                 try:
-                    configs.append(load_instance(active, settings))
+                    configs.append(one(active))
                 except ConfigError as exc:
                     doc["errors"].append({"file": str(active), "message": str(exc)})
     doc["instances"] = [instance_wire(c) for c in configs]

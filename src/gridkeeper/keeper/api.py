@@ -59,6 +59,12 @@ class Api:
             raise ApiError("bad_request", f"unknown op {op!r}")
         if self.sup.shutting_down and op not in READ_ONLY_OPS:
             raise ApiError("failed", "the keeper is shutting down")
+        env = args.get("env")
+        if env is not None and not (
+            isinstance(env, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
+            raise ApiError("bad_request", "env must be an object of strings")
         for key in ("names", "configs"):
             value = args.get(key)
             if value is not None and not (
@@ -93,16 +99,20 @@ class Api:
         names: list[str] | None = None,
         wait: bool = False,
         all: bool = False,
+        env: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
+        """`env`: the environment of the command asking; `${VAR}` resolve in it."""
         targets: list[Instance] = []
         if configs:
-            for cfg in await self.sup.load(configs):
+            for cfg in await self.sup.load(configs, env):
                 inst = self.sup.register(cfg)
                 targets.append(inst)
         if names:
-            targets += self.sup.named(names)
+            named = self.sup.named(names)
+            await self._refresh_stopped(named, env)
+            targets += named
         if not configs and not names:
-            defaults = await self.sup.default_configs()
+            defaults = await self.sup.default_configs(env)
             check_unique(defaults)
             targets += [self.sup.register(c) for c in defaults]
         results: list[dict[str, Any]] = []
@@ -129,6 +139,20 @@ class Api:
         if waits:
             results += await asyncio.gather(*waits)
         return results
+
+    async def _refresh_stopped(self, insts: list[Instance], env: dict[str, str] | None) -> None:
+        """`start NAME` of an instance that does not run re-reads its file in the command's
+        environment (a running one is left as it is: starting it changes nothing)."""
+        if env is None:
+            return
+        files = [
+            str(i.cfg.path)
+            for i in insts
+            if i.pid is None and i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
+        ]
+        if files:
+            for cfg in self.sup.strict(await self.sup.resolve_configs(files, env=env)):
+                self.sup.register(cfg)
 
     async def _dependencies_ready(
         self, inst: Instance, started: dict[str, asyncio.Future[dict[str, Any]]]
@@ -169,6 +193,7 @@ class Api:
         all: bool = False,
         configs: list[str] | None = None,
         wait: bool = True,
+        env: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         targets = self._targets(names, configs, True if not (names or configs) else all)
         # A restart applies the config file as it is now (read before anything is stopped:
@@ -179,7 +204,7 @@ class Api:
             if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
         ]
         fresh = (
-            {c.name: c for c in self.sup.strict(await self.sup.resolve_configs(files))}
+            {c.name: c for c in self.sup.strict(await self.sup.resolve_configs(files, env=env))}
             if files
             else {}
         )
@@ -225,14 +250,16 @@ class Api:
             raise ApiError("bad_request", f"limit must be an integer from 1 to {MAX_EVENTS_LIMIT}")
         return self.sup.store.events(since_seq, limit, names)
 
-    async def op_reload(self, dry_run: bool = False) -> dict[str, list[str]]:
+    async def op_reload(
+        self, dry_run: bool = False, env: dict[str, str] | None = None
+    ) -> dict[str, list[str]]:
         # A known instance whose file is gone is reported as removed, not as an error.
         paths = [
             str(i.cfg.path)
             for i in self.sup.instances.values()
             if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
         ]
-        result = await self.sup.resolve_configs(paths, defaults=True)
+        result = await self.sup.resolve_configs(paths, defaults=True, env=env)
         wanted: dict[str, InstanceSpec] = {}
         for cfg in self.sup.strict(result):
             if cfg.name in wanted and wanted[cfg.name].path != cfg.path:

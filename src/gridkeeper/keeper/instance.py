@@ -35,6 +35,7 @@ ACTIVE: frozenset[str] = frozenset({"starting", "running", "stopping"})
 TAIL_LINES = 20
 CONTAIN_TIMEOUT = 5.0
 KILL_RETRY = 5.0  # the keeper never forgets a process it has not seen die: SIGKILL again
+MIN_SHOWN_HIDDEN = 4  # shorter ${VAR} values (a port, a flag) are left as they are
 
 
 class Host(Protocol):
@@ -387,11 +388,26 @@ class Instance:
         return f"{self.name} stopped"
 
     # ------------------------------------------------------------------ process
+    def _shown_argv(self) -> list[str]:
+        """The argv for events: a value that came from `${VAR}` shows as `${VAR}` again (a
+        command's key may sit in an argument; events are not redacted by the log sink)."""
+        hidden = sorted(
+            ((v, k) for k, v in self.cfg.ref_env.items() if len(v) >= MIN_SHOWN_HIDDEN),
+            key=lambda item: -len(item[0]),
+        )
+        shown = []
+        for arg in self.cfg.argv:
+            for value, name in hidden:
+                arg = arg.replace(value, f"${{{name}}}")
+            shown.append(arg)
+        return shown
+
     def _launch(self) -> None:
         if self.next_cfg is not None:
             self.cfg, self.next_cfg = self.next_cfg, None
         cfg = self.cfg
         env = dict(os.environ)
+        env.update(cfg.ref_env)  # ${VAR} values of the command that started it (envlayers)
         env.update(cfg.env)
         self.start_nonce = secrets.token_hex(8)
         env.update(
@@ -428,7 +444,7 @@ class Instance:
         self.adopted = False
         self.started_at = time.time()
         self.exit_future = asyncio.get_running_loop().create_future()
-        self._emit("starting", f"{self.name} started as pid {self.pid}", argv=list(cfg.argv))
+        self._emit("starting", f"{self.name} started as pid {self.pid}", argv=self._shown_argv())
         self.host.watch_death(self)
         self.feed(Event("spawned"))
 

@@ -70,6 +70,11 @@ class InstanceSpec:
     secrets: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     own_log_dir: str | None = None  # the seed's per-instance daemon_config.log_dir
+    # Variables the config refers to, as the starting command resolved them (given to the
+    # program, which reads its config itself), and those of them kept for the next start.
+    # Stored in state.db (0600) so automatic restarts and a new keeper use the same values.
+    ref_env: dict[str, str] = field(default_factory=dict)
+    kept_env: dict[str, str] = field(default_factory=dict)
 
     def log_dir(self, home: Path) -> Path:
         if self.own_log_dir:
@@ -123,6 +128,8 @@ def instance_from_wire(data: dict[str, Any]) -> InstanceSpec:
         secrets=tuple(data.get("secrets", ())),
         warnings=tuple(data.get("warnings", ())),
         own_log_dir=data.get("own_log_dir"),
+        ref_env=dict(data.get("ref_env") or {}),
+        kept_env=dict(data.get("kept_env") or {}),
     )
 
 
@@ -146,9 +153,12 @@ def resolve(
     *,
     defaults: bool = False,
     home: Path | None = None,
+    command_env: dict[str, str] | None = None,
+    kept: dict[str, dict[str, str]] | None = None,
 ) -> Resolution:
-    """Ask the config package (in its own process) to load and resolve configs."""
-    argv = [sys.executable, "-m", "gridkeeper", "config", "resolve"]
+    """Ask the config package (in its own process) to load and resolve configs. The command's
+    environment and the kept values travel on the resolver's stdin (never its argv)."""
+    argv = [sys.executable, "-m", "gridkeeper", "config", "resolve", "--env-stdin"]
     if settings_path is not None:
         argv += ["--settings", str(settings_path)]
     if defaults:
@@ -157,7 +167,10 @@ def resolve(
         argv += ["--home", str(home)]
     argv += ["--", *[str(f) for f in files]]
     env = {k: v for k, v in os.environ.items() if k != "GRIDKEEPER_INSTANCE"}
-    proc = subprocess.run(argv, capture_output=True, env=env, timeout=RESOLVE_TIMEOUT, check=False)
+    stdin = json.dumps({"command_env": command_env, "kept": kept or {}}).encode()
+    proc = subprocess.run(
+        argv, input=stdin, capture_output=True, env=env, timeout=RESOLVE_TIMEOUT, check=False
+    )
     # The keeper reaps every child on SIGCHLD, so the exit status may be lost: the JSON says
     # whether it worked, and no JSON means it did not.
     try:

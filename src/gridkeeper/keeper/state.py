@@ -6,6 +6,7 @@ its own (pid + process start time, never a bare pid) and which instances were me
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -77,6 +78,10 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        # 0600: rows keep the ${VAR} values a start command resolved (API keys among them).
+        # SQLite gives its -wal and -shm files the database file's mode.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600))
+        path.chmod(0o600)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -293,11 +293,26 @@ class Supervisor:
         self.store.forget(name)
 
     async def resolve_configs(
-        self, files: Iterable[str] = (), *, defaults: bool = False
+        self,
+        files: Iterable[str] = (),
+        *,
+        defaults: bool = False,
+        env: dict[str, str] | None = None,
+        kept: dict[str, dict[str, str]] | None = None,
     ) -> Resolution:
-        """Configs are read by the config package in its own short-lived process."""
+        """Configs are read by the config package in its own short-lived process, with the
+        environment of the command that asked (`env`) and what each known instance resolved
+        last time (kept for a command whose shell lacks a variable)."""
+        if kept is None:
+            kept = {str(i.cfg.path): i.cfg.kept_env for i in self.instances.values()}
         call = functools.partial(
-            resolve, self.settings_path, list(files), defaults=defaults, home=self.home
+            resolve,
+            self.settings_path,
+            list(files),
+            defaults=defaults,
+            home=self.home,
+            command_env=env,
+            kept=kept,
         )
         result = await asyncio.get_running_loop().run_in_executor(None, call)
         self.add_redactions(result.settings.secrets)
@@ -313,18 +328,20 @@ class Supervisor:
             raise ConfigError("\n".join(messages))
         return result.instances
 
-    async def default_configs(self) -> list[InstanceSpec]:
+    async def default_configs(self, env: dict[str, str] | None = None) -> list[InstanceSpec]:
         """No target: the settings file's legacy program, else every active instance file."""
-        result = await self.resolve_configs(defaults=True)
+        result = await self.resolve_configs(defaults=True, env=env)
         configs = self.strict(result)
         if not configs:
             folder = result.settings.instances_dir
             raise ApiError("config", f"no instances to start: no *.json in {folder}")
         return configs
 
-    async def load(self, paths: Iterable[str]) -> list[InstanceSpec]:
+    async def load(
+        self, paths: Iterable[str], env: dict[str, str] | None = None
+    ) -> list[InstanceSpec]:
         """Load every config first: one bad file starts nothing."""
-        configs = self.strict(await self.resolve_configs(paths))
+        configs = self.strict(await self.resolve_configs(paths, env=env))
         check_unique(configs)
         new = {c.name for c in configs}
         others = [i.cfg for i in self.instances.values() if i.name not in new]
@@ -370,13 +387,17 @@ class Supervisor:
         wanted = [
             r.config for r in rows if r.name not in (MONITOR, LEGACY) and Path(r.config).exists()
         ]
-        result = await self.resolve_configs(wanted) if wanted else None
+        # What the last start command resolved stays in force across a keeper restart.
+        kept = {
+            str(r.config): dict(r.spec.get("kept_env") or {}) for r in rows if r.spec is not None
+        }
+        result = await self.resolve_configs(wanted, kept=kept) if wanted else None
         fresh = {c.name: c for c in result.instances} if result else {}
         if rows and any(r.name == LEGACY for r in rows):
             fresh.update(
                 {
                     c.name: c
-                    for c in (await self.resolve_configs(defaults=True)).instances
+                    for c in (await self.resolve_configs(defaults=True, kept=kept)).instances
                     if c.name == LEGACY
                 }
             )
@@ -399,6 +420,8 @@ class Supervisor:
                 self.emit(saved.name, "config_error", f"{saved.name}: no config to restore from")
                 continue
             inst = self.register(cfg)
+            if saved.name in fresh:  # the stored spec keeps no secrets: redact today's
+                self.add_redactions(fresh[saved.name].secrets)
             inst.restarts = saved.restarts
             inst.history = list(saved.history)
             inst.last_exit_code, inst.last_exit = saved.last_exit_code, saved.last_exit

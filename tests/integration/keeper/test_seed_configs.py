@@ -337,4 +337,28 @@ def test_missing_order_quantity_is_derived_and_kept(seed: Seed) -> None:
     shown = seed.dm("grid", "show", "bp_sol_02")
     assert shown.returncode == 0, shown.stderr
     assert "95" in shown.stdout
+    # From any directory: the keeper knows where the instance is.
+    elsewhere = seed.root.parent / "elsewhere"
+    elsewhere.mkdir()
+    anywhere = subprocess.run(
+        [sys.executable, "-m", "gridkeeper", "grid", "show", "bp_sol_02"],
+        cwd=elsewhere,
+        env=seed.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert anywhere.returncode == 0, anywhere.stderr
+    assert "95" in anywhere.stdout
+    unknown = subprocess.run(
+        [sys.executable, "-m", "gridkeeper", "grid", "show", "nobody"],
+        cwd=elsewhere,
+        env=seed.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unknown.returncode == 2 and "does not know it" in unknown.stderr
     seed.dm("stop", "-")
