@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $(STAMP)
 
-## make run: the main job on the paper exchange
+## make run: the main job on the paper exchange (this checkout's config/active/)
 run: $(STAMP)
-	$(BIN)/gridkeeper run-demo
+	$(BIN)/gridkeeper run-demo --settings config/daemon_config.json
 
 ## make stop: stop the bots and the keeper that `make run` started
 stop: $(STAMP)

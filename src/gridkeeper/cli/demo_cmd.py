@@ -18,6 +18,8 @@ from gridkeeper.cli.keeper_cmd import _context, _default_configs, _print_results
 from gridkeeper.cli.status_cmd import _table
 from gridkeeper.errors import UsageError
 from gridkeeper.keeper.client import ensure_keeper
+from gridkeeper.paths import SETTINGS_ENV, resolve_home
+from gridkeeper.resources import install_demo
 
 GRID_WAIT_S = 30.0
 
@@ -26,14 +28,20 @@ GRID_WAIT_S = 30.0
 @home_option
 @settings_option
 def run_demo(home: Path | None, settings_path: Path | None) -> None:
-    """Start every config in config/active/ (the paper exchange and two paper grid bots) in the
-    background, wait until the grids have orders out, and show them.
+    """Start the demo (the paper exchange and two paper grid bots) in the background, wait
+    until the grids have orders out, and show them.
 
-    Example: make run   (or: gridkeeper run-demo --home /tmp/demo)
+    The demo's files are the packaged ones, written to <home>/demo/ (no checkout needed, any
+    directory works). With --settings (or $GRIDKEEPER_SETTINGS) it starts that settings file's
+    active/ instead: `make run` starts the checkout's config/active/ that way.
+
+    Example: gridkeeper run-demo   (or: gridkeeper run-demo --home /tmp/demo)
     """
+    if settings_path is None and not os.environ.get(SETTINGS_ENV):
+        settings_path = install_demo(resolve_home(home) / "demo")
     home_dir, spath, settings = _context(home, settings_path)
     if spath is None:
-        raise UsageError("run it from the project directory (no config/daemon_config.json here)")
+        raise UsageError("no settings file: give --settings FILE")
     configs = _default_configs(spath, settings)
     for cfg in configs:
         warn(cfg.warnings)
