@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gridkeeper.bot.client_ids import CLOSE_SLOT
+from gridkeeper.bot.grid import floor_to
 from gridkeeper.bot.grid_base import GridBase
 from gridkeeper.bot.lots import apply_fill
 from gridkeeper.bot.state import ZERO, SlotState, TrackedOrder
@@ -151,7 +152,8 @@ class OutcomeBook(GridBase):
                 realized_profit=str(st.realized_profit),
             )
         if slot is not None:
-            self._advance(slot, order, price, qty, fee_quote)
+            base_fee = fill.fee if fill.fee_symbol == self.market.base else ZERO
+            self._advance(slot, order, price, qty, fee_quote, base_fee)
         self._finalize_if_done(order)
         if order.slot == CLOSE_SLOT and st.closing and order.client_id not in st.orders:
             self._close_done()
@@ -165,12 +167,19 @@ class OutcomeBook(GridBase):
         return None
 
     def _advance(
-        self, slot: SlotState, order: TrackedOrder, price: Decimal, qty: Decimal, fee: Decimal
+        self,
+        slot: SlotState,
+        order: TrackedOrder,
+        price: Decimal,
+        qty: Decimal,
+        fee: Decimal,
+        base_fee: Decimal = ZERO,
     ) -> None:
         if order.opening:
             paid = (slot.open_price or ZERO) * slot.leg_filled + price * qty
             slot.open_price = paid / (slot.leg_filled + qty)
             slot.open_fee += fee
+            slot.open_base_fee += base_fee
         else:
             slot.close_value += price * qty
             slot.close_fee += fee
@@ -182,9 +191,19 @@ class OutcomeBook(GridBase):
             return
         if order.opening:
             slot.phase = "close"
+            if slot.open_base_fee > 0:
+                # A spot buy pays its fee in base: it delivered a hair less than it bought.
+                # The close sells what was delivered (to the step; the rest is the grid's
+                # dust, closed by an inventory close once it makes an order), never the
+                # account's own base: a fee shortfall that grew with every round trip would
+                # otherwise outgrow any allowance and leave a close unsendable.
+                delivered = slot.size(self.grid.quantity) - slot.open_base_fee
+                slot.quantity = floor_to(delivered, self.market.step_size)
         else:
             slot.phase = "open"
             slot.open_price = None
             slot.open_fee = slot.close_value = slot.close_fee = ZERO
+            slot.open_base_fee = ZERO
+            slot.quantity = None  # the next opening leg is the grid's size again
         slot.leg_filled = ZERO
         slot.order = None

@@ -204,8 +204,10 @@ class GridPlanner(InventoryCover):
         pos = self.state.position
         held = pos if side == "Ask" else -pos
         room = held - self.closing_quantity(side, pending=True)
-        # Spot buys pay their fee in base, so a bought unit arrives a hair short; the account's
-        # own balance covers that sliver (SPOT_FEE_SLACK of a unit), a missing unit it does not.
+        # Spot buys pay their fee in base, so a bought unit arrives a hair short. A slot's close
+        # sells what its buy delivered (outcomes._advance), so this allowance never grows; it
+        # remains for legs laid out whole (a rebuild, a state saved before delivered sizing):
+        # the account's own base covers that sliver (SPOT_FEE_SLACK of a unit), not a unit.
         slack = qty * SPOT_FEE_SLACK if self.market.spot else ZERO
         if room >= qty - slack:
             return qty

@@ -463,3 +463,29 @@ def test_room_freed_by_a_finished_spot_cancel_goes_to_the_shortened_closes() -> 
     assert strategy.state.position == D("7.2")
     assert resting_close(sim, strategy) == D("7.2")
     assert not exit_gaps(strategy.state, SPOT.min_quantity).broken
+
+
+# ---- backtester finding: spot fee dust (buys deliver qty - fee, the fee paid in base) --------
+def test_spot_base_fees_never_exhaust_the_close_allowance_over_many_round_trips() -> None:
+    """A spot buy of 1 delivers 0.9998 (fee in base). Each close used to sell the whole 1, the
+    sliver coming from the account's own base under a 1% allowance: after ~50 round trips the
+    shortfall outgrew it, closes went out short and their slots stuck in the close phase. Closes
+    now sell what was delivered (to the step): 300 round trips later every slot still trades,
+    the grid's inventory never falls below what it started with, and every unit has its exit."""
+    strategy = GridStrategy.fresh("bot-s", config(grid_type="long"), SPOT, D(100), D(5))
+    sim = Sim(strategy, base_fee_on_buys=True)
+    sim.run(strategy.plan(sim.now))
+    start_position = strategy.state.position
+    book = {"bid": None, "ask": None}
+    for _ in range(300):  # down through the buy at 98, back up through its close at 100
+        for price in (D("97.9"), D("100.1")):
+            sim.move(price)
+            sim.run(strategy.on_price(price, sim.now, **book))
+            assert strategy.state.status == "running", strategy.state.reason
+            gaps = exit_gaps(strategy.state, SPOT.min_quantity)
+            assert not gaps.broken, gaps.describe()
+    buys_at_98 = [f for f in sim.fills if f.side == "Bid" and f.price == D(98)]
+    assert len(buys_at_98) == 300  # the slot never stuck in its close phase
+    assert start_position <= strategy.state.position < start_position + SPOT.min_quantity * 2
+    slot = next(s for s in strategy.state.slots if s.buy == D(98))
+    assert slot.phase == "open" and strategy.state.slot_order(slot) is not None
