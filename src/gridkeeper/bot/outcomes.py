@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from gridkeeper.bot.client_ids import CLOSE_SLOT
 from gridkeeper.bot.grid import floor_to
-from gridkeeper.bot.grid_base import GridBase
+from gridkeeper.bot.inventory import InventoryCover
 from gridkeeper.bot.lots import apply_fill
 from gridkeeper.bot.state import ZERO, SlotState, TrackedOrder
 from gridkeeper.exchange.models import Fill
@@ -19,7 +19,7 @@ REJECT_BACKOFF_MS = 5000  # first wait after a refused order; doubles per refusa
 REJECT_BACKOFF_MAX_MS = 300_000  # cap: a level refused forever costs one order per 5 minutes
 
 
-class OutcomeBook(GridBase):
+class OutcomeBook(InventoryCover):
     """Applies order outcomes and fills to the grid's state."""
 
     def on_placed(self, client_id: int, order_id: str, status: str, executed: Decimal) -> None:
@@ -191,14 +191,6 @@ class OutcomeBook(GridBase):
             return
         if order.opening:
             slot.phase = "close"
-            if slot.open_base_fee > 0:
-                # A spot buy pays its fee in base: it delivered a hair less than it bought.
-                # The close sells what was delivered (to the step; the rest is the grid's
-                # dust, closed by an inventory close once it makes an order), never the
-                # account's own base: a fee shortfall that grew with every round trip would
-                # otherwise outgrow any allowance and leave a close unsendable.
-                delivered = slot.size(self.grid.quantity) - slot.open_base_fee
-                slot.quantity = floor_to(delivered, self.market.step_size)
         else:
             slot.phase = "open"
             slot.open_price = None
@@ -207,3 +199,16 @@ class OutcomeBook(GridBase):
             slot.quantity = None  # the next opening leg is the grid's size again
         slot.leg_filled = ZERO
         slot.order = None
+        if order.opening and slot.open_base_fee > 0:
+            self._size_close_to_delivery(slot)
+
+    def _size_close_to_delivery(self, slot: SlotState) -> None:
+        """A spot buy pays its fee in base: it delivered a hair less than it bought. Its close
+        sells the whole leg only while the grid's own position covers it (the slivers earlier
+        rounding left, counted with every other close); else what was delivered, rounded down
+        to the step. Never the account's own base: that shortfall grew by the fee with every
+        round trip, outgrew any allowance, and left closes short and their levels stuck."""
+        uncovered = abs(self.state.position) - self.exit_cover(slot.kind, pending=True)
+        if uncovered < 0:
+            delivered = slot.size(self.grid.quantity) - slot.open_base_fee
+            slot.quantity = floor_to(delivered, self.market.step_size)
