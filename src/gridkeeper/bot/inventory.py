@@ -12,7 +12,7 @@ from decimal import Decimal
 from gridkeeper.bot.client_ids import CLOSE_SLOT
 from gridkeeper.bot.grid import floor_to
 from gridkeeper.bot.grid_base import GridBase
-from gridkeeper.bot.state import INVENTORY_SLOT_BASE, ZERO, Kind, Side, SlotState
+from gridkeeper.bot.state import INVENTORY_SLOT_BASE, ZERO, Kind, Side, SlotState, TrackedOrder
 
 
 class InventoryCover(GridBase):
@@ -30,6 +30,46 @@ class InventoryCover(GridBase):
             ZERO,
         )
 
+    def closing_quantity(self, side: str, *, pending: bool) -> Decimal:
+        """Unfilled quantity of the grid's closing orders on `side` (position closes aside).
+
+        An order going away (its cancel sent, or no slot owns it any more: this plan cancels
+        it) counts only for a spot grid when `pending`: until the exchange has done the cancel
+        (a 202 only queues it) its base stays locked and it may still fill. A perp close going
+        away never counts: reduce-only stops a late fill of it and of its replacement."""
+        return sum((o.quantity - o.filled for o in self._closing_orders(side, pending)), ZERO)
+
+    def _closing_orders(self, side: str, pending: bool) -> list[TrackedOrder]:
+        pending = pending and self.market.spot
+        owned = {s.order for s in self.state.slots if s.order is not None}
+        return [
+            o
+            for o in self.state.orders.values()
+            if o.side == side
+            and not o.opening
+            and o.slot != CLOSE_SLOT
+            and o.status != "gone"
+            and (pending or (o.client_id in owned and not o.cancel_sent))
+        ]
+
+    def exit_cover(self, kind: Kind, *, pending: bool) -> Decimal:
+        """What will close `kind` position: the closing orders (`closing_quantity`), plus the
+        pending legs of closing slots whose order is not among them (none yet, gone, or being
+        cancelled)."""
+        side: Side = "Ask" if kind == "long" else "Bid"
+        orders = self._closing_orders(side, pending)
+        counted = {o.client_id for o in orders}
+        qty = self.grid.quantity
+        legs = sum(
+            (
+                s.size(qty) - s.leg_filled
+                for s in self.state.slots
+                if s.phase == "close" and s.kind == kind and s.order not in counted
+            ),
+            ZERO,
+        )
+        return sum((o.quantity - o.filled for o in orders), ZERO) + legs
+
     def cover_inventory(self, *, at_book: bool = False) -> None:
         """Give every unit of the position a closing leg: inventory slots for what the grid's
         levels do not hold (a partial opening fill, a range change, an adopted position), and
@@ -41,10 +81,17 @@ class InventoryCover(GridBase):
             st.slots.remove(slot)  # nothing of that side left to close; plan cancels its order
         if held == 0:
             return
-        gap = abs(held) - self.closing_cover(kind)
-        if gap < 0:
-            self._shrink_inventory_closes(kind, -gap, at_book=at_book)
+        # Measured by the closing orders themselves, not only the slots' legs: a close sent
+        # shorter than its leg (its base was locked by a spot sell being cancelled) covers only
+        # what it carries, and the base freed once that cancel is done needs an exit too. The
+        # cancel-pending spot sell counts while deciding to add (its base is still locked, it
+        # still rests), not while deciding to shrink (it is going away): so the two decisions
+        # can never undo each other.
+        excess = self.exit_cover(kind, pending=False) - abs(held)
+        if excess > 0:
+            self._shrink_inventory_closes(kind, excess, at_book=at_book)
             return
+        gap = abs(held) - self.exit_cover(kind, pending=True)
         qty = floor_to(gap, market.step_size)
         if qty <= 0 or qty < market.min_quantity:
             return  # dust below one order: nothing can be sent for it

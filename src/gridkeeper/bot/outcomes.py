@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gridkeeper.bot.client_ids import CLOSE_SLOT
-from gridkeeper.bot.grid_base import GridBase
+from gridkeeper.bot.grid import floor_to
+from gridkeeper.bot.inventory import InventoryCover
 from gridkeeper.bot.lots import apply_fill
 from gridkeeper.bot.state import ZERO, SlotState, TrackedOrder
 from gridkeeper.exchange.models import Fill
@@ -18,7 +19,7 @@ REJECT_BACKOFF_MS = 5000  # first wait after a refused order; doubles per refusa
 REJECT_BACKOFF_MAX_MS = 300_000  # cap: a level refused forever costs one order per 5 minutes
 
 
-class OutcomeBook(GridBase):
+class OutcomeBook(InventoryCover):
     """Applies order outcomes and fills to the grid's state."""
 
     def on_placed(self, client_id: int, order_id: str, status: str, executed: Decimal) -> None:
@@ -151,7 +152,8 @@ class OutcomeBook(GridBase):
                 realized_profit=str(st.realized_profit),
             )
         if slot is not None:
-            self._advance(slot, order, price, qty, fee_quote)
+            base_fee = fill.fee if fill.fee_symbol == self.market.base else ZERO
+            self._advance(slot, order, price, qty, fee_quote, base_fee)
         self._finalize_if_done(order)
         if order.slot == CLOSE_SLOT and st.closing and order.client_id not in st.orders:
             self._close_done()
@@ -165,12 +167,19 @@ class OutcomeBook(GridBase):
         return None
 
     def _advance(
-        self, slot: SlotState, order: TrackedOrder, price: Decimal, qty: Decimal, fee: Decimal
+        self,
+        slot: SlotState,
+        order: TrackedOrder,
+        price: Decimal,
+        qty: Decimal,
+        fee: Decimal,
+        base_fee: Decimal = ZERO,
     ) -> None:
         if order.opening:
             paid = (slot.open_price or ZERO) * slot.leg_filled + price * qty
             slot.open_price = paid / (slot.leg_filled + qty)
             slot.open_fee += fee
+            slot.open_base_fee += base_fee
         else:
             slot.close_value += price * qty
             slot.close_fee += fee
@@ -186,5 +195,20 @@ class OutcomeBook(GridBase):
             slot.phase = "open"
             slot.open_price = None
             slot.open_fee = slot.close_value = slot.close_fee = ZERO
+            slot.open_base_fee = ZERO
+            slot.quantity = None  # the next opening leg is the grid's size again
         slot.leg_filled = ZERO
         slot.order = None
+        if order.opening and slot.open_base_fee > 0:
+            self._size_close_to_delivery(slot)
+
+    def _size_close_to_delivery(self, slot: SlotState) -> None:
+        """A spot buy pays its fee in base: it delivered a hair less than it bought. Its close
+        sells the whole leg only while the grid's own position covers it (the slivers earlier
+        rounding left, counted with every other close); else what was delivered, rounded down
+        to the step. Never the account's own base: that shortfall grew by the fee with every
+        round trip, outgrew any allowance, and left closes short and their levels stuck."""
+        uncovered = abs(self.state.position) - self.exit_cover(slot.kind, pending=True)
+        if uncovered < 0:
+            delivered = slot.size(self.grid.quantity) - slot.open_base_fee
+            slot.quantity = floor_to(delivered, self.market.step_size)

@@ -172,22 +172,14 @@ class GridPlanner(InventoryCover):
             and self._clear_of_own(side, level) == level
         )
 
-    def _open_quantity(self, side: str, *, opening: bool) -> Decimal:
+    def _opening_quantity(self, side: str) -> Decimal:
+        """Unfilled quantity of the grid's opening orders on `side` (closing ones:
+        `closing_quantity`)."""
         return sum(
             (
                 o.quantity - o.filled
                 for o in self.state.orders.values()
-                if o.side == side
-                and o.opening == opening
-                and o.slot != CLOSE_SLOT
-                and o.status != "gone"
-                # A perp close being cancelled (a range change moves it) frees its inventory
-                # for the close that replaces it: reduce-only stops a late fill of both. A spot
-                # sell keeps the base locked until the exchange has really cancelled it (a 202
-                # only queues the cancel): a replacement sent before then would be refused
-                # INSUFFICIENT_FUNDS (and, were both to fill, sell base the grid lacks), so it
-                # waits for the cancel to be seen done; the old sell rests as the exit meanwhile.
-                and not (o.cancel_sent and not opening and not self.market.spot)
+                if o.side == side and o.opening and o.slot != CLOSE_SLOT and o.status != "gone"
             ),
             ZERO,
         )
@@ -198,7 +190,7 @@ class GridPlanner(InventoryCover):
             return True
         pos = self.state.position
         exposure = pos if side == "Bid" else -pos
-        worst = exposure + self._open_quantity(side, opening=True) + qty
+        worst = exposure + self._opening_quantity(side) + qty
         if worst > limit:
             self._blocked.setdefault(side, (worst, limit))
             return False
@@ -211,9 +203,11 @@ class GridPlanner(InventoryCover):
         is held. 0: nothing (less than one order)."""
         pos = self.state.position
         held = pos if side == "Ask" else -pos
-        room = held - self._open_quantity(side, opening=False)
-        # Spot buys pay their fee in base, so a bought unit arrives a hair short; the account's
-        # own balance covers that sliver (SPOT_FEE_SLACK of a unit), a missing unit it does not.
+        room = held - self.closing_quantity(side, pending=True)
+        # Spot buys pay their fee in base, so a bought unit arrives a hair short. A slot's close
+        # sells what its buy delivered (outcomes._advance), so this allowance never grows; it
+        # remains for legs laid out whole (a rebuild, a state saved before delivered sizing):
+        # the account's own base covers that sliver (SPOT_FEE_SLACK of a unit), not a unit.
         slack = qty * SPOT_FEE_SLACK if self.market.spot else ZERO
         if room >= qty - slack:
             return qty

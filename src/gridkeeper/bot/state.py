@@ -71,6 +71,7 @@ class SlotState:
     leg_filled: Decimal = ZERO
     open_price: Decimal | None = None  # average price of the opening leg (for booking)
     open_fee: Decimal = ZERO  # quote fees paid on the opening leg
+    open_base_fee: Decimal = ZERO  # spot: base fees paid on the opening leg (not delivered)
     close_value: Decimal = ZERO  # quote value of the closing leg's fills so far
     close_fee: Decimal = ZERO  # quote fees paid on the closing leg
     order: int | None = None  # client_id of the slot's order
@@ -169,6 +170,7 @@ _DEC_FIELDS = {
     "leg_filled",
     "open_price",
     "open_fee",
+    "open_base_fee",
     "close_value",
     "close_fee",
     "lower",

@@ -43,6 +43,7 @@ class Sim:
     fills: list[Fill] = field(default_factory=list)
     down: bool = False  # while down, fills are recorded but not delivered
     delivered: set[str] = field(default_factory=set)  # trade ids the strategy has applied
+    base_fee_on_buys: bool = False  # spot as on Backpack: a buy's fee is paid in base
 
     def run(self, actions: list[Place | Cancel]) -> None:
         for action in actions:
@@ -66,6 +67,8 @@ class Sim:
     def _fill(self, order: TrackedOrder, price: D) -> None:
         qty = order.quantity - order.filled
         self.now += 1
+        in_base = self.base_fee_on_buys and order.side == "Bid"
+        fee = qty * self.fee_rate if in_base else (price * qty * self.fee_rate)
         fill = Fill(
             trade_id=f"t{next(self.trades)}",
             order_id=order.order_id or "",
@@ -74,8 +77,8 @@ class Sim:
             side=order.side,
             price=price,
             quantity=qty,
-            fee=(price * qty * self.fee_rate).quantize(D("0.00000001")),
-            fee_symbol="USDC",
+            fee=fee.quantize(D("0.00000001")),
+            fee_symbol=self.strategy.market.base if in_base else "USDC",
             is_maker=True,
             timestamp_ms=self.now,
         )

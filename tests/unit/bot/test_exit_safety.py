@@ -14,7 +14,7 @@ from gridkeeper.bot.grid import GridError
 from gridkeeper.bot.invariant import exit_gaps
 from gridkeeper.bot.reconcile import reconcile
 from gridkeeper.bot.state import state_from_dict, state_to_dict
-from gridkeeper.bot.strategy import GridStrategy, MarketSpec, Place
+from gridkeeper.bot.strategy import Cancel, GridStrategy, MarketSpec, Place
 from gridkeeper.config.strategy import describe_actions
 from gridkeeper.exchange.models import Fill
 
@@ -418,3 +418,74 @@ def test_spot_replacement_sell_waits_until_the_cancelled_sell_is_gone() -> None:
     sim.open.pop(old.client_id, None)
     actions = strategy.plan(sim.now)
     assert [a.order.quantity for a in actions if isinstance(a, Place) and a.order.side == "Ask"]
+
+
+# ---- soak finding: a close shortened while a spot sell's cancel was pending gets its rest ----
+def _run_holding_cancels(sim: Sim, actions: list[Place | Cancel]) -> list[int]:
+    """Send the places; hold the cancels (the exchange answered 202: the orders still rest and
+    a spot sell's base stays locked). Returns the held cancels' client ids."""
+    held = [a.client_id for a in actions if isinstance(a, Cancel)]
+    sim.run([a for a in actions if isinstance(a, Place)])
+    return held
+
+
+def test_room_freed_by_a_finished_spot_cancel_goes_to_the_shortened_closes() -> None:
+    """The soak's `spot at 91: holds 5.6086, resting closes 5.2`. A spot sell being cancelled
+    (202) still locks its base, so closes planned meanwhile are sent for what is free: shorter
+    than their level. Once the cancel is done that base is free again, but the shortened closes
+    kept their size and no slot was left to use it: held position with no exit. The freed base
+    must get a closing order (the invariant: held <= resting closes)."""
+    strategy = GridStrategy.fresh("bot-s", config(grid_type="long"), SPOT, D(100), D("5.1"))
+    sim = Sim(strategy)
+    sim.run(strategy.plan(sim.now))
+    assert strategy.state.position == 5 and resting_close(sim, strategy) == 5
+    _fill_part(strategy, sim, D(98), D("0.3"))  # a partial buy: an inventory close of 0.3
+    sim.run(strategy.on_price(D("98.5"), sim.now, bid=D("98.49"), ask=D("98.51")))
+    inventory = next(o for o in strategy.state.orders.values() if o.slot >= 1024)
+    # In one cycle the buy at 98 fills the rest and the buy at 96 fills: the slots' own closes
+    # take over and the inventory close is cancelled; the exchange queues the cancel (202).
+    _fill_part(strategy, sim, D(98), D("0.7"))
+    _fill_part(strategy, sim, D(96), D(1))
+    assert strategy.state.position == 7
+    book = {"bid": D("95.49"), "ask": D("95.51")}
+    pending = _run_holding_cancels(sim, strategy.on_price(D("95.5"), sim.now, **book))
+    assert pending == [inventory.client_id]
+    # Meanwhile the buy at 94 fills in part: its inventory close is sent too.
+    _fill_part(strategy, sim, D(94), D("0.2"))
+    pending += _run_holding_cancels(sim, strategy.on_price(D("95.5"), sim.now, **book))
+    assert resting_close(sim, strategy) == D("7.2")  # counting the sell being cancelled
+    # The exchange does the cancel; the bot sees it gone.
+    for client_id in pending:
+        sim.open.pop(client_id, None)
+        strategy.on_gone(client_id, D(0))
+    for _ in range(3):  # whatever cancels and replacements it takes, done at once this time
+        sim.run(strategy.on_price(D("95.5"), sim.now, **book))
+    assert strategy.state.position == D("7.2")
+    assert resting_close(sim, strategy) == D("7.2")
+    assert not exit_gaps(strategy.state, SPOT.min_quantity).broken
+
+
+# ---- backtester finding: spot fee dust (buys deliver qty - fee, the fee paid in base) --------
+def test_spot_base_fees_never_exhaust_the_close_allowance_over_many_round_trips() -> None:
+    """A spot buy of 1 delivers 0.9998 (fee in base). Each close used to sell the whole 1, the
+    sliver coming from the account's own base under a 1% allowance: after ~50 round trips the
+    shortfall outgrew it, closes went out short and their slots stuck in the close phase. Closes
+    now sell what was delivered (to the step): 300 round trips later every slot still trades,
+    the grid's inventory never falls below what it started with, and every unit has its exit."""
+    strategy = GridStrategy.fresh("bot-s", config(grid_type="long"), SPOT, D(100), D(5))
+    sim = Sim(strategy, base_fee_on_buys=True)
+    sim.run(strategy.plan(sim.now))
+    start_position = strategy.state.position
+    book = {"bid": None, "ask": None}
+    for _ in range(300):  # down through the buy at 98, back up through its close at 100
+        for price in (D("97.9"), D("100.1")):
+            sim.move(price)
+            sim.run(strategy.on_price(price, sim.now, **book))
+            assert strategy.state.status == "running", strategy.state.reason
+            gaps = exit_gaps(strategy.state, SPOT.min_quantity)
+            assert not gaps.broken, gaps.describe()
+    buys_at_98 = [f for f in sim.fills if f.side == "Bid" and f.price == D(98)]
+    assert len(buys_at_98) == 300  # the slot never stuck in its close phase
+    assert start_position <= strategy.state.position < start_position + SPOT.min_quantity * 2
+    slot = next(s for s in strategy.state.slots if s.buy == D(98))
+    assert slot.phase == "open" and strategy.state.slot_order(slot) is not None
