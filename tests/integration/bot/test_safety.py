@@ -168,7 +168,9 @@ def test_realized_profit_is_fifo_through_recentre_and_kill9(
     wait_for(lambda: D(grid(bot)["grid_lower_price"]) < 90, what="re-centred")
     wait_for(lambda: settled(bot, paper), what="fills applied")
     bot.kill9()
-    paper.set_price(PERP, "93.5")
+    # Up through the re-centred grid's closes (they rest at 94 and just above the grid's own
+    # buy there): inventory bought before the re-centre is sold while the bot is down.
+    paper.set_price(PERP, "95.5")
     bot.start()
     wait_for(lambda: settled(bot, paper), what="fills applied after restart")
     _, _, fills, _ = paper.query(PERP)
