@@ -81,7 +81,9 @@ def monitor(daemon: bool, home: Path | None, settings_path: Path | None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    service = MonitorService(home_dir, settings.monitor, settings.notifications, log_dir=log_dir)
+    service = MonitorService(
+        home_dir, settings.monitor, settings.notifications, log_dir=log_dir, settings_path=spath
+    )
     service.run(stop)
     return 0
 

@@ -162,6 +162,12 @@ class MonitorSettings(StrictModel):
         "container) lets a fleet's Prometheus scrape it. The endpoint has no auth.",
     )
     rules: AlertRules = Field(default_factory=AlertRules, description="Alert rules and policy.")
+    restart_keeper: bool = Field(
+        True,
+        description="Restart a keeper that died (its lock free, its socket left behind) within "
+        "about a second, and raise a `keeper_restarted` alert. A keeper shut down on purpose, "
+        "or one that is alive but hung, is never restarted.",
+    )
 
 
 class EmailChannel(StrictModel):

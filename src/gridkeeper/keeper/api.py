@@ -79,6 +79,7 @@ class Api:
             "home": str(self.sup.home),
             "version": __version__,
             "started_at": self.sup.started_at,
+            "started_by": self.sup.started_by,
             "settings": str(self.sup.settings_path) if self.sup.settings_path else None,
             "state_store_degraded": self.sup.store_degraded,
             "task_failures": self.sup.task_failures,

@@ -31,6 +31,7 @@ PID_FILE = "keeper.pid"
 START_TIMEOUT = 15.0
 ANSWER_TIMEOUT = 5.0  # a live keeper answers a ping in milliseconds; this is for loaded hosts
 ANSWER_TIMEOUT_ENV = "GRIDKEEPER_ANSWER_TIMEOUT"
+STARTED_BY_ENV = "GRIDKEEPER_KEEPER_STARTED_BY"  # who started a keeper (read once, then dropped)
 MAX_REPLY = 64 << 20
 # Answered at once by a live keeper: no reason to keep waiting past one answer_timeout().
 QUICK_OPS = frozenset({"ping", "status", "events"})
@@ -213,9 +214,13 @@ def _read_line(stream: Any) -> dict[str, Any] | None:
     return data
 
 
-def ensure_keeper(home: Path, settings_path: Path | None) -> KeeperClient:
+def ensure_keeper(
+    home: Path, settings_path: Path | None, *, started_by: str | None = None
+) -> KeeperClient:
     """A client of the running keeper; start a daemonized one first when none holds the home.
-    Never starts a second keeper while one holds the lock: an unresponsive one is reported."""
+    Never starts a second keeper while one holds the lock: an unresponsive one is reported.
+    `started_by` is what the new keeper's `ping` and `keeper_started` event name as its
+    starter (the monitor's restart uses it)."""
     import subprocess  # only here: `status` against a running keeper never needs it
 
     client = KeeperClient(home)
@@ -228,7 +233,11 @@ def ensure_keeper(home: Path, settings_path: Path | None) -> KeeperClient:
         if settings_path is not None:
             argv += ["--settings", str(settings_path)]
         env = dict(os.environ)
-        env.pop("GRIDKEEPER_INSTANCE", None)
+        # A keeper started from inside an instance (the monitor) must not pass on its identity.
+        for key in ("GRIDKEEPER_INSTANCE", "GRIDKEEPER_START_NONCE", STARTED_BY_ENV):
+            env.pop(key, None)
+        if started_by:
+            env[STARTED_BY_ENV] = started_by
         proc = subprocess.run(
             argv, env=env, capture_output=True, text=True, check=False, timeout=START_TIMEOUT * 4
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gridkeeper.errors import GridkeeperError, KeeperUnavailable
+from gridkeeper.keeper.client import STARTED_BY_ENV
 from gridkeeper.keeper.sdnotify import notify
 from gridkeeper.keeper.server import close_connections, serve
 from gridkeeper.keeper.spec import Resolution, SettingsSpec, resolve
@@ -102,6 +103,8 @@ def run(
 ) -> int:
     """Run a keeper on `home`. With background=True this returns (in the caller) once the
     daemon reports ready or failed."""
+    # Read once and dropped: the instances it spawns must not inherit it.
+    started_by = os.environ.pop(STARTED_BY_ENV, None) or None
     report_w: int | None = None
     if background:
         read_fd, report_w = os.pipe()
@@ -151,7 +154,9 @@ def run(
     )
     log = get_logger("gridkeeper.keeper")
     try:
-        return asyncio.run(_main(home, settings_path, sink, log, report, initial, echo, first))
+        return asyncio.run(
+            _main(home, settings_path, sink, log, report, initial, echo, first, started_by)
+        )
     finally:
         sink.close()
         lock.close()
@@ -166,19 +171,22 @@ async def _main(
     initial: dict[str, Any] | None,
     echo: IO[str] | None,
     first: Resolution,
+    started_by: str | None = None,
 ) -> int:
     supervisor = Supervisor(home, settings_path, sink, log, first)
+    supervisor.started_by = started_by
     supervisor.install_signals()
     try:
         server = await serve(supervisor, home / "keeper.sock")
     except OSError as exc:
         report(f"failed: cannot listen on {home / 'keeper.sock'}: {exc}")
         raise KeeperUnavailable(str(exc)) from exc
+    by = f" by the {started_by}" if started_by else ""
     supervisor.emit(
         "keeper",
         "keeper_started",
-        f"keeper started (pid {os.getpid()})",
-        {"pid": os.getpid(), "home": str(home)},
+        f"keeper started (pid {os.getpid()}){by}",
+        {"pid": os.getpid(), "home": str(home), "started_by": started_by},
     )
     await supervisor.restore()
     report("ok")

@@ -58,6 +58,7 @@ class Supervisor:
         self.store = StateStore(home / "state.db")
         self.instances: dict[str, Instance] = {}
         self.started_at = time.time()
+        self.started_by: str | None = None  # e.g. "monitor (pid N)" when the monitor restarted us
         self.done = asyncio.Event()
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._by_pid: dict[int, Instance] = {}

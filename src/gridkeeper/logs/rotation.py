@@ -165,6 +165,24 @@ class RotatingFile:
             self._fd = -1
             self._open()
 
+    def release_if_gone(self) -> bool:
+        """Close the file when it was deleted (or moved or replaced) behind our back, so its
+        space is freed even if no line ever comes again; the next write opens a new one. True
+        when it was released. Called by the writer thread between batches (nothing buffered)."""
+        if self._fd < 0 or self._buffer:
+            return False
+        try:
+            if os.fstat(self._fd).st_nlink > 0 and self.path.stat().st_ino == self._ino:
+                return False
+        except FileNotFoundError:
+            pass  # the name is gone: ours was moved away, or deleted
+        except OSError:
+            return False  # cannot tell (EACCES on the directory): keep writing where we were
+        os.close(self._fd)
+        self._fd = -1
+        self._size = 0
+        return True
+
     def _rotate(self, now: float) -> None:
         stamp = make_stamp(now)
         if stamp <= self._last_stamp:

@@ -28,6 +28,9 @@ from gridkeeper.logs.writer import InstanceLog
 
 # A traceback is held this long after its last line for a chained exception to follow.
 GROUP_QUIET_S: Final = 0.2
+# How often open files are checked for having been deleted: a deleted file of a quiet instance
+# must not hold its disk space for more than a second (docs/logs.md).
+GONE_CHECK_S: Final = 0.5
 # The writer flushes its file buffers at least every this many lines of a long batch.
 _BATCH_LINES: Final = 4096
 # Past queue_size only severe lines are queued; past this many times queue_size none are, so a
@@ -109,6 +112,8 @@ class LogSink:
         self._written = 0
         self._rotations = 0
         self._write_errors = 0
+        self._released = 0  # files closed because someone deleted (or replaced) them
+        self._next_gone_check = 0.0
         self._batch_now = 0.0
         self._batch_redact: Redactor | None = None
         self._housekeeper = Housekeeper(
@@ -288,6 +293,7 @@ class LogSink:
             "lost_lines": sum(log.lost_lines for log in list(self._logs.values())),
             "compressed": self._housekeeper.compressed,
             "deleted": self._housekeeper.deleted,
+            "released": self._released,
             "queued": queued,
         }
 
@@ -296,10 +302,11 @@ class LogSink:
     def _run(self) -> None:
         stop = False
         while not stop:
-            self._wake.wait(self._hold_timeout())
+            self._wake.wait(self._wait_timeout())
             self._wake.clear()
             try:
                 stop = self._drain()
+                self._release_gone()
             except Exception as exc:  # the writer must outlive any bug in one record
                 self._report(f"writer error: {exc!r}")
         self._begin_batch()
@@ -391,6 +398,22 @@ class LogSink:
         for record in records:
             log.write(record)
             self._written += record.lines
+
+    def _wait_timeout(self) -> float | None:
+        hold = self._hold_timeout()
+        if not self._logs:
+            return hold
+        gone = max(0.0, self._next_gone_check - time.monotonic())
+        return gone if hold is None else min(hold, gone)
+
+    def _release_gone(self) -> None:
+        """Close deleted files even when no line arrives (a quiet instance's file)."""
+        now = time.monotonic()
+        if now < self._next_gone_check:
+            return
+        self._next_gone_check = now + GONE_CHECK_S
+        for log in self._logs.values():
+            self._released += log.release_if_gone()
 
     def _hold_timeout(self) -> float | None:
         if not self._held:

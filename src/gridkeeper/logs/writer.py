@@ -105,6 +105,10 @@ class InstanceLog:
         lines, error_lines, records = renderer.take()
         return lines[0], error_lines[0], records[0]
 
+    def release_if_gone(self) -> int:
+        """Close those of the three files that were deleted or replaced; how many were."""
+        return sum(f.release_if_gone() for f in (self._main, self._errors, self._structured))
+
     def close(self, now: float, redact: Redactor | None) -> None:
         """Flush and close the three files."""
         try:

@@ -29,6 +29,7 @@ from gridkeeper.monitor.channels.base import Channel
 from gridkeeper.monitor.channels.factory import build_channels
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler
 from gridkeeper.monitor.exporter import Exporter
+from gridkeeper.monitor.keeperwatch import KeeperWatch, under_systemd
 from gridkeeper.monitor.lock import MonitorLock, monitor_running
 from gridkeeper.monitor.netcheck import check_all, result_samples
 from gridkeeper.monitor.outbox import Outbox, RetryPolicy
@@ -57,6 +58,7 @@ class MonitorService:
         status: StatusSource | None = None,
         channels: Sequence[Channel] | None = None,
         clock: Callable[[], float] = time.time,
+        settings_path: Path | None = None,
     ) -> None:
         self.home = home
         self.settings = monitor
@@ -79,6 +81,8 @@ class MonitorService:
         self._last_prune = 0.0
         self._last_seq: int | None = None
         self._threads: list[threading.Thread] = []
+        self._settings_path = settings_path
+        self.keeper_watch: KeeperWatch | None = None
         self.store: Store | None = None
         self.outbox: Outbox | None = None
         self.exporter: Exporter | None = None
@@ -122,6 +126,8 @@ class MonitorService:
         self._host = HostSampler(self._paths)
         self._procs = ProcessSampler()
         if self._use_keeper:
+            if self.settings.restart_keeper and not under_systemd():
+                self.keeper_watch = KeeperWatch(self.home, self._settings_path)
             self._status = self._keeper_status
             self._events = self._keeper_events()
         if self._events is not None:
@@ -155,6 +161,7 @@ class MonitorService:
                         next_cycle = time.monotonic() + self.settings.interval
                         self.cycle()
                     self.poll()
+                    self.watch_keeper()
                 except sqlite3.Error as exc:  # e.g. a full disk: keep watching, say so
                     log.error("monitor.db: %s", exc)
                 stop.wait(min(POLL, max(0.0, next_cycle - time.monotonic())))
@@ -232,6 +239,15 @@ class MonitorService:
                 )
             out += self.book.tick(now)
             self._apply(out)
+
+    def watch_keeper(self) -> None:
+        """Restart a keeper that died, and say so (see monitor/keeperwatch.py)."""
+        if self.keeper_watch is None:
+            return
+        obs = self.keeper_watch.check()
+        if obs is not None:
+            with self._lock:
+                self._apply(self.book.observe(obs, self.clock()))
 
     # -- keeper events -----------------------------------------------------------------------
     def handle_event(self, event: Mapping[str, Any]) -> None:
