@@ -11,6 +11,7 @@ import click
 import orjson
 
 from gridkeeper.cli.common import home_option, settings_option
+from gridkeeper.cli.grid_probe import add_grid_columns
 from gridkeeper.cli.keeper_cmd import NOT_RUNNING_EXIT, _context
 from gridkeeper.errors import ConfigError, UsageError
 from gridkeeper.keeper.client import KeeperError, ensure_keeper
@@ -62,6 +63,7 @@ def status(
         from gridkeeper.cli.fast import DEGRADED
 
         click.secho(f"warning: {DEGRADED}", fg="yellow", err=True)
+    add_grid_columns(home_dir, rows)
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif rows:
@@ -117,6 +119,7 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
                     "log_dir": str(cfg.log_dir(home_dir)),
                 }
             )
+    add_grid_columns(home_dir, rows)
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif rows:
