@@ -43,7 +43,8 @@ def status(argv: Sequence[str]) -> int | None:
     from gridkeeper.paths import resolve_home
 
     try:
-        client = KeeperClient(resolve_home(home))
+        home_dir = resolve_home(home)
+        client = KeeperClient(home_dir)
         rows = client.request("status", names=[name] if name else None)
     except KeeperError as exc:
         if exc.code == "not_found" and name:
@@ -58,6 +59,9 @@ def status(argv: Sequence[str]) -> int | None:
         return None
     if any(r.get("state_store_degraded") for r in rows):
         print(f"warning: {DEGRADED}", file=sys.stderr)
+    from gridkeeper.cli.grid_probe import add_grid_columns
+
+    add_grid_columns(home_dir, rows)
     if as_json:
         import json
 

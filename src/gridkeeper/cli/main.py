@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("gridkeeper.cli.status_cmd", "status", "Show instance status."),
     "list": ("gridkeeper.cli.status_cmd", "list_", "List instances."),
     "logs": ("gridkeeper.cli.status_cmd", "logs", "Show or follow an instance's logs."),
+    "profit": ("gridkeeper.cli.profit_cmd", "profit", "Profit per grid and in total, daily."),
     "reload": ("gridkeeper.cli.keeper_cmd", "reload", "Re-read configs; restart only changed."),
     "shutdown": ("gridkeeper.cli.keeper_cmd", "shutdown", "Stop every instance, then the keeper."),
     "keeper": ("gridkeeper.cli.keeper_cmd", "keeper", "Run the keeper daemon itself."),

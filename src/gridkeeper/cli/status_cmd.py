@@ -11,6 +11,7 @@ import click
 import orjson
 
 from gridkeeper.cli.common import home_option, settings_option
+from gridkeeper.cli.grid_probe import add_grid_columns
 from gridkeeper.cli.keeper_cmd import NOT_RUNNING_EXIT, _context
 from gridkeeper.errors import ConfigError, UsageError
 from gridkeeper.keeper.client import KeeperError, ensure_keeper
@@ -62,6 +63,7 @@ def status(
         from gridkeeper.cli.fast import DEGRADED
 
         click.secho(f"warning: {DEGRADED}", fg="yellow", err=True)
+    add_grid_columns(home_dir, rows)
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif rows:
@@ -117,6 +119,7 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
                     "log_dir": str(cfg.log_dir(home_dir)),
                 }
             )
+    add_grid_columns(home_dir, rows)
     if as_json:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif rows:
@@ -126,32 +129,41 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("-n", "lines", type=click.IntRange(0), default=50, show_default=True)
+@click.option(
+    "-n", "lines", type=click.IntRange(0), default=50, show_default=True, help="Lines of history."
+)
 @click.option("--errors", is_flag=True, help="Only the errors file.")
 @click.option("--json", "as_json", is_flag=True, help="The structured JSON file.")
+@click.option(
+    "--all", "every", is_flag=True, help="Every instance, each line prefixed with its name."
+)
 @home_option
 @settings_option
 def logs(
-    name: str,
+    name: str | None,
     follow: bool,
     lines: int,
     errors: bool,
     as_json: bool,
+    every: bool,
     home: Path | None,
     settings_path: Path | None,
 ) -> None:
-    """Show or follow an instance's logs (`keeper` for the keeper's own).
+    """Show or follow an instance's logs (`keeper` for the keeper's own), or all of them.
 
     \b
     Examples:
       gridkeeper logs paper-sol-spot -n 100
       gridkeeper logs paper-sol-spot -f --errors
+      gridkeeper logs --all -f
     """
     from gridkeeper.logs.reader import follow as follow_file
-    from gridkeeper.logs.reader import log_path, tail
+    from gridkeeper.logs.reader import tail
 
+    if (name is None) == (not every):
+        raise UsageError("give an instance NAME or --all (not both)")
     home_dir, _, settings = _context(home, settings_path)
     log_dir = Path(settings.log_dir).expanduser()
     if not log_dir.is_absolute():
@@ -159,12 +171,15 @@ def logs(
     kind: Literal["log", "errors", "structured"] = (
         "errors" if errors else "structured" if as_json else "log"
     )
-    path = log_path(log_dir, name, kind)
-    own = _keeper_log_dir(home_dir, name)
-    if own is not None:  # the seed's per-instance log_dir
-        from gridkeeper.logs.retention import current_name
+    if name is None:
+        from gridkeeper.cli.logs_all import follow_all
 
-        path = own / current_name(name, kind)
+        paths = _all_log_paths(home_dir, log_dir, kind)
+        if not paths:
+            raise UsageError(f"no instance logs: no keeper answers and {log_dir} has none")
+        follow_all(paths, lines, follow, click.echo)
+        return
+    path = _log_path(home_dir, log_dir, name, kind)
     if not path.exists() and not follow:
         raise UsageError(f"no log for {name!r}: {path} does not exist")
     if path.exists():
@@ -176,6 +191,46 @@ def logs(
                 click.echo(line)
         except KeyboardInterrupt:
             return
+
+
+def _log_path(
+    home: Path, log_dir: Path, name: str, kind: Literal["log", "errors", "structured"]
+) -> Path:
+    from gridkeeper.logs.reader import log_path
+    from gridkeeper.logs.retention import current_name
+
+    own = _keeper_log_dir(home, name)
+    if own is not None:  # the seed's per-instance log_dir
+        return own / current_name(name, kind)
+    return log_path(log_dir, name, kind)
+
+
+def _all_log_paths(
+    home: Path, log_dir: Path, kind: Literal["log", "errors", "structured"]
+) -> dict[str, Path]:
+    """Every instance's current log file: those the keeper knows (with their own log_dir),
+    then any other instance folder under the log directory (an instance no keeper runs now)."""
+    from gridkeeper.errors import GridkeeperError
+    from gridkeeper.keeper.client import KeeperClient
+    from gridkeeper.logs.retention import current_name
+
+    found: dict[str, Path] = {}
+    try:
+        rows = KeeperClient(home, timeout=5).request("status") or []
+    except (GridkeeperError, OSError):
+        rows = []
+    for row in rows:
+        if isinstance(row, dict) and row.get("name"):
+            name = str(row["name"])
+            folder = Path(str(row["log_dir"])) if row.get("log_dir") else log_dir / name
+            found[name] = folder / current_name(name, kind)
+    if log_dir.is_dir():
+        for folder in sorted(log_dir.iterdir()):
+            if folder.is_dir() and folder.name not in found and folder.name != "keeper":
+                path = folder / current_name(folder.name, kind)
+                if path.exists():
+                    found[folder.name] = path
+    return dict(sorted(found.items()))
 
 
 def _keeper_log_dir(home: Path, name: str) -> Path | None:

@@ -52,8 +52,53 @@ def uptime(seconds: float | None) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
+GRID_HEADER = ["TRADING", "RANGE", "POSITION", "ORDERS", "PNL"]
+
+
+def _short(value: Any, width: int = 12) -> str:
+    """A decimal string trimmed for a table cell (the JSON keeps every digit)."""
+    if value is None:
+        return "-"
+    text = str(value)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".") or "0"
+    return text[:width]
+
+
+def grid_cells(grid: dict[str, Any] | None) -> list[str]:
+    """TRADING, RANGE, POSITION, ORDERS, PNL of one row: `-` for a program that is not a grid
+    (or a grid that is not running), `?` for a running grid bot that did not answer."""
+    if grid is None:
+        return ["-"] * len(GRID_HEADER)
+    if not grid.get("answered"):
+        mark = "-" if grid.get("error") == "not running" else "?"
+        return [mark] * len(GRID_HEADER)
+    trading = str(grid.get("trading") or "?")
+    if grid.get("reason") and trading != "trading":
+        trading += f" ({grid['reason']})"
+    if grid.get("closing"):
+        trading += " closing"
+    return [
+        trading[:40],
+        str(grid.get("range") or "?"),
+        _short(grid.get("position")),
+        str(grid.get("open_orders", "?")),
+        _short(grid.get("total_pnl")),
+    ]
+
+
+def health_cell(row: dict[str, Any]) -> str:
+    """The last probe's verdict only while a process runs: a stopped or backing-off instance
+    shows `-`, never the `healthy` of a process that is gone."""
+    if row.get("state") not in ("running", "starting"):
+        return "-"
+    return str(row.get("health") or "-")[:60]
+
+
 def status_table(rows: list[dict[str, Any]], *, colour: bool) -> str:
-    """The `status`/`list` table; states coloured on a terminal."""
+    """The `status`/`list` table; states coloured on a terminal. Grid columns are added when
+    any row is a grid bot (`row["grid"]`, see cli/grid_probe.py)."""
+    with_grid = any(r.get("grid") is not None for r in rows)
     body = []
     for r in rows:
         body.append(
@@ -66,11 +111,12 @@ def status_table(rows: list[dict[str, Any]], *, colour: bool) -> str:
                 r.get("last_exit") or "-",
                 f"{r.get('cpu_percent') or 0:.1f}",
                 f"{r.get('rss_mb') or 0:.1f}",
-                str(r.get("health") or "-")[:60],
+                health_cell(r),
                 str(r.get("port") or "-"),
+                *(grid_cells(r.get("grid")) if with_grid else []),
             ]
         )
-    text = render(STATUS_HEADER, body)
+    text = render([*STATUS_HEADER, *(GRID_HEADER if with_grid else [])], body)
     if not colour:
         return text
     lines = text.split("\n")
