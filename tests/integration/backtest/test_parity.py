@@ -44,13 +44,17 @@ def _snapshot(paper: Paper, bot: Bot, symbol: str, price: str) -> tuple[Any, ...
 def _settle(paper: Paper, bot: Bot, symbol: str, price: str) -> None:
     """Wait until the bot has acted on `price` and two more loops changed nothing."""
     for _ in range(20):
-        first = wait_for(lambda: _snapshot(paper, bot, symbol, price), what=f"settled at {price}")
+        # Generous: on a loaded 2-core machine a bot cycle under the views' lock can take seconds.
+        first = wait_for(
+            lambda: _snapshot(paper, bot, symbol, price), timeout=60, what=f"settled at {price}"
+        )
         for _ in range(2):
             loop = bot.get("/health/detailed")["last_loop_at"]
             wait_for(
                 lambda seen=loop: bot.get("/health/detailed")["last_loop_at"] > seen, what="a loop"
             )
-        if wait_for(lambda: _snapshot(paper, bot, symbol, price), what="settled") == first:
+        settled = wait_for(lambda: _snapshot(paper, bot, symbol, price), timeout=60, what="settled")
+        if settled == first:
             return
     raise AssertionError(f"the bot never settled at {price}")
 
