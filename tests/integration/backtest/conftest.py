@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
-from tests.integration.bot.conftest import PAPER_CONFIG, Bot, Paper, wait_for
+from tests.integration.bot.conftest import PAPER_CONFIG, Bot, Paper, paper
 from tests.support import free_port
+
+__all__ = ["paper"]  # the bot tests' fixture, re-used here with `paper_config` below
 
 # Kind: no spread model, no cancel delay, no history lag, no rate limit, no funding: what the
 # bot sees after each price step cannot depend on when its loop ran.
@@ -21,40 +20,14 @@ KIND_CONFIG: dict[str, Any] = {**PAPER_CONFIG, "profile": "kind"}
 
 
 @pytest.fixture
-def kind_paper(tmp_path: Path) -> Iterator[Paper]:
-    home = tmp_path / "home"
-    home.mkdir()
-    config = tmp_path / "paper_exchange.json"
-    config.write_bytes(orjson.dumps(KIND_CONFIG))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridkeeper",
-            "exchange",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--home",
-            str(home),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    ex = Paper(f"http://127.0.0.1:{port}", home, proc)
-    try:
-        wait_for(
-            lambda: (
-                httpx.get(f"{ex.url}/api/v1/ticker?symbol=SOL_USDC", timeout=2).status_code == 200
-            ),
-            what="paper exchange",
-        )
-        yield ex
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def paper_config() -> dict[str, Any]:
+    """The bot tests' `paper` fixture, started with the kind profile."""
+    return KIND_CONFIG
+
+
+@pytest.fixture
+def kind_paper(paper: Paper) -> Paper:
+    return paper
 
 
 @pytest.fixture
