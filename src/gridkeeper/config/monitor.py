@@ -114,6 +114,16 @@ class AlertRules(StrictModel):
         default_factory=lambda: DurationRule(for_seconds=20, level="critical"),
         description="The keeper's socket does not answer.",
     )
+    keeper_store_degraded: DurationRule = Field(
+        default_factory=lambda: DurationRule(for_seconds=0, level="error"),
+        description="The keeper cannot write its state store (a full disk): it keeps "
+        "controlling processes and catches up when space returns.",
+    )
+    log_lines_lost: DurationRule = Field(
+        default_factory=lambda: DurationRule(for_seconds=0, level="error"),
+        description="The keeper dropped log lines it could not write (a full log disk); "
+        "resolves once a 'lost N lines' record has been written.",
+    )
     custom_level: Level = Field(
         "warning", description="Level of a custom alert raised without --level."
     )

@@ -92,7 +92,13 @@ class Api:
             else sorted(self.sup.instances.values(), key=lambda i: i.name)
         )
         degraded = self.sup.store_degraded
-        return [{**i.status(), "state_store_degraded": degraded} for i in insts]
+        # Lines a full log disk dropped and no "lost N lines" record has reported yet: the
+        # monitor alerts while it is above zero (logs.sink stats; a sink without them: 0).
+        stats = getattr(self.sup.sink, "stats", None)
+        lost = int(stats().get("lost_lines", 0)) if callable(stats) else 0
+        return [
+            {**i.status(), "state_store_degraded": degraded, "log_lines_lost": lost} for i in insts
+        ]
 
     async def op_start(
         self,

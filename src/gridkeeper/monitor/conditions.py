@@ -167,6 +167,42 @@ def keeper_observation(up: bool, error: str, rules: AlertRules) -> list[Observat
     ]
 
 
+def keeper_write_observations(
+    statuses: Sequence[Mapping[str, Any]], rules: AlertRules
+) -> list[Observation]:
+    """`keeper_store_degraded` and `log_lines_lost`, from what the keeper's status reports."""
+    degraded = any(bool(st.get("state_store_degraded")) for st in statuses)
+    lost = max((int(st.get("log_lines_lost") or 0) for st in statuses), default=0)
+    out = []
+    if rules.keeper_store_degraded.enabled:
+        r = rules.keeper_store_degraded
+        summary = "the keeper cannot write its state store (disk full?); it still controls "
+        summary += "every process and catches up when space returns"
+        out.append(
+            Observation(
+                rule="keeper_store_degraded",
+                subject="keeper",
+                active=degraded,
+                level=r.level,
+                summary=summary,
+                for_seconds=r.for_seconds,
+            )
+        )
+    if rules.log_lines_lost.enabled:
+        r = rules.log_lines_lost
+        out.append(
+            Observation(
+                rule="log_lines_lost",
+                subject="keeper",
+                active=lost > 0,
+                level=r.level,
+                summary=f"{lost} log lines could not be written (log disk full?)",
+                for_seconds=r.for_seconds,
+            )
+        )
+    return out
+
+
 def custom_observations(rows: Iterable[Mapping[str, Any]], rules: AlertRules) -> list[Observation]:
     """Every raised (not yet resolved) custom alert; the rule is `custom`, the subject its name."""
     out = []

@@ -203,6 +203,8 @@ class MonitorService:
                 live = [(a.rule, a.subject) for a in self.book.alerts.values()]
                 for obs in cond.status_clears(statuses, live):
                     out += self.book.observe(obs, now)
+                for obs in cond.keeper_write_observations(statuses, self.rules):
+                    out += self.book.observe(obs, now)
             out += self.book.observe_all(
                 "network_down", cond.network_observations(net, self.rules), now
             )

@@ -411,3 +411,38 @@ def test_channel_urls_are_kept_out_of_the_logs(gk_home: Path) -> None:
         assert TOKEN not in _redactor(f"POST http://127.0.0.1:9/bot{TOKEN}/sendMessage")
     finally:
         service.stop()
+
+
+def test_keeper_write_trouble_fires_and_resolves(gk_home: Path) -> None:
+    """Issue 11: the keeper's status says its state store cannot be written and log lines were
+    lost (a full disk): the monitor alerts on each, and resolves both once the keeper reports
+    it caught up."""
+    statuses = [
+        {
+            "name": "bot1",
+            "state": "running",
+            "pid": None,
+            "restarts": 0,
+            "state_store_degraded": True,
+            "log_lines_lost": 12,
+        }
+    ]
+    settings = MonitorSettings(interval=0.2, rules=AlertRules(resolve_after=0.5))
+    service = MonitorService(
+        gk_home, settings, NotificationSettings(), events=[], status=lambda: statuses
+    )
+    wanted = {"keeper_store_degraded", "log_lines_lost"}
+
+    def firing() -> dict[str, str]:
+        """rule -> summary of the firing keeper alerts."""
+        alerts = list(service.book.alerts.values())
+        return {a.rule: a.summary for a in alerts if a.state == "firing" and a.rule in wanted}
+
+    running = Running(service)
+    try:
+        wait_for(lambda: set(firing()) == wanted, what="both alerts firing")
+        assert "12 log lines" in firing()["log_lines_lost"]
+        statuses[0] = {**statuses[0], "state_store_degraded": False, "log_lines_lost": 0}
+        wait_for(lambda: not firing(), what="both resolved")
+    finally:
+        running.stop()
