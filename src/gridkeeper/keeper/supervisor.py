@@ -273,6 +273,9 @@ class Supervisor:
         place = getattr(self.sink, "set_instance_dir", None)
         if place is not None:
             place(cfg.name, cfg.log_dir(self.home))
+        keep = getattr(self.sink, "set_instance_retention", None)
+        if keep is not None:  # the instance's own log_retention_days / log_cleanup_interval
+            keep(cfg.name, cfg.daemon.log_retention_days, cfg.daemon.log_cleanup_interval)
         return inst
 
     def add_redactions(self, secrets: Iterable[str]) -> None:

@@ -65,6 +65,9 @@ class Housekeeper:
     ) -> None:
         self._log_dir = log_dir
         self._policy = policy
+        # Directories with a policy of their own (an instance's log_retention_days, its own
+        # log_dir outside log_dir); read by this thread, replaced whole by set_dir_policy.
+        self._own: dict[Path, RetentionPolicy] = {}
         self._compress = compress
         self._interval_s = interval_s
         self._clock = clock
@@ -94,10 +97,23 @@ class Housekeeper:
             self._outstanding += 1
         self._jobs.put(path)
 
+    def set_dir_policy(
+        self, directory: Path, policy: RetentionPolicy, interval_s: float | None = None
+    ) -> None:
+        """Give `directory` its own retention (swept with the others); a shorter `interval_s`
+        makes every sweep come that often."""
+        self._own = {**self._own, directory: policy}
+        if interval_s is not None and interval_s > 0:
+            self._interval_s = min(self._interval_s, interval_s)
+
     def sweep(self) -> None:
-        """Apply retention to every instance directory now."""
+        """Apply retention to every instance directory now, each with its own policy."""
+        own, now = self._own, self._clock()
         try:
-            self.deleted += len(retention.sweep(self._log_dir, self._policy, self._clock()))
+            self.deleted += len(retention.sweep(self._log_dir, self._policy, now, skip=set(own)))
+            for directory, policy in own.items():
+                if directory.is_dir():
+                    self.deleted += len(retention.sweep_dir(directory, policy, now))
         except OSError as exc:
             self._report(f"retention sweep failed: {exc}")
 
@@ -136,7 +152,8 @@ class Housekeeper:
             if self._compress and compress_file(path) is not None:
                 self.compressed += 1
             found = retention.scan(path.parent)
-            for item in retention.plan(found.rotated, self._policy, self._clock()):
+            policy = self._own.get(path.parent, self._policy)
+            for item in retention.plan(found.rotated, policy, self._clock()):
                 with contextlib.suppress(FileNotFoundError):
                     item.path.unlink()
                     self.deleted += 1

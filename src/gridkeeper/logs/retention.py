@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -127,20 +128,31 @@ def instance_dirs(log_dir: Path) -> list[Path]:
         return []
 
 
-def sweep(log_dir: Path, policy: RetentionPolicy, now: float) -> list[Path]:
-    """Delete what `plan()` picks in every instance directory, plus partial `.gz.tmp` files.
+def sweep(
+    log_dir: Path, policy: RetentionPolicy, now: float, *, skip: Collection[Path] = ()
+) -> list[Path]:
+    """Delete what `plan()` picks in every instance directory (but those in `skip`, which have
+    a policy of their own), plus partial `.gz.tmp` files.
 
     Must not run while a compression is writing (the sink runs both on one thread).
     """
     deleted: list[Path] = []
     for directory in instance_dirs(log_dir):
-        found = scan(directory)
-        for path in found.partial:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                deleted.append(path)
-        for item in plan(found.rotated, policy, now):
-            with contextlib.suppress(FileNotFoundError):
-                item.path.unlink()
-                deleted.append(item.path)
+        if directory not in skip:
+            deleted += sweep_dir(directory, policy, now)
+    return deleted
+
+
+def sweep_dir(directory: Path, policy: RetentionPolicy, now: float) -> list[Path]:
+    """`sweep` for one instance directory."""
+    deleted: list[Path] = []
+    found = scan(directory)
+    for path in found.partial:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            deleted.append(path)
+    for item in plan(found.rotated, policy, now):
+        with contextlib.suppress(FileNotFoundError):
+            item.path.unlink()
+            deleted.append(item.path)
     return deleted

@@ -227,6 +227,20 @@ class LogSink:
         else:
             self._dirs.pop(instance, None)
 
+    def set_instance_retention(
+        self, instance: str, retention_days: float, cleanup_interval_s: float | None = None
+    ) -> None:
+        """`instance`'s rotated logs are kept `retention_days` (the seed's per-instance
+        log_retention_days; its log_cleanup_interval makes sweeps at least that frequent).
+        Call after set_instance_dir: the policy follows the directory its logs live in."""
+        directory = self._dirs.get(instance, self._config.log_dir / instance)
+        policy = RetentionPolicy(
+            max_age_s=retention_days * 86400.0,
+            max_total_bytes=self._config.max_total_bytes,
+            backups=self._config.backups,
+        )
+        self._housekeeper.set_dir_policy(directory, policy, cleanup_interval_s)
+
     def _add_redactor(self, redactor: Redactor) -> None:
         """Also apply another redactor (a logger's, whose secrets may grow later)."""
         self._redactor.link(redactor)

@@ -96,3 +96,23 @@ def test_periodic_sweep_enforces_total_size(
         path.write_bytes(b"z" * 1000)
     wait_for(lambda: sum(p.exists() for p in paths) <= 3, 5, "the sweep")
     assert [p.exists() for p in paths] == [True, True, True, False, False]
+
+
+def test_an_instance_keeps_its_own_retention_even_in_its_own_log_dir(tmp_path: Path) -> None:
+    """The seed's per-instance log_retention_days: bot1 keeps 1 day (in its own log_dir outside
+    the keeper's), bot2 the keeper-wide 30 days; a 3-day-old rotated file goes only for bot1."""
+    from gridkeeper.logs.housekeeping import Housekeeper
+
+    now = time.time()
+    own = tmp_path / "project" / "logs" / "bot1"
+    shared = tmp_path / "logs" / "bot2"
+    own.mkdir(parents=True)
+    shared.mkdir(parents=True)
+    old1 = _make(own, f"bot1.log.{make_stamp(now - 3 * DAY)}.gz")
+    old2 = _make(shared, f"bot2.log.{make_stamp(now - 3 * DAY)}.gz")
+    keeper_wide = RetentionPolicy(30 * DAY, 10**9, 100)
+    house = Housekeeper(tmp_path / "logs", keeper_wide, compress=False, interval_s=3600)
+    house.set_dir_policy(own, RetentionPolicy(1 * DAY, 10**9, 100), interval_s=600)
+    house.sweep()
+    assert not old1.exists() and old2.exists()
+    assert house.deleted == 1
