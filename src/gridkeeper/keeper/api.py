@@ -215,6 +215,14 @@ class Api:
             if files
             else {}
         )
+        if any(i.name == LEGACY for i in targets):
+            # The seed's single program lives in the settings file: re-read it the same way,
+            # so ${VAR} in its bot_args resolves in this command's environment too.
+            result = await self.sup.resolve_configs(defaults=True, env=env)
+            legacy = [c for c in result.instances if c.name == LEGACY]
+            if not legacy:  # the settings file itself is broken: say why, change nothing
+                self.sup.strict(result)
+            fresh.update({c.name: c for c in legacy})
         others = [i.cfg for i in self.sup.instances.values() if i.name not in fresh]
         check_unique([*others, *fresh.values()])
         # One restart event per instance: a stop or start that lands meanwhile wins (the

@@ -314,6 +314,10 @@ def test_legacy_settings_file_with_seed_bot_args_runs_a_grid(seed: Seed) -> None
     view = grid_view(seed, port)
     assert view["grid_lower_price"] == "2750"
     assert view["grid_upper_price"] == "3300"
+    # A restart re-reads the settings file in this command's environment (as start does).
+    restarted = seed.dm("restart", "daemon_config")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    wait_for(lambda: grid_orders(seed, port) > 0, timeout=60, what="legacy grid after restart")
     stopped = seed.dm("stop", "-")
     assert stopped.returncode == 0, stopped.stderr
 
