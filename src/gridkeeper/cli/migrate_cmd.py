@@ -18,19 +18,27 @@ from gridkeeper.errors import ConfigError
 def migrate(files: tuple[Path, ...], write: bool) -> None:
     """Show (or --write) seed instance files in gridkeeper's names: seed keys renamed, ignored
     and stray keys dropped, literal keys turned into ${BACKPACK_KEY} / ${BACKPACK_SECRET}.
+    A settings file (config/daemon_config.json) gets its literal secrets (notification
+    passwords and tokens) turned into ${SMTP_PASSWORD}, ${TELEGRAM_BOT_TOKEN}, ... references.
 
     \b
     Examples:
       gridkeeper config migrate config/active/*.json           # report and cleaned JSON
       gridkeeper config migrate config/active/*.json --write   # FILE.bak kept; 0600 if a key
+      gridkeeper config migrate config/daemon_config.json      # settings: secrets -> ${VAR}
     """
     from gridkeeper.config.loader import known_keys, read_json
+    from gridkeeper.config.migrate import is_instance_file, migrate_settings
     from gridkeeper.config.migrate import migrate as clean
 
     failed = False
     for file in files:
         try:
-            result = clean(read_json(file), known_keys(), file=str(file))
+            raw = read_json(file)
+            if not is_instance_file(raw):
+                result = migrate_settings(raw)  # a settings file: its secrets only
+            else:
+                result = clean(raw, known_keys(), file=str(file))
         except ConfigError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             failed = True

@@ -74,3 +74,45 @@ def migrate(raw: dict[str, Any], known: dict[str, set[str]], *, file: str) -> Mi
     del warnings  # every warning translate gives is already in the report, in our words
     out.doc = doc
     return out
+
+
+# Secrets of a settings file (notification channels) -> the variable the shipped settings use.
+SETTINGS_SECRET_VARS: dict[tuple[str, ...], str] = {
+    ("email", "password"): "SMTP_PASSWORD",
+    ("telegram", "bot_token"): "TELEGRAM_BOT_TOKEN",
+    ("webhook", "secret"): "WEBHOOK_SECRET",
+    ("alertmanager", "password"): "ALERTMANAGER_PASSWORD",
+}
+SETTINGS_SECRET_KEYS = frozenset({"password", "bot_token", "secret", "token", "api_secret"})
+
+
+def is_instance_file(raw: dict[str, Any]) -> bool:
+    """An instance file has one of the four seed sections; anything else is a settings file."""
+    return any(section in raw for section in SECTIONS)
+
+
+def migrate_settings(raw: dict[str, Any]) -> Migration:
+    """A settings file with its literal secrets (notification passwords, tokens) turned into
+    `${VAR}` references: the shipped names for the known channels, GRIDKEEPER_<PATH> else."""
+    out = Migration(doc={})
+
+    def walk(node: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            return {key: walk(value, (*path, str(key))) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value, (*path, str(i))) for i, value in enumerate(node)]
+        if path and path[-1] in SETTINGS_SECRET_KEYS and _literal(node):
+            named = [p for p in path if p != "notifications" and not p.isdigit()]
+            var = SETTINGS_SECRET_VARS.get(tuple(named[-2:]))
+            var = var or "GRIDKEEPER_" + "_".join(named).upper()
+            where = ".".join(path)
+            out.literal_secrets.append(where)
+            out.report.append(
+                f"{where}: a literal secret (value not shown): now ${{{var}}}; export {var}=... "
+                "before `gridkeeper start`, or put it in an env_file (chmod 600)"
+            )
+            return f"${{{var}}}"
+        return node
+
+    out.doc = walk(raw, ())
+    return out

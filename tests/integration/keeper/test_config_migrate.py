@@ -80,3 +80,37 @@ def test_migrate_shows_then_writes(tmp_path: Path) -> None:
     assert "ignored" not in check.stderr
     again = gk(tmp_path, "config", "migrate", str(path), env=env)
     assert "nothing to change" in again.stdout
+
+
+def test_migrate_a_settings_file_turns_its_secrets_into_references(tmp_path: Path) -> None:
+    """The seed's config/daemon_config.json with a literal SMTP password and Telegram token:
+    migrate shows where (never the values), --write turns them into ${SMTP_PASSWORD} and
+    ${TELEGRAM_BOT_TOKEN}, keeps references that were already there, and writes 0600."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    settings = tmp_path / "config" / "daemon_config.json"
+    settings.parent.mkdir()
+    doc = {
+        "log_dir": "logs",
+        "notifications": {
+            "email": {"enabled": False, "password": "hunter2-smtp-secret", "to_emails": []},
+            "telegram": {"enabled": False, "bot_token": "123456:literal-bot-token"},
+            "webhook": {"enabled": False, "url": "", "secret": "${WEBHOOK_SECRET:-}"},
+        },
+    }
+    settings.write_text(json.dumps(doc))
+    shown = gk(tmp_path, "config", "migrate", str(settings), env=env)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout + shown.stderr
+    assert "hunter2-smtp-secret" not in out and "literal-bot-token" not in out  # never shown
+    assert "notifications.email.password: a literal secret" in out
+    assert "notifications.telegram.bot_token: a literal secret" in out
+    assert "webhook" not in shown.stdout.split("{")[0]  # a reference already: nothing to say
+    written = gk(tmp_path, "config", "migrate", str(settings), "--write", env=env)
+    assert written.returncode == 0, written.stderr
+    cleaned = json.loads(settings.read_text())
+    assert cleaned["notifications"]["email"]["password"] == "${SMTP_PASSWORD}"
+    assert cleaned["notifications"]["telegram"]["bot_token"] == "${TELEGRAM_BOT_TOKEN}"
+    assert cleaned["notifications"]["webhook"]["secret"] == "${WEBHOOK_SECRET:-}"
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o600
+    again = gk(tmp_path, "config", "migrate", str(settings), env=env)
+    assert "nothing to change" in again.stdout
