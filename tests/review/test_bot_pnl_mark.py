@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal as D
 
+import httpx
 import pytest
 
 from tests.integration.bot.conftest import Bot, Paper, wait_for
@@ -38,6 +39,18 @@ def test_perp_total_pnl_equals_equity_change_at_mark(paper: Paper, make_bot: Mak
         what="position agrees",
     )
     wait_for(lambda: D(bot.get("/api/grid")["last_price"]) == D("93.5"), what="bot read 93.5")
+
+    def exchange_mark() -> D:
+        rows = httpx.get(f"{paper.url}/api/v1/markPrices", params={"symbol": PERP}, timeout=5)
+        return D(rows.json()[0]["markPrice"])
+
+    # The bot reads the mark after the cycle's fills: wait until it has the exchange's mark.
+    wait_for(
+        lambda: (
+            (m := bot.get("/api/grid").get("mark_price")) is not None and D(m) == exchange_mark()
+        ),
+        what="the bot's mark is the exchange's",
+    )
     total = D(bot.get("/api/grid")["profit"]["total_pnl"])
     change = net_equity(paper) - e0  # only the perp moved: the SOL balance keeps its value
     assert abs(total - change) <= D("0.01"), (total, change)
