@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support import free_port, wait_for
+from tests.terminal import Terminal
 
 pytestmark = pytest.mark.integration
 
@@ -32,49 +30,6 @@ PAPER = {
     "price_source": {"kind": "manual"},
     "accounts": [{"name": "demo", "balances": {"USDC": "10000", "SOL": "100"}}],
 }  # fmt: skip
-
-
-class Terminal:
-    """A process on a pty: what it printed, and lines typed at it."""
-
-    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, close_fds=True
-        )
-        os.close(slave)
-        self.seen = ""
-
-    def expect(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while text not in self.seen:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{text!r} never appeared; screen:\n{self.seen[-3000:]}")
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 4096)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    raise AssertionError(f"{text!r} never appeared; screen:\n{self.seen}")
-                self.seen += chunk.decode(errors="replace")
-        found, self.seen = self.seen, self.seen[self.seen.index(text) + len(text) :]
-        return found
-
-    def send(self, line: str) -> None:
-        os.write(self.master, (line + "\n").encode())
-
-    def close(self) -> int:
-        if self.proc.poll() is None:
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        code = self.proc.wait(timeout=10)
-        os.close(self.master)
-        return code
 
 
 class Rig:
