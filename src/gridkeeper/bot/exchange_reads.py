@@ -23,6 +23,11 @@ class ExchangeReads(RunnerBase):
         if market.spot:
             balances = await self._call(self.client.get_balances())
             base = balances.get(market.base)
+            quote = balances.get(market.quote)
+            self.balances = (  # for the monitor's balance_low (no extra read)
+                base.available if base is not None else Decimal(0),
+                quote.available if quote is not None else Decimal(0),
+            )
             return base.total if base is not None else Decimal(0)
         positions = await self._call(self.client.get_positions(self.spec.symbol))
         return next((p.net_quantity for p in positions if p.symbol == self.spec.symbol), Decimal(0))

@@ -1,13 +1,13 @@
 """The grid's position against the exchange's own figure, and funding (issue 9, defect 5).
 
-Every full reconcile compares the two; a gap that lasts pauses the grid and raises a monitor
-alert (`grid adopt` accepts the exchange's figure: `BotRunner.adopt`). Perp funding payments
-are booked into the grid's cash once each, from a saved checkpoint.
+Every full reconcile compares the two; a gap that lasts pauses the grid, and the grid report
+makes that the monitor's `position_mismatch` alert (`grid adopt` accepts the exchange's figure:
+`BotRunner.adopt`). Perp funding payments are booked into the grid's cash once each, from a
+saved checkpoint.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from decimal import Decimal
 
@@ -59,16 +59,8 @@ class PositionCheck(RunnerBase):
             exchange_position=str(after),
             difference=str(gap),
         )
-        await self._alert(reason)
-
-    async def _alert(self, reason: str) -> None:
-        try:
-            await asyncio.to_thread(self.raise_alert, self._alert_name(), "error", reason)
-        except Exception as exc:  # the pause stands; the log says the alert is missing
-            self._emit("alert_failed", f"could not raise the monitor alert: {exc}")
-
-    def _alert_name(self) -> str:
-        return f"{MISMATCH}:{self.spec.name}"
+        # The monitor's position_mismatch alert follows from the grid report (the pause's
+        # reason), written when this cycle's events are flushed.
 
     async def _book_funding(self) -> None:
         """Apply new funding payments of the symbol to the grid's cash (perps only)."""

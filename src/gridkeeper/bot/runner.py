@@ -299,11 +299,7 @@ class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
             self.exchange_position, self._last_gap = figure, None
             self._save([])
             await self.executor.run(strategy.plan(now_ms()))
-            self._flush_events()
-            try:
-                await asyncio.to_thread(self.resolve_alert, self._alert_name())
-            except Exception as exc:
-                self._emit("alert_failed", f"could not resolve the monitor alert: {exc}")
+            self._flush_events()  # the report clears the monitor's position_mismatch alert
             view = self.grid_view()
             view["adopted"] = {
                 "before": _s(adoption.before),

@@ -18,6 +18,7 @@ from typing import Any
 
 from gridkeeper.bot.errors import BotFatal
 from gridkeeper.bot.execution import Executor
+from gridkeeper.bot.report import Reporter
 from gridkeeper.bot.state import TrackedOrder
 from gridkeeper.bot.store import Store
 from gridkeeper.bot.strategy import GridStrategy
@@ -36,25 +37,6 @@ class BotSpec:
     symbol: str
     strategy_kind: str  # "grid" (spot) or "perp_grid"
     config: GridStrategyConfig
-
-
-def _raise_alert(home: Path) -> Callable[[str, str, str], None]:
-    def raise_(name: str, level: str, message: str) -> None:
-        # The monitor's public API (a row in monitor.db): works while the monitor restarts.
-        from gridkeeper.monitor import raise_alert
-
-        raise_alert(name, level=level, message=message, home=home)
-
-    return raise_
-
-
-def _resolve_alert(home: Path) -> Callable[[str], None]:
-    def resolve(name: str) -> None:
-        from gridkeeper.monitor import resolve_alert
-
-        resolve_alert(name, home=home)
-
-    return resolve
 
 
 class RunnerBase:
@@ -87,8 +69,12 @@ class RunnerBase:
         self.exchange_position: Decimal | None = None  # last figure read in a full reconcile
         self._last_gap: Decimal | None = None  # the gap seen in the last full reconcile
         self._gap_since = 0.0  # monotonic time that gap was first seen
-        self.raise_alert: Callable[[str, str, str], None] = _raise_alert(spec.home)
-        self.resolve_alert: Callable[[str], None] = _resolve_alert(spec.home)
+        # Spot: the (base, quote) available balances read with the position (full reconciles).
+        self.balances: tuple[Decimal, Decimal] | None = None
+        # The trading report the monitor's grid alerts read (gridkeeper.gridreport).
+        self.reporter = Reporter(
+            spec.home, on_error=lambda message: self._emit("report_failed", message)
+        )
 
     # ---- set by start() -----------------------------------------------------------------
     @property
@@ -123,4 +109,13 @@ class RunnerBase:
         if self._strategy is None:
             return
         for event in self._strategy.drain_events():
+            if event.kind == "order_rejected":
+                self.reporter.rejected()
             self.on_event(event.kind, event.message, event.data)
+        self.reporter.write_if_due(
+            self._strategy,
+            instance=self.spec.name,
+            symbol=self.spec.symbol,
+            exchange_position=self.exchange_position,
+            balances=self.balances,
+        )

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from gridkeeper.config.base import StrictModel
+from gridkeeper.config.monitor_grid import GridAlertRules
 
 Level = Literal["info", "warning", "error", "critical"]
 
@@ -63,8 +64,12 @@ class EventRule(StrictModel):
     level: Level = Field("error", description="Level of the alert.")
 
 
-class AlertRules(StrictModel):
-    """Which conditions raise alerts, at what level, and how alerts live and repeat."""
+class AlertRules(GridAlertRules):
+    """Which conditions raise alerts, at what level, and how alerts live and repeat.
+
+    The trading rules (grid_paused, grid_drawdown, ..., per-grid `grids`) come from
+    `GridAlertRules` (config/monitor_grid.py).
+    """
 
     host_cpu: ThresholdRule = Field(
         default_factory=lambda: ThresholdRule(threshold=90, for_seconds=300, level="warning"),

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
+from gridkeeper.gridreport import ReportReader
 from gridkeeper.monitor import conditions as cond
 from gridkeeper.monitor.channels.base import Channel
 from gridkeeper.monitor.channels.factory import build_channels
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler
 from gridkeeper.monitor.exporter import Exporter
+from gridkeeper.monitor.grid_rules import grid_observations
 from gridkeeper.monitor.keeperwatch import KeeperWatch, under_systemd
 from gridkeeper.monitor.lock import MonitorLock, monitor_running
 from gridkeeper.monitor.netcheck import check_all, result_samples
@@ -83,6 +85,8 @@ class MonitorService:
         self._threads: list[threading.Thread] = []
         self._settings_path = settings_path
         self.keeper_watch: KeeperWatch | None = None
+        self._reports = ReportReader(home)  # grid bots' trading reports (trading alerts)
+        self._instance_states: dict[str, str] | None = None  # None: the keeper's view unknown
         self.store: Store | None = None
         self.outbox: Outbox | None = None
         self.exporter: Exporter | None = None
@@ -211,6 +215,9 @@ class MonitorService:
             if self._status is not None:
                 for obs in cond.keeper_observation(not keeper_error, keeper_error, self.rules):
                     out += self.book.observe(obs, now)
+            if statuses is not None:
+                self._instance_states = {str(s.get("name")): str(s.get("state")) for s in statuses}
+            out += self._grid_alerts(now, every=True)
             self._apply(out)
             self._last_samples = samples
             if now - self._last_prune >= PRUNE_EVERY:
@@ -239,8 +246,21 @@ class MonitorService:
                 out += self.book.observe_all(
                     "custom", cond.custom_observations(rows, self.rules), now
                 )
+            out += self._grid_alerts(now, every=False)
             out += self.book.tick(now)
             self._apply(out)
+
+    def _grid_alerts(self, now: float, *, every: bool) -> list[Transition]:
+        """The trading rules over the grid reports: each cycle (time-based rules age), and at
+        each poll when a bot wrote its report (a pause is notified within a second)."""
+        reports, changed = self._reports.read()
+        if not (changed or every):
+            return []
+        out: list[Transition] = []
+        observations = grid_observations(reports, self.rules, now, self._instance_states)
+        for rule, observed in observations.items():
+            out += self.book.observe_all(rule, observed, now)
+        return out
 
     def watch_keeper(self) -> None:
         """Restart a keeper that died, and say so (see monitor/keeperwatch.py)."""

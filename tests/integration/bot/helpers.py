@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+
+from gridkeeper.gridreport import GridReport, read_report, report_path
 
 from .conftest import Bot, wait_for
 
@@ -29,13 +30,9 @@ def gk(bot: Bot, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def custom_alerts(bot: Bot) -> dict[str, int]:
-    """Custom alerts in the monitor's database: name -> active (what the monitor fires)."""
-    path = bot.home / "monitor.db"
-    if not path.exists():
-        return {}
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT name, active FROM custom_alerts").fetchall())
+def report(bot: Bot) -> GridReport | None:
+    """The bot's trading report for the monitor (what its grid alerts are made from)."""
+    return read_report(report_path(bot.home, bot.name))
 
 
 def loops_pass(bot: Bot, seconds: float) -> None:

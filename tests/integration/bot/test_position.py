@@ -12,7 +12,7 @@ import pytest
 from gridkeeper.exchange.client import BackpackClient
 
 from .conftest import Paper, wait_for
-from .helpers import PERP, MakeBot, custom_alerts, gk, live, loops_pass
+from .helpers import PERP, MakeBot, gk, live, loops_pass, report
 
 pytestmark = pytest.mark.integration
 
@@ -21,8 +21,9 @@ def test_manual_trade_pauses_with_position_mismatch_alert_and_adopt_repairs(
     paper: Paper, make_bot: MakeBot
 ) -> None:
     """Defect 5: a manual buy of 3 on the bot's account → the bot pauses (position_mismatch,
-    both figures), raises a monitor alert; `grid adopt` takes the exchange's 3 at the mark
-    without a PnL jump, resumes, resolves the alert, and the grid's position equals the
+    both figures) and says so in its grid report (the monitor's position_mismatch alert);
+    `grid adopt` takes the exchange's 3 at the mark without a PnL jump, resumes, reports
+    running again (the alert resolves), and the grid's position equals the
     exchange's."""
     bot = make_bot("perp-mm", symbol=PERP, strategy="perp_grid").start()
     wait_for(lambda: len(live(bot)) == 10, what="10 live orders")
@@ -37,7 +38,9 @@ def test_manual_trade_pauses_with_position_mismatch_alert_and_adopt_repairs(
     assert "holds 0" in grid["reason"] and " 3 " in grid["reason"] + " "
     assert "gridkeeper grid adopt perp-mm" in grid["reason"]
     wait_for(lambda: not paper.query(PERP)[0], what="grid orders cancelled")
-    assert custom_alerts(bot) == {"position_mismatch:perp-mm": 1}
+    # The monitor's position_mismatch alert is made from the bot's report (see test_alerts).
+    rep = wait_for(lambda: (r := report(bot)) and r.status == "paused" and r, what="report")
+    assert rep.reason_kind == "position_mismatch" and rep.exchange_position == 3
     assert "position_mismatch" in bot.output()
     pnl_before = D(bot.get("/api/grid")["profit"]["total_pnl"])
 
@@ -48,7 +51,8 @@ def test_manual_trade_pauses_with_position_mismatch_alert_and_adopt_repairs(
     assert grid["status"] == "running" and D(grid["position"]) == 3
     # The difference was booked at the mark price: total PnL did not jump.
     assert abs(D(grid["profit"]["total_pnl"]) - pnl_before) < D("0.5")
-    assert custom_alerts(bot) == {"position_mismatch:perp-mm": 0}
+    rep = wait_for(lambda: (r := report(bot)) and r.status == "running" and r, what="report")
+    assert rep.reason_kind is None
     wait_for(lambda: len(paper.query(PERP)[0]) > 0, what="orders back after adopt")
     position = next(p.net_quantity for p in paper.query(PERP)[3] if p.symbol == PERP)
     assert D(bot.get("/api/grid")["position"]) == position == 3
