@@ -119,8 +119,7 @@ def _out_of_range(rep: GridReport, r: GridAlertRules, fresh: bool) -> Observatio
         subject=rep.instance,
         active=fresh and rep.status != "stopped" and bool(side),
         level=r.grid_out_of_range.level,
-        summary=f"grid {rep.instance}: price {rep.price} {side} the range "
-        f"{rep.lower}-{rep.upper}",
+        summary=f"grid {rep.instance}: price {rep.price} {side} the range {rep.lower}-{rep.upper}",
         for_seconds=r.grid_out_of_range.for_seconds,
         labels=_labels(rep, side=side),
     )
