@@ -45,6 +45,8 @@ _DECIMALS = (
     "base_available",
     "quote_available",
 )
+_TEXTS = ("symbol", "status", "reason", "reason_kind", "base", "quote")
+_TIMES = ("last_fill_at", "trading_since")
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,19 @@ class GridReport:
             for name in _DECIMALS:
                 if kwargs.get(name) is not None:
                     kwargs[name] = Decimal(str(kwargs[name]))
-            kwargs["reject_times"] = tuple(float(t) for t in kwargs.get("reject_times") or ())
+                    if not kwargs[name].is_finite():
+                        raise ValueError(f"{name} is not a finite number")
+            for name in _TEXTS:
+                if name in kwargs and kwargs[name] is not None:
+                    kwargs[name] = str(kwargs[name])
+            for name in _TIMES:
+                if kwargs.get(name) is not None:
+                    kwargs[name] = float(kwargs[name])
             kwargs["written_at"] = float(kwargs["written_at"])
+            kwargs["fills"] = int(kwargs.get("fills") or 0)
+            kwargs["pid"] = int(kwargs.get("pid") or 0)
+            kwargs["closing"] = bool(kwargs.get("closing"))
+            kwargs["reject_times"] = tuple(float(t) for t in kwargs.get("reject_times") or ())
             return cls(**kwargs)
         except (InvalidOperation, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a grid report: {exc}") from exc

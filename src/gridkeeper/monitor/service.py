@@ -256,8 +256,12 @@ class MonitorService:
         reports, changed = self._reports.read()
         if not (changed or every):
             return []
+        try:
+            observations = grid_observations(reports, self.rules, now, self._instance_states)
+        except Exception:  # one odd report must not stop every other alert
+            log.exception("cannot evaluate the grid reports")
+            return []
         out: list[Transition] = []
-        observations = grid_observations(reports, self.rules, now, self._instance_states)
         for rule, observed in observations.items():
             out += self.book.observe_all(rule, observed, now)
         return out

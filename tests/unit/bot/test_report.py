@@ -138,3 +138,26 @@ def test_reporter_survives_an_unwritable_home_and_says_so_once(tmp_path: Path) -
     assert reporter.write_if_due(
         strategy, instance="sol", symbol="SOL_USDC", exchange_position=None, balances=None
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'{"instance": "x"}',
+        b'{"instance": "x", "written_at": "soon", "status": "running"}',
+        b'{"instance": "x", "written_at": 1, "status": "running", "total_pnl": "NaN"}',
+        b'{"instance": "x", "written_at": 1, "status": "running", "last_fill_at": "yesterday"}',
+        b'{"instance": "x", "written_at": 1, "status": "running", "reject_times": [null]}',
+    ],
+)
+def test_a_malformed_report_is_refused_not_half_read(body: bytes) -> None:
+    with pytest.raises(ValueError, match="not a grid report"):
+        GridReport.from_json(body)
+
+
+def test_odd_but_readable_types_are_normalised() -> None:
+    rep = GridReport.from_json(
+        b'{"instance": "x", "symbol": "S", "written_at": "5", "status": 3, "fills": "2", "new": 1}'
+    )
+    assert (rep.written_at, rep.status, rep.fills) == (5.0, "3", 2)
