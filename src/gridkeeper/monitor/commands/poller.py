@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gridkeeper.config.monitor import TelegramChannel
-from gridkeeper.logs import get_logger, log_event
+from gridkeeper.logs import add_redactions, get_logger, log_event
 from gridkeeper.monitor.commands import render
 from gridkeeper.monitor.commands.botapi import BotApi, BotApiError
 from gridkeeper.monitor.commands.confirm import Confirmations, Pending
@@ -68,6 +68,11 @@ class TelegramCommands:
         self.allowed_chats = config.command_chats()
         self.allowed_users = {str(u).strip() for u in config.allowed_user_ids if str(u).strip()}
         token = config.bot_token.get_secret_value()
+        # The token is in every URL: httpx logs each request's URL at INFO, and an error could
+        # quote it. Mask it for this process's life (the monitor does too; this also covers
+        # the loop run on its own) and keep httpx's request log off.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        add_redactions([f"{config.api_base.rstrip('/')}/bot{token}", token])
         self.api = BotApi(config.api_base, token, config.timeout, config.poll_timeout)
         self.ops = Ops(home)
         self.confirms = Confirmations(config.confirm_ttl, clock)
@@ -108,7 +113,7 @@ class TelegramCommands:
                     hint = " (another getUpdates consumer or a webhook uses this bot token)"
                 elif exc.status == 401:
                     hint = " (bot_token is wrong)"
-                log.warning("telegram commands: %s%s; polling again in %.0fs", exc, hint, delay)
+                log.warning("telegram commands: %s%s; polling again in %.1fs", exc, hint, delay)
                 self._stop.wait(delay)
                 continue
             failures = 0
