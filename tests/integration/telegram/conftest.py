@@ -64,7 +64,7 @@ def commands(api: BotApiStandIn) -> Iterator[StartCommands]:
 
     yield start
     for loop in started:
-        loop.stop()
+        loop.stop(wait=15)  # the poll in flight ends within poll_timeout; then it closes
 
 
 def reply(api: BotApiStandIn, chat: int, count: int, timeout: float = 30.0) -> Message:

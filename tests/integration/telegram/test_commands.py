@@ -136,7 +136,7 @@ def test_operator_actions_go_to_the_monitor_log(tmp_path: Path, api: BotApiStand
             "the operator_action record",
         )
     finally:
-        loop.stop()
+        loop.stop(wait=15)
         configure_logging("info", json=True, stream=sys.stderr)
     record = json.loads(line)
     assert record["kind"] == "event" and record["source"] == "telegram"
@@ -182,3 +182,5 @@ def test_alerts_and_ack_against_the_running_monitor(tmp_path: Path, api: BotApiS
     finally:
         stop.set()
         runner.join(10)
+        if service.commands is not None:
+            service.commands.stop(wait=15)

@@ -87,16 +87,22 @@ class TelegramCommands:
         log.info("telegram commands: polling for chats %s", ", ".join(sorted(self.allowed_chats)))
         return self._thread
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 0.5) -> None:
+        """Ask the loop to end; wait up to `wait` seconds. A long poll in flight ends within
+        poll_timeout, and the loop then closes its connections itself (it is a daemon
+        thread: a monitor shutting down never waits for it)."""
         self._stop.set()
         if self._thread is not None:
-            # A long poll may hold the thread up to poll_timeout; it is a daemon, do not wait.
-            self._thread.join(0.5)
-        if self._thread is None or not self._thread.is_alive():
+            self._thread.join(wait)
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        finally:
             self.api.close()
             self.ops.close()
 
-    def run(self) -> None:
+    def _loop(self) -> None:
         failures = 0
         while not self._stop.is_set():
             try:
@@ -235,14 +241,14 @@ class TelegramCommands:
                 return f"{name} is already {row.get('state')}", {}
             text = f"Start {name}? (now: {row.get('state')})"
             return text, {"go": (f"Start {name}", {"kind": "keeper", "op": "start"})}
+        if command.name == "stop" and name == MONITOR:
+            raise OpError(
+                f"{MONITOR} answers these commands: stopping it from the chat would cut "
+                f"you off. Run `gridkeeper stop {MONITOR}` on the host."
+            )
         row = self.ops.instance(name)
         state = row.get("state")
         if command.name == "stop":
-            if name == MONITOR:
-                raise OpError(
-                    f"{MONITOR} answers these commands: stopping it from the chat would cut "
-                    f"you off. Run `gridkeeper stop {MONITOR}` on the host."
-                )
             if state == "stopped":
                 return f"{name} is already stopped", {}
             choices: dict[str, tuple[str, dict[str, Any]]] = {
