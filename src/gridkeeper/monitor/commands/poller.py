@@ -25,7 +25,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +32,15 @@ from gridkeeper.config.monitor import TelegramChannel
 from gridkeeper.logs import add_redactions, get_logger, log_event
 from gridkeeper.monitor.commands import render
 from gridkeeper.monitor.commands.botapi import BotApi, BotApiError
-from gridkeeper.monitor.commands.confirm import Confirmations, Pending
+from gridkeeper.monitor.commands.confirm import Confirmations
 from gridkeeper.monitor.commands.ops import OpError, Ops
 from gridkeeper.monitor.commands.parse import Command, CommandError, help_text, parse
+from gridkeeper.monitor.commands.plan import execute, plan
 from gridkeeper.monitor.outbox import RetryPolicy
 
 log = logging.getLogger("gridkeeper.monitor.telegram")
 audit = get_logger("gridkeeper.monitor.telegram")
 STALE_AFTER = 600.0  # seconds; a command queued longer than this is not acted on
-MONITOR = "gridkeeper-monitor"  # the instance answering: stopping it from the chat cuts it off
 
 Audit = Callable[..., None]
 
@@ -210,7 +209,7 @@ class TelegramCommands:
     # -- confirmation --------------------------------------------------------------------------
     def _preview(self, command: Command, chat_id: str, user_id: str, who: dict[str, Any]) -> None:
         try:
-            text, choices = self._plan(command)
+            text, choices = plan(self.ops, command)
         except OpError as exc:
             self.on_action(command=command.describe(), outcome="refused", detail=str(exc), **who)
             self.api.send_message(chat_id, str(exc))
@@ -227,111 +226,6 @@ class TelegramCommands:
         if isinstance(sent.get("message_id"), int):
             pending.message_id = sent["message_id"]
         self.on_action(command=command.describe(), outcome="preview", **who)
-
-    def _plan(self, command: Command) -> tuple[str, dict[str, tuple[str, dict[str, Any]]]]:
-        """The preview's text and its choices (label, action); no choices: nothing to confirm."""
-        name = command.instance
-        assert name is not None
-        if command.name == "start":
-            try:
-                row = self.ops.instance(name)
-            except OpError:
-                row = {"name": name, "state": "not loaded"}
-            if row.get("state") in ("running", "starting"):
-                return f"{name} is already {row.get('state')}", {}
-            text = f"Start {name}? (now: {row.get('state')})"
-            return text, {"go": (f"Start {name}", {"kind": "keeper", "op": "start"})}
-        if command.name == "stop" and name == MONITOR:
-            raise OpError(
-                f"{MONITOR} answers these commands: stopping it from the chat would cut "
-                f"you off. Run `gridkeeper stop {MONITOR}` on the host."
-            )
-        row = self.ops.instance(name)
-        state = row.get("state")
-        if command.name == "stop":
-            if state == "stopped":
-                return f"{name} is already stopped", {}
-            choices: dict[str, tuple[str, dict[str, Any]]] = {
-                "p": ("Stop the process (orders stay)", {"kind": "keeper", "op": "stop"}),
-            }
-            lines = [f"Stop {name}? (now: {state})"]
-            view = self.ops.grid_view(row)
-            if view is not None:
-                lines.append(render.grid_line(view))
-                lines.append(
-                    "Stop the process: the bot saves and exits, its orders stay on the book. "
-                    "Stop trading: the bot stays up, stopped."
-                )
-                choices["c"] = (
-                    "Stop trading, cancel orders",
-                    {"kind": "bot", "path": "/api/stop", "body": {"cancel_orders": True}},
-                )
-                choices["f"] = (
-                    "Stop trading, cancel + flatten",
-                    {
-                        "kind": "bot",
-                        "path": "/api/stop",
-                        "body": {"cancel_orders": True, "flatten": True},
-                    },
-                )
-            return "\n".join(lines), choices
-        view = self.ops.grid_view(row)
-        if view is None:
-            raise OpError(f"{name} is not a running grid bot (state: {state})")
-        if command.name in ("pause", "resume"):
-            verb = command.name
-            status = view.get("status")
-            if verb == "pause" and status == "paused":
-                return f"{name} is already paused", {}
-            if verb == "resume" and status == "running":
-                return f"{name} is already trading", {}
-            effect = (
-                "Its grid orders are cancelled; the position is kept."
-                if verb == "pause"
-                else "The grid is laid out again from the real position."
-            )
-            text = f"{verb.capitalize()} {name}?\nnow: {render.grid_line(view)}\n{effect}"
-            action = {"kind": "bot", "path": f"/api/{verb}"}
-            return text, {"go": (f"{verb.capitalize()} {name}", action)}
-        assert command.name == "adjust" and command.lower is not None and command.upper is not None
-        return self._adjust_plan(name, row, view, command.lower, command.upper)
-
-    def _adjust_plan(
-        self,
-        name: str,
-        row: dict[str, Any],
-        view: dict[str, Any],
-        lower: Decimal,
-        upper: Decimal,
-    ) -> tuple[str, dict[str, tuple[str, dict[str, Any]]]]:
-        body = {"grid_lower_price": format(lower, "f"), "grid_upper_price": format(upper, "f")}
-        action = {"kind": "bot", "path": "/api/grid/adjust", "body": body}
-        now = f"now: {render.grid_line(view)}"
-        answer = self.ops.bot(row, "POST", "/api/grid/adjust", {**body, "dry_run": True})
-        if answer.ok and answer.body.get("dry_run") is True:
-            text = render.adjust_preview(name, lower, upper, answer.body) + "\n" + now
-            if answer.body.get("refused"):
-                return text + "\nNothing to confirm.", {}
-            return text, {"go": (f"Adjust {name}", action)}
-        if answer.ok:
-            # A bot that ignored dry_run has adjusted for real: say so, never offer it again.
-            self.on_action(
-                command=f"/adjust {name}", outcome="applied_without_preview", detail=str(body)
-            )
-            return (
-                f"{name} does not support dry_run and APPLIED the change: "
-                f"{render.grid_line(answer.body)}"
-            ), {}
-        head = f"Adjust {name} to {lower:f} - {upper:f}\n{now}"
-        if answer.status in (400, 422) and "dry_run" in (
-            str(answer.body.get("field")) + answer.error
-        ):
-            return (
-                f"{head}\nNo preview: the bot answered HTTP {answer.status}: {answer.error}\n"
-                "Confirming applies the change unseen (the bot still checks it in full).",
-                {"go": (f"Adjust {name} (no preview)", action)},
-            )
-        return f"{head}\nThe bot refuses it (HTTP {answer.status}): {answer.error}", {}
 
     def _on_callback(self, callback: dict[str, Any]) -> None:
         message = callback.get("message") or {}
@@ -368,7 +262,8 @@ class TelegramCommands:
             return
         label, action = pending.choices[choice]
         self.api.answer_callback(cq_id, "working on it")
-        ok, result = self._execute(pending, action)
+        assert pending.command.instance is not None
+        ok, result = execute(self.ops, pending.command.instance, action)
         self.on_action(
             command=described,
             choice=label,
@@ -381,28 +276,3 @@ class TelegramCommands:
             self.api.edit_message(chat_id, message_id, final)
         else:
             self.api.send_message(chat_id, final)
-
-    def _execute(self, pending: Pending, action: dict[str, Any]) -> tuple[bool, str]:
-        name = pending.command.instance
-        assert name is not None
-        try:
-            if action["kind"] == "keeper":
-                results = self.ops.keeper(
-                    action["op"],
-                    names=[name],
-                    **({"wait": True} if action["op"] == "start" else {}),
-                )
-                mine = [r for r in results or [] if isinstance(r, dict)]
-                text = "; ".join(f"{r.get('outcome')}: {r.get('message')}" for r in mine)
-                ok = bool(mine) and all(r.get("outcome") != "failed" for r in mine)
-                return ok, text or "no answer"
-            row = self.ops.instance(name)
-            answer = self.ops.bot(row, "POST", action["path"], action.get("body"))
-            if not answer.ok:
-                return False, f"HTTP {answer.status}: {answer.error}"
-            view = self.ops.grid_view(row)
-            if view is not None:
-                return True, f"{render.grid_line(view)}, position {view.get('position')}"
-            return True, str(answer.body.get("status", "ok"))
-        except OpError as exc:
-            return False, str(exc)
