@@ -23,7 +23,7 @@ from tests import support
 from tests.support import free_port
 
 from .conftest import CHAT, OTHER_CHAT, TOKEN, StartCommands, reply, settings
-from .standin import BotApiStandIn
+from .standin import BotApiStandIn, Message
 
 
 def test_help_answers_the_allowed_chat_and_nobody_else(
@@ -184,3 +184,16 @@ def test_alerts_and_ack_against_the_running_monitor(tmp_path: Path, api: BotApiS
         runner.join(10)
         if service.commands is not None:
             service.commands.stop(wait=15)
+
+
+def test_an_unknown_button_is_answered_and_the_outcome_still_reaches_the_chat(
+    tmp_path: Path, api: BotApiStandIn, commands: StartCommands
+) -> None:
+    """A tap on a button from before a restart: its id is unknown. The preview it belongs to
+    cannot be edited (the stand-in does not hold it), so the reply comes as a new message."""
+    commands(tmp_path)
+    ghost = Message(str(CHAT), 1, "Pause a?", [[{"text": "Pause a", "callback_data": "zz:go"}]])
+    cq = api.press(ghost, "Pause a")
+    text = reply(api, CHAT, 1).text
+    assert text.endswith("this confirmation expired or was already used")
+    assert api.answered[cq] == "this confirmation expired or was already used"

@@ -244,24 +244,24 @@ class TelegramCommands:
         message_id = message.get("message_id")
         pending, choice = self.confirms.take(str(callback.get("data", "")))
         if pending is None:
-            self.api.answer_callback(cq_id, choice)
+            self._answer(cq_id, choice)
             if isinstance(message_id, int):
-                self.api.edit_message(chat_id, message_id, f"{message.get('text', '')}\n\n{choice}")
+                self._edit(chat_id, message_id, f"{message.get('text', '')}\n\n{choice}")
             return
         if pending.chat_id != chat_id or pending.user_id != user_id:
             self.confirms.put_back(pending)
-            self.api.answer_callback(cq_id, "only the operator who asked can confirm this")
+            self._answer(cq_id, "only the operator who asked can confirm this")
             return
         head = str(message.get("text", "")).split("\n\n(buttons valid")[0]
         described = pending.command.describe()
         if choice == "cancel":
-            self.api.answer_callback(cq_id, "cancelled")
+            self._answer(cq_id, "cancelled")
             self.on_action(command=described, outcome="cancelled", **who)
             if isinstance(message_id, int):
-                self.api.edit_message(chat_id, message_id, f"{head}\n\nCancelled: nothing done.")
+                self._edit(chat_id, message_id, f"{head}\n\nCancelled: nothing done.")
             return
         label, action = pending.choices[choice]
-        self.api.answer_callback(cq_id, "working on it")
+        self._answer(cq_id, "working on it")
         assert pending.command.instance is not None
         ok, result = execute(self.ops, pending.command.instance, action)
         self.on_action(
@@ -273,6 +273,22 @@ class TelegramCommands:
         )
         final = f"{head}\n\n{'Done' if ok else 'FAILED'} ({label}): {result}"
         if isinstance(message_id, int):
-            self.api.edit_message(chat_id, message_id, final)
+            self._edit(chat_id, message_id, final)
         else:
             self.api.send_message(chat_id, final)
+
+    def _answer(self, callback_id: str, text: str) -> None:
+        """Best effort: Telegram refuses an answer to a tap older than ~15 s (the loop was
+        busy), and that must not keep the action or its outcome from happening."""
+        try:
+            self.api.answer_callback(callback_id, text)
+        except BotApiError as exc:
+            log.warning("telegram commands: %s", exc)
+
+    def _edit(self, chat_id: str, message_id: int, text: str) -> None:
+        """Replace the preview; if it cannot be edited any more, say it in a new message."""
+        try:
+            self.api.edit_message(chat_id, message_id, text)
+        except BotApiError as exc:
+            log.warning("telegram commands: %s; sending the outcome instead", exc)
+            self.api.send_message(chat_id, text)
