@@ -152,3 +152,28 @@ def test_stop_and_start_through_the_keeper_and_profit(
 
     api.say(CHAT, "/pause nosuch")
     assert "no instance named 'nosuch'" in reply(api, CHAT, 5).text
+
+
+def test_stop_trading_with_flatten_reports_what_really_happened(
+    ops: Ops,  # noqa: F811
+    api: BotApiStandIn,
+    commands: StartCommands,
+) -> None:
+    port = _start_grid(ops)
+    commands(ops.home)
+    api.say(CHAT, f"/stop {NAME}")
+    stop = reply(api, CHAT, 1)
+    api.press(stop, "Stop trading, cancel + flatten")
+    outcome = wait_for(
+        lambda: next((e for e in stop.edits if "Done" in e or "FAILED" in e), None),
+        what="the stop's outcome",
+    )
+    view = ops.view(NAME, port)
+    assert view["status"] == "stopped"  # the bot stays up, not trading
+    assert ops.status(NAME)[0]["state"] == "running"
+    if "FAILED" in outcome:
+        # A bot that ignores "flatten": the reply must not claim a close that did not happen.
+        assert "may not support flatten" in outcome
+        assert view["position"] not in ("0", "0.00") and not view.get("closing")
+    else:
+        assert view.get("closing") or view["position"] in ("0", "0.00")

@@ -143,8 +143,25 @@ def execute(ops: Ops, name: str, action: dict[str, Any]) -> tuple[bool, str]:
         if not answer.ok:
             return False, f"HTTP {answer.status}: {answer.error}"
         view = ops.grid_view(row)
-        if view is not None:
-            return True, f"{render.grid_line(view)}, position {view.get('position')}"
-        return True, str(answer.body.get("status", "ok"))
+        if view is None:
+            return True, str(answer.body.get("status", "ok"))
+        text = f"{render.grid_line(view)}, position {view.get('position')}"
+        if (action.get("body") or {}).get("flatten") and not _flat_or_closing(view):
+            # Say it plainly rather than report a flatten that did not happen (a bot without
+            # the stop options stops trading and keeps its position).
+            return False, (
+                f"{text}: the position is not closed and no close is under way; this bot may "
+                "not support flatten - close it on the host (gridkeeper grid ...)"
+            )
+        return True, text
     except OpError as exc:
         return False, str(exc)
+
+
+def _flat_or_closing(view: dict[str, Any]) -> bool:
+    if view.get("closing"):
+        return True
+    try:
+        return Decimal(str(view.get("position") or 0)) == 0
+    except ArithmeticError:
+        return False
