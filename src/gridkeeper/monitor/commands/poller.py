@@ -169,6 +169,8 @@ class TelegramCommands:
         try:
             command = parse(text)
         except CommandError as exc:
+            # Only the command word is logged: the rest was not understood.
+            self.on_action(command=text.split()[0][:40], outcome="invalid", detail=str(exc), **who)
             self.api.send_message(chat_id, str(exc))
             return
         if command is None:
