@@ -6,9 +6,9 @@ sections in `Settings`. Every model forbids unknown keys so a typo is an error, 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gridkeeper.config.base import StrictModel
 from gridkeeper.config.monitor_grid import GridAlertRules
@@ -225,12 +225,48 @@ class TelegramChannel(StrictModel):
     api_base: str = Field("https://api.telegram.org", description="Bot API base URL.")
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds per request.")
     min_level: Level = Field("warning", description="Lowest alert level sent here.")
+    # Two-way: commands from the chat (docs/monitor.md "Telegram commands"). Off by default:
+    # state-changing control from a phone is something an operator turns on knowingly.
+    commands: bool = Field(False, description="Answer commands (/status, /pause ...).")
+    allowed_chat_ids: list[str] = Field(
+        default_factory=list,
+        description="Chats whose commands are answered; empty: only 'chat_id'.",
+    )
+    allowed_user_ids: list[str] = Field(
+        default_factory=list,
+        description="Telegram users who may command (in a group); empty: anyone in the chat.",
+    )
+    poll_timeout: int = Field(
+        30, ge=1, le=50, description="Seconds one getUpdates long poll waits for an update."
+    )
+    confirm_ttl: float = Field(
+        120.0, ge=10, le=3600, description="Seconds a confirm/cancel button stays valid."
+    )
+
+    @field_validator("allowed_chat_ids", "allowed_user_ids", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        # Telegram ids are numbers (-100123... for a group): accept them written as JSON numbers.
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> TelegramChannel:
         if self.enabled and not (self.bot_token.get_secret_value() and self.chat_id):
             raise ValueError("telegram is enabled but 'bot_token' or 'chat_id' is empty")
+        if self.commands and not self.bot_token.get_secret_value():
+            raise ValueError("telegram commands are on but 'bot_token' is empty")
+        if self.commands and not self.command_chats():
+            raise ValueError(
+                "telegram commands are on but neither 'allowed_chat_ids' nor 'chat_id' is set"
+            )
         return self
+
+    def command_chats(self) -> set[str]:
+        """The chats whose commands are answered: `allowed_chat_ids`, else `chat_id`."""
+        chats = [str(c).strip() for c in self.allowed_chat_ids] or [self.chat_id.strip()]
+        return {c for c in chats if c}
 
 
 class WebhookChannel(StrictModel):

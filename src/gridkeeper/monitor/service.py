@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 from gridkeeper.gridreport import ReportReader
@@ -38,6 +38,9 @@ from gridkeeper.monitor.outbox import Outbox, RetryPolicy
 from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
 from gridkeeper.monitor.samples import Sample, labels
 from gridkeeper.monitor.store import DAY, Store
+
+if TYPE_CHECKING:
+    from gridkeeper.monitor.commands.poller import TelegramCommands
 
 log = logging.getLogger("gridkeeper.monitor")
 POLL = 0.5
@@ -90,6 +93,7 @@ class MonitorService:
         self.store: Store | None = None
         self.outbox: Outbox | None = None
         self.exporter: Exporter | None = None
+        self.commands: TelegramCommands | None = None
         r = self.rules
         self.book = AlertBook(
             Policy(
@@ -138,10 +142,18 @@ class MonitorService:
             t = threading.Thread(target=self._consume, name="monitor-events", daemon=True)
             t.start()
             self._threads.append(t)
+        if n.telegram.commands:
+            # Two-way Telegram (monitor/commands/poller.py says why it lives here).
+            from gridkeeper.monitor.commands.poller import TelegramCommands
+
+            self.commands = TelegramCommands(self.home, n.telegram, retry, clock=self.clock)
+            self.commands.start()
         log.info("monitor started for %s with %d channel(s)", self.home, len(channels))
 
     def stop(self) -> None:
         self._stop.set()
+        if self.commands is not None:
+            self.commands.stop()
         if self.outbox is not None:
             self.outbox.stop()
         if self.exporter is not None:
