@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run stop test lint typecheck pytest bench clean components
+.PHONY: run stop test lint typecheck pytest bench soak clean components
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,9 +45,14 @@ components:
 pytest: $(STAMP) components
 	$(BIN)/pytest -n 2 --dist loadfile
 
-## make bench: every benchmark, each beside its baseline
+## make bench: every benchmark, each beside its baseline (the 30-minute soak: make soak)
 bench: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/*.py; do [ "$$b" = benchmarks/soak_rss.py ] && continue; \
+		echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## make soak: a bot and the keeper for 30 minutes; RSS slope of each (SOAK_ARGS=--quick: 2 min)
+soak: $(STAMP)
+	$(BIN)/python benchmarks/soak_rss.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -22,8 +22,9 @@ from typing import Any
 from gridkeeper.bot.adopt import adopt_position
 from gridkeeper.bot.client_ids import free_tag
 from gridkeeper.bot.errors import BotFatal
-from gridkeeper.bot.exchange_reads import FILL_OVERLAP_MS, FILL_PAGE, HISTORY_LIMIT, ExchangeReads
+from gridkeeper.bot.exchange_reads import FILL_OVERLAP_MS, FILL_PAGE, HISTORY_LIMIT
 from gridkeeper.bot.execution import Executor, now_ms
+from gridkeeper.bot.fast_fill import FastFills
 from gridkeeper.bot.grid import GridError
 from gridkeeper.bot.layout import pending_leg
 from gridkeeper.bot.position_check import FUNDING_PAGE, MISMATCH_CONFIRM_S, PositionCheck
@@ -62,7 +63,7 @@ def market_spec(market: Market) -> MarketSpec:
     )
 
 
-class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
+class BotRunner(PositionCheck, FastFills, RunnerViews):
     """One bot process: start-up, the trading loop, and the commands the control API calls."""
 
     # ---- start-up -----------------------------------------------------------------------
@@ -171,7 +172,11 @@ class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
                 )
                 try:
                     async with self.lock:
-                        await self._cycle(full=due or self.need_reconcile)
+                        full = due or self.need_reconcile
+                        # A streamed fill goes straight to its replacement (fast_fill); the
+                        # full cycle waits for the next wake-up.
+                        if full or not await self._fill_cycle():
+                            await self._cycle(full=full)
                 except BotFatal:
                     raise
                 except ExchangeError as exc:
@@ -188,8 +193,9 @@ class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
         assert self.updates is not None
         while True:
             try:
-                async for _update in self.updates(self._on_gap):
-                    self.wake.set()
+                self.order_stream = self.updates(self._on_gap)
+                async for update in self.order_stream:
+                    self._take_update(update)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the stream reconnects itself; this is a last resort
@@ -204,8 +210,13 @@ class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
         """One round: price, fills (or a full reconcile), risk, then the orders that follow."""
         strategy = self.strategy
         started = time.monotonic()
-        ticker = await self._call(self.client.get_ticker(self.spec.symbol))
-        self.latency_s = time.monotonic() - started
+        # At rest the streamed price and book (market_stream) stand in for the REST reads;
+        # a full reconcile still measures the exchange's latency.
+        price = self.market.price() if self.market is not None and not full else None
+        if price is None:
+            ticker = await self._call(self.client.get_ticker(self.spec.symbol))
+            price = ticker.last_price
+            self.latency_s = time.monotonic() - started
         open_orders: list[Order] = []
         history: list[Order] = []
         position_before: Decimal | None = None
@@ -218,7 +229,12 @@ class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
                 self.client.get_order_history(self.spec.symbol, limit=HISTORY_LIMIT)
             )
             history += await self._look_up_missing(open_orders, history)
-        fills = await self._fills_since(strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
+        fills = []
+        if full or self.fills_due or not self._stream_live():
+            # Fills over REST: in every full reconcile, and in between only when the order
+            # stream is down or reported a fill it could not describe (fast_fill).
+            self.fills_due = False
+            fills = await self._fills_since(strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
         seen = self.store.seen(f.trade_id for f in fills)
         if full:
             report = reconcile(
@@ -240,8 +256,9 @@ class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
             applied = apply_fills(strategy, fills, self.store.issued, seen)
         await self._refresh_mark()  # perps: after the fills, so a new position is valued
         self._save([], applied)
-        bid, ask = await self._book_top()
-        actions = strategy.on_price(ticker.last_price, now_ms(), bid=bid, ask=ask)
+        top = self.market.top() if self.market is not None and not full else None
+        bid, ask = top if top is not None else await self._book_top()
+        actions = strategy.on_price(price, now_ms(), bid=bid, ask=ask)
         await self.executor.run(actions)
         await self.executor.run(strategy.check_exits(now_ms()))  # the invariant
         self.exchange_error = None

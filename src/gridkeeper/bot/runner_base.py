@@ -25,6 +25,7 @@ from gridkeeper.bot.strategy import GridStrategy
 from gridkeeper.config.strategy import GridStrategyConfig
 from gridkeeper.exchange.client import BackpackClient
 from gridkeeper.exchange.errors import AuthError, ExchangeError
+from gridkeeper.exchange.market_stream import MarketView
 from gridkeeper.exchange.models import Fill
 
 
@@ -50,12 +51,15 @@ class RunnerBase:
         *,
         on_event: Callable[[str, str, dict[str, Any]], None],
         updates: Callable[[Callable[[], None]], AsyncIterable[object]] | None = None,
+        market: MarketView | None = None,
     ) -> None:
         self.spec = spec
         self.client = client
         self.store = store
         self.on_event = on_event
         self.updates = updates
+        self.market = market  # streamed price and book top (market_stream), when it runs
+        self.order_stream: AsyncIterable[object] | None = None
         self.lock = asyncio.Lock()
         self.wake = asyncio.Event()
         self.started_at = time.time()
@@ -75,6 +79,11 @@ class RunnerBase:
         self.reporter = Reporter(
             spec.home, on_error=lambda message: self._emit("report_failed", message)
         )
+        # The hot path (fast_fill): fills the order stream reported, not applied yet; whether
+        # the next cycle must read fills over REST; applied fills the next save must include.
+        self.stream_fills: list[Fill] = []
+        self.fills_due = True
+        self.unsaved_fills: list[Fill] = []
 
     # ---- set by start() -----------------------------------------------------------------
     @property
@@ -100,7 +109,9 @@ class RunnerBase:
 
     def _save(self, intents: list[TrackedOrder], fills: list[Fill] | None = None) -> None:
         if self._strategy is not None:
-            self.store.save(self._strategy.state, intents=intents, fills=fills or [])
+            applied = [*self.unsaved_fills, *(fills or [])]
+            self.store.save(self._strategy.state, intents=intents, fills=applied)
+            self.unsaved_fills = []
 
     def _emit(self, kind: str, message: str, **data: Any) -> None:
         self.on_event(kind, message, data)

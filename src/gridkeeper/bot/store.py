@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS issued (
 """
 
 
+# State fields that change with every price tick; alone they are saved every PRICE_SAVE_S.
+VOLATILE = frozenset({"last_price", "mark_price"})
+PRICE_SAVE_S = 10.0
+
+
 def store_path(home: Path, instance: str) -> Path:
     return home / "bots" / f"{instance}.db"
 
@@ -61,6 +66,10 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # money: a saved intent must survive a crash
         self._db.executescript(SCHEMA)
+        # What this process last committed, to skip commits that would change nothing.
+        self._last_doc: bytes | None = None
+        self._last_steady: bytes | None = None
+        self._saved_at = 0.0
         self._issued: set[int] = {
             row[0] for row in self._db.execute("SELECT client_id FROM issued")
         }
@@ -97,8 +106,21 @@ class Store:
     ) -> None:
         """Write the state with the intents and fills it includes, atomically."""
         now = int(time.time() * 1000)
-        doc = orjson.dumps(state_to_dict(state))
+        data = state_to_dict(state)
+        doc = orjson.dumps(data)
         intents = list(intents)
+        fills = list(fills)
+        # A quiet cycle (only the price moved) commits at most every PRICE_SAVE_S: the price is
+        # read again at start, and every change that matters (orders, fills, position, status,
+        # range) is still written before anything it implies is sent.
+        steady = orjson.dumps({k: v for k, v in data.items() if k not in VOLATILE})
+        if (
+            not intents
+            and not fills
+            and steady == self._last_steady
+            and (doc == self._last_doc or time.monotonic() - self._saved_at < PRICE_SAVE_S)
+        ):
+            return
         with self._tx():
             self._db.execute(
                 "INSERT INTO state (id, doc, updated_ms) VALUES (1, ?, ?) "
@@ -139,6 +161,7 @@ class Store:
                     ),
                 )
         self._issued.update(o.client_id for o in intents)
+        self._last_doc, self._last_steady, self._saved_at = doc, steady, time.monotonic()
 
     def _tx(self) -> _Tx:
         return _Tx(self._db)

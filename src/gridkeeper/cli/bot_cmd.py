@@ -28,13 +28,16 @@ from gridkeeper.cli.common import home_option, settings_option
 from gridkeeper.config import InstanceConfig, find_settings, load_instance, load_settings
 from gridkeeper.config.exchange import ExchangeConfig
 from gridkeeper.errors import ConfigError
-from gridkeeper.keeper.process import NONCE_ENV
 from gridkeeper.logs import configure_logging, get_logger, log_event
 from gridkeeper.logs.dropping import DroppingStream
 from gridkeeper.paths import resolve_home
 
 DEMO_KEY_WAIT_S = 30.0
 START_RETRY_S = 2.0
+
+# The keeper's `keeper.process.NONCE_ENV`, spelled out: importing the keeper's module into every
+# bot costs memory for one string (tests/unit/bot/test_footprint.py keeps the two equal).
+NONCE_ENV = "GRIDKEEPER_START_NONCE"
 
 log = get_logger("gridkeeper.bot")
 
@@ -143,6 +146,18 @@ def _updates_factory(
     return make
 
 
+def _market_stream(inst: InstanceConfig) -> tuple[Any, asyncio.Task[None] | None]:
+    """The streamed price and book top (a MarketView) and the task that keeps it current;
+    the bot's poll reads it instead of REST while it is live (docs/footprint.md)."""
+    from gridkeeper.exchange.market_stream import MarketStream, MarketView
+
+    exch = inst.exchange or ExchangeConfig()
+    assert inst.metadata.symbol
+    view = MarketView()
+    stream = MarketStream(exch.ws_url, inst.metadata.symbol, view)
+    return view, asyncio.create_task(stream.run())
+
+
 def _log(kind: str, message: str, data: dict[str, Any]) -> None:
     log_event(log, kind, message=message, **data)
 
@@ -175,8 +190,14 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
     spec = BotSpec(
         inst.name, home, inst.metadata.symbol, inst.metadata.strategy or "grid", strategy
     )
+    market, market_task = _market_stream(inst)
     runner = BotRunner(
-        spec, client, store, on_event=_log, updates=_updates_factory(inst, key, secret)
+        spec,
+        client,
+        store,
+        on_event=_log,
+        updates=_updates_factory(inst, key, secret),
+        market=market,
     )
     server = _QuietServer(
         uvicorn.Config(
@@ -215,6 +236,10 @@ async def serve(inst: InstanceConfig, home: Path, key: str, secret: str) -> int:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await server_task
+        if market_task is not None:
+            market_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await market_task
         await client.aclose()
         store.close()
 
@@ -311,9 +336,15 @@ def bot(config_path: Path, home: Path | None, settings_path: Path | None) -> int
     # Under the keeper stderr is a pipe: if the keeper dies nobody reads it, and a blocking
     # write would stop trading. The bot drops (and counts) log lines instead.
     stream = DroppingStream(2) if DroppingStream.wanted(2) else None
-    configure_logging("info", redact=secret_values(inst), stream=stream)  # type: ignore[arg-type]
+    # No structlog: nothing on the bot's path uses it, and it pulls in rich and pygments.
+    configure_logging("info", redact=secret_values(inst), stream=stream, route_structlog=False)  # type: ignore[arg-type]
     key, secret = resolve_keys(inst, home_dir, wait_s=DEMO_KEY_WAIT_S)
-    configure_logging("info", redact={*secret_values(inst), secret}, stream=stream)  # type: ignore[arg-type]
+    configure_logging(
+        "info",
+        redact={*secret_values(inst), secret},
+        stream=stream,  # type: ignore[arg-type]
+        route_structlog=False,
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the events
     try:
         return asyncio.run(serve(inst, home_dir, key, secret))

@@ -80,6 +80,11 @@ def status(argv: Sequence[str]) -> int | None:
 def run() -> None:
     """The console script: fast paths first, then the full click CLI."""
     argv = sys.argv[1:]
+    if argv and argv[0] == "bot":
+        # httpx's __init__ imports its own command-line tool (httpx._main: rich, pygments,
+        # click) when it can: ~6 MiB in every bot for a CLI the bot never runs. A None entry
+        # makes that import fail, which httpx handles (docs/footprint.md).
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     if argv and argv[0] == "status":
         code = status(argv[1:])
         if code is not None:

@@ -102,6 +102,7 @@ class OrderUpdateStream:
                 log.info("order stream disconnected: %r", exc)
             finally:
                 self._ws = None
+                self.subscribed.clear()  # set again by the next acknowledgement
             if self._closed:
                 return
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))

@@ -121,6 +121,12 @@ def test_emergency_close_flattens_perp_position(paper: Paper, make_bot: MakeBot)
         lambda: (g := bot.get("/api/grid"))["status"] == "stopped" and D(g["position"]) == 0,
         what="flat and stopped",
     )
+    # The bot answers flat as soon as its close is acknowledged; the exchange's history may
+    # list the close a moment later.
+    wait_for(
+        lambda: any(o.order_type == "Market" for o in paper.query("SOL_USDC_PERP")[1]),
+        what="the market close in the order history",
+    )
     opened, history, _, positions = paper.query("SOL_USDC_PERP")
     assert not opened
     assert all(p.net_quantity == 0 for p in positions if p.symbol == "SOL_USDC_PERP")

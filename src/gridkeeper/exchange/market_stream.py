@@ -1,0 +1,133 @@
+"""Backpack's public `bookTicker.<symbol>` and `ticker.<symbol>` streams, as one price view.
+
+A bot at rest used to read the ticker and the depth over REST every poll (two requests a
+second, each a few hundred microseconds of CPU on both ends). With this stream the exchange
+pushes what changed, and the bot's poll only reads `MarketView`. While the connection is down
+(or not acknowledged yet) `view.live` is False and callers read REST as before.
+
+Usage::
+
+    view = MarketView()
+    stream = MarketStream(ws_url, "SOL_USDC", view)
+    task = asyncio.create_task(stream.run())   # reconnects by itself until cancelled
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+import websockets
+from websockets.asyncio.client import connect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MarketView:
+    """The newest streamed figures; `live` only while the stream is connected and acknowledged
+    (a quiet market sends nothing, so age says nothing about whether a figure still holds)."""
+
+    last: Decimal | None = None
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    live: bool = False
+    updated: float = 0.0  # monotonic time of the last message applied
+
+    def price(self) -> Decimal | None:
+        """The last trade price, while the stream holds it."""
+        return self.last if self.live else None
+
+    def top(self) -> tuple[Decimal, Decimal] | None:
+        """Best bid and ask, while the stream holds both."""
+        if self.live and self.bid is not None and self.ask is not None:
+            return self.bid, self.ask
+        return None
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        out = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return out if out.is_finite() and out > 0 else None
+
+
+class MarketStream:
+    def __init__(
+        self,
+        ws_url: str,
+        symbol: str,
+        view: MarketView,
+        *,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        open_timeout_s: float = 10.0,
+    ) -> None:
+        self.ws_url = ws_url
+        self.symbol = symbol
+        self.view = view
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.open_timeout_s = open_timeout_s
+        self.streams = [f"bookTicker.{symbol}", f"ticker.{symbol}"]
+
+    async def run(self) -> None:
+        backoff = self.backoff_initial_s
+        while True:
+            try:
+                async with connect(
+                    self.ws_url, open_timeout=self.open_timeout_s, max_size=2**20
+                ) as ws:
+                    subscribe = {"method": "SUBSCRIBE", "params": self.streams}
+                    await ws.send(orjson.dumps(subscribe).decode())
+                    backoff = self.backoff_initial_s
+                    async for raw in ws:
+                        self.handle(raw)
+            except (OSError, websockets.exceptions.WebSocketException, TimeoutError) as exc:
+                log.info("market stream disconnected: %r", exc)
+            finally:
+                # Until fresh figures arrive the old ones may be stale: callers use REST.
+                self.view.live = False
+                self.view.last = self.view.bid = self.view.ask = None
+            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+            backoff = min(self.backoff_max_s, backoff * 2)
+
+    def handle(self, raw: str | bytes) -> None:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(message, dict):
+            return
+        if "error" in message:
+            log.warning("market stream refused: %s", message["error"])
+            return
+        if "result" in message:
+            return  # the subscription's acknowledgement; figures follow (or already came)
+        data = message.get("data")
+        if not isinstance(data, dict) or data.get("s") != self.symbol:
+            return
+        view = self.view
+        if data.get("e") == "bookTicker":
+            bid, ask = _dec(data.get("b")), _dec(data.get("a"))
+            if bid is not None and ask is not None and bid >= ask:
+                return  # a crossed top is not a book to place against
+            view.bid, view.ask = bid, ask
+        elif data.get("e") == "ticker":
+            last = _dec(data.get("c"))
+            if last is None:
+                return
+            view.last = last
+        else:
+            return
+        view.updated = time.monotonic()
+        view.live = True

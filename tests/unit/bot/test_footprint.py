@@ -1,0 +1,72 @@
+"""The bot's footprint pieces that are pure logic: the streamed fill, the market view, the
+nonce name the bot spells out instead of importing the keeper."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+
+from gridkeeper.bot.fast_fill import fill_of
+from gridkeeper.cli import bot_cmd
+from gridkeeper.exchange.market_stream import MarketStream, MarketView
+from gridkeeper.exchange.models import OrderUpdate
+from gridkeeper.keeper import process
+
+FILL = {
+    "e": "orderFill",
+    "i": "111",
+    "c": 5,
+    "s": "SOL_USDC_PERP",
+    "S": "Bid",
+    "X": "Filled",
+    "o": "LIMIT",
+    "p": "99",
+    "q": "1",
+    "z": "1",
+    "l": "1",
+    "L": "99",
+    "n": "0.0198",
+    "N": "USDC",
+    "t": 42,
+    "m": True,
+    "T": 1_700_000_000_123_456,
+}
+
+
+def test_nonce_env_matches_the_keeper() -> None:
+    assert bot_cmd.NONCE_ENV == process.NONCE_ENV
+
+
+def test_streamed_fill_keyed_as_rest_keys_it() -> None:
+    fill = fill_of(OrderUpdate.from_api(FILL))
+    assert fill is not None
+    assert (fill.trade_id, fill.order_id, fill.client_id) == ("42", "111", 5)
+    assert (fill.price, fill.quantity, fill.fee) == (Decimal(99), Decimal(1), Decimal("0.0198"))
+    assert fill.timestamp_ms == 1_700_000_000_123
+
+
+def test_fill_without_trade_id_or_fee_is_left_to_rest() -> None:
+    assert fill_of(OrderUpdate.from_api({**FILL, "t": None})) is None
+    assert fill_of(OrderUpdate.from_api({**FILL, "n": None})) is None
+    assert fill_of(OrderUpdate.from_api({**FILL, "e": "orderAccepted"})) is None
+
+
+def test_market_view_live_only_with_figures() -> None:
+    view = MarketView()
+    stream = MarketStream("ws://127.0.0.1:1/ws", "SOL_USDC", view)
+    assert view.price() is None and view.top() is None
+    stream.handle(orjson.dumps({"data": {"e": "ticker", "s": "SOL_USDC", "c": "101.5"}}))
+    assert view.price() == Decimal("101.5") and view.top() is None
+    stream.handle(
+        orjson.dumps({"data": {"e": "bookTicker", "s": "SOL_USDC", "b": "101.4", "a": "101.6"}})
+    )
+    assert view.top() == (Decimal("101.4"), Decimal("101.6"))
+    # Another symbol, a crossed book, garbage: ignored.
+    stream.handle(orjson.dumps({"data": {"e": "ticker", "s": "BTC_USDC", "c": "5"}}))
+    stream.handle(orjson.dumps({"data": {"e": "bookTicker", "s": "SOL_USDC", "b": "9", "a": "8"}}))
+    stream.handle(b"not json")
+    assert view.price() == Decimal("101.5")
+    assert view.top() == (Decimal("101.4"), Decimal("101.6"))
+    view.live = False  # what a disconnect does
+    assert view.price() is None and view.top() is None
