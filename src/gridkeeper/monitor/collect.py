@@ -20,6 +20,7 @@ from gridkeeper.monitor.samples import Sample, labels
 from gridkeeper.proctree import children_map, descendants
 
 LIVE_STATES = frozenset({"starting", "running", "stopping"})
+FAILED_STATES = frozenset({"backoff", "exited", "fatal"})  # as the instance_down rule
 
 
 def mountpoint(path: Path) -> Path:
@@ -209,6 +210,8 @@ class ProcessSampler:
             out.append(
                 Sample("gridkeeper_instance_restarts_total", float(st.get("restarts") or 0), lab)
             )
+            failed = 1.0 if state in FAILED_STATES else 0.0
+            out.append(Sample("gridkeeper_instance_failed", failed, lab))
             pid = st.get("pid")
             if not pid or state not in LIVE_STATES:
                 continue

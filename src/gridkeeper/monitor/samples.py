@@ -64,6 +64,10 @@ METRICS: dict[str, tuple[MetricType, str]] = {
     # instances (from the keeper's status and the instances' process trees)
     "gridkeeper_instance_up": ("gauge", "1 when the instance is running."),
     "gridkeeper_instance_restarts_total": ("counter", "Restarts of the instance by the keeper."),
+    "gridkeeper_instance_failed": (
+        "gauge",
+        "1 when the instance is down against its will (backoff, exited, fatal), not stopped.",
+    ),
     "gridkeeper_instance_resident_memory_bytes": (
         "gauge",
         "Resident memory of the instance's processes, summed.",
