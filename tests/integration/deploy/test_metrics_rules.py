@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.components import binary, prometheus
-from tests.integration.operations.conftest import Ops, ops  # noqa: F401 (the fixture)
+from tests.integration.operations.conftest import Ops
 from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.integration
