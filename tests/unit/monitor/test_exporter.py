@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 from gridkeeper.monitor.collect import CpuCounter
 from gridkeeper.monitor.exporter import Exporter, render
 from gridkeeper.monitor.samples import METRICS, Sample, labels, stored
+from gridkeeper.monitor.service import MonitorService
 
 
 def test_render_text_format() -> None:
@@ -105,3 +111,36 @@ def test_two_exporters_in_one_process_do_not_share_series() -> None:
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_busy_metrics_port_is_logged_and_the_monitor_runs_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another program holds the port: the monitor starts without /metrics and says why."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    service = MonitorService(
+        tmp_path,
+        MonitorSettings(metrics_port=port),
+        NotificationSettings(),
+        events=[],
+        status=lambda: [],
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="gridkeeper.monitor"):
+            service.start()
+        assert service.exporter is None
+        assert f"cannot listen on 127.0.0.1:{port}" in caplog.text
+        service.cycle()  # sampling and alerting go on
+        assert service.store is not None
+        assert service.store.samples("gridkeeper_keeper_up", 0)
+    finally:
+        service.stop()
+        holder.close()
+
+
+def test_metrics_are_on_by_default_on_loopback() -> None:
+    settings = MonitorSettings()
+    assert (settings.metrics_port, settings.metrics_host) == (9464, "127.0.0.1")
