@@ -107,12 +107,20 @@ def test_process_tagged_for_another_instance_is_not_sampled(
 
 
 def test_stopped_instance_is_down_without_process_metrics() -> None:
-    """A stopped instance: up 0, no pid sampled."""
-    status = [{"name": "c", "state": "stopped", "pid": None, "restarts": 0}]
+    """A stopped instance: up 0, not failed (stopped on purpose), no pid sampled; one in
+    backoff is failed."""
+    status = [
+        {"name": "c", "state": "stopped", "pid": None, "restarts": 0},
+        {"name": "d", "state": "backoff", "pid": None, "restarts": 3},
+    ]
     samples = ProcessSampler().sample(status)
-    assert [(s.name, s.value) for s in samples] == [
-        ("gridkeeper_instance_up", 0.0),
-        ("gridkeeper_instance_restarts_total", 0.0),
+    assert [(s.label("name"), s.name, s.value) for s in samples] == [
+        ("c", "gridkeeper_instance_up", 0.0),
+        ("c", "gridkeeper_instance_restarts_total", 0.0),
+        ("c", "gridkeeper_instance_failed", 0.0),
+        ("d", "gridkeeper_instance_up", 0.0),
+        ("d", "gridkeeper_instance_restarts_total", 3.0),
+        ("d", "gridkeeper_instance_failed", 1.0),
     ]
 
 
