@@ -126,7 +126,8 @@ class MonitorService:
         self.outbox.start()
         if self.settings.metrics_port:
             self.exporter = self._start_exporter()
-            self._grids = GridProbe(self.home)
+            if self.exporter is not None:  # the grids' numbers are for /metrics only
+                self._grids = GridProbe(self.home)
         self._host = HostSampler(self._paths)
         self._procs = ProcessSampler()
         if self._use_keeper:
