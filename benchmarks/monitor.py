@@ -51,6 +51,7 @@ def psutil_floor(procs: list[subprocess.Popen[bytes]], home: Path, cycles: int) 
     start = time.process_time()
     for _ in range(cycles):
         psutil.cpu_percent(None)
+        psutil.cpu_times()
         os.getloadavg()
         psutil.virtual_memory()
         psutil.swap_memory()
@@ -58,7 +59,7 @@ def psutil_floor(procs: list[subprocess.Popen[bytes]], home: Path, cycles: int) 
         psutil.net_io_counters()
         for h in handles:
             with h.oneshot():
-                h.cpu_percent(None)
+                h.cpu_times()
                 h.memory_info()
                 h.num_threads()
                 h.num_fds()

@@ -169,7 +169,11 @@ class MonitorSettings(StrictModel):
         512, gt=0, description="Size cap of monitor.db; the oldest raw samples go first."
     )
     metrics_port: int = Field(
-        0, ge=0, le=65535, description="Prometheus /metrics port on 127.0.0.1; 0 turns it off."
+        9464,
+        ge=0,
+        le=65535,
+        description="Prometheus /metrics port (on metrics_host); 0 turns it off. A port already "
+        "in use is logged and the monitor runs on without /metrics.",
     )
     metrics_host: str = Field(
         "127.0.0.1",

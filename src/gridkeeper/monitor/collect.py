@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from gridkeeper.monitor.samples import Sample, labels
 from gridkeeper.proctree import children_map, descendants
 
 LIVE_STATES = frozenset({"starting", "running", "stopping"})
+FAILED_STATES = frozenset({"backoff", "exited", "fatal"})  # as the instance_down rule
 
 
 def mountpoint(path: Path) -> Path:
@@ -35,25 +36,36 @@ def mountpoint(path: Path) -> Path:
 class HostSampler:
     """CPU, load, memory, swap, the filesystems holding `paths`, network bytes."""
 
+    CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
     def __init__(self, paths: Iterable[Path]) -> None:
         self.mounts = sorted({mountpoint(p) for p in paths})
         psutil.cpu_percent(None)  # the first call only starts the measurement window
 
     def sample(self) -> list[Sample]:
-        out = [Sample("gridkeeper_host_cpu_percent", psutil.cpu_percent(None))]
+        out = [Sample("gridkeeper_host_cpu_used_ratio", psutil.cpu_percent(None) / 100.0)]
+        times = psutil.cpu_times()
+        for mode in self.CPU_MODES:
+            value = getattr(times, mode, None)  # the modes differ between kernels
+            if value is not None:
+                out.append(
+                    Sample("gridkeeper_host_cpu_seconds_total", float(value), labels(mode=mode))
+                )
+        out.append(Sample("gridkeeper_host_cpus", float(psutil.cpu_count() or 1)))
         load = os.getloadavg()
-        for name, value in zip(("node_load1", "node_load5", "node_load15"), load, strict=True):
+        names = ("gridkeeper_host_load1", "gridkeeper_host_load5", "gridkeeper_host_load15")
+        for name, value in zip(names, load, strict=True):
             out.append(Sample(name, value))
         vm = psutil.virtual_memory()
         out += [
-            Sample("node_memory_MemTotal_bytes", float(vm.total)),
-            Sample("node_memory_MemAvailable_bytes", float(vm.available)),
-            Sample("gridkeeper_host_memory_used_percent", float(vm.percent)),
+            Sample("gridkeeper_host_memory_total_bytes", float(vm.total)),
+            Sample("gridkeeper_host_memory_available_bytes", float(vm.available)),
+            Sample("gridkeeper_host_memory_used_ratio", float(vm.percent) / 100.0),
         ]
         sw = psutil.swap_memory()
         out += [
-            Sample("node_memory_SwapTotal_bytes", float(sw.total)),
-            Sample("node_memory_SwapFree_bytes", float(sw.free)),
+            Sample("gridkeeper_host_swap_total_bytes", float(sw.total)),
+            Sample("gridkeeper_host_swap_free_bytes", float(sw.free)),
         ]
         for mount in self.mounts:
             try:
@@ -62,15 +74,15 @@ class HostSampler:
                 continue
             lab = labels(mountpoint=str(mount))
             out += [
-                Sample("node_filesystem_size_bytes", float(du.total), lab),
-                Sample("node_filesystem_avail_bytes", float(du.free), lab),
-                Sample("gridkeeper_filesystem_used_percent", float(du.percent), lab),
+                Sample("gridkeeper_host_filesystem_size_bytes", float(du.total), lab),
+                Sample("gridkeeper_host_filesystem_avail_bytes", float(du.free), lab),
+                Sample("gridkeeper_host_filesystem_used_ratio", float(du.percent) / 100.0, lab),
             ]
         net = psutil.net_io_counters()
         if net is not None:
             out += [
-                Sample("node_network_receive_bytes_total", float(net.bytes_recv)),
-                Sample("node_network_transmit_bytes_total", float(net.bytes_sent)),
+                Sample("gridkeeper_host_network_receive_bytes_total", float(net.bytes_recv)),
+                Sample("gridkeeper_host_network_transmit_bytes_total", float(net.bytes_sent)),
             ]
         return out
 
@@ -83,10 +95,31 @@ class TreeUsage:
     """What one instance's process tree uses, summed over its live processes."""
 
     processes: int = 0
-    cpu_percent: float = 0.0
+    cpu_seconds: dict[ProcKey, float] = field(default_factory=dict)  # per live member
     rss: int = 0
     threads: int = 0
     open_fds: int = 0
+
+
+class CpuCounter:
+    """One instance's CPU seconds as a counter that never goes down while the monitor runs.
+
+    A tree's summed CPU time drops when a member exits (a worker, or the whole bot on a
+    restart), which Prometheus would read as a counter reset. So the last time seen of every
+    member that left is kept in `base`, and the counter is `base` + the live members' times.
+    """
+
+    def __init__(self) -> None:
+        self.base = 0.0
+        self.last: dict[ProcKey, float] = {}
+
+    def update(self, live: dict[ProcKey, float]) -> float:
+        for key, seconds in self.last.items():
+            if key not in live:
+                self.base += seconds
+        # A member's time never decreases; max() guards a key reused after a wraparound.
+        self.last = {k: max(v, self.last.get(k, 0.0)) for k, v in live.items()}
+        return self.base + sum(self.last.values())
 
 
 class ProcessSampler:
@@ -94,14 +127,15 @@ class ProcessSampler:
 
     An instance is its main process (verified to be ours) and every descendant of it: a bot that
     forks workers or runs a helper is measured whole. psutil.Process objects are kept across
-    cycles, keyed by pid and create time, because `cpu_percent` measures the interval since the
-    same object's previous call; a process seen for the first time counts 0 % until the next
-    cycle. Processes that left the tree are forgotten at the end of each cycle.
+    cycles, keyed by pid and create time, so a process is only looked up once; processes that
+    left the tree are forgotten at the end of each cycle. CPU is reported as cumulative seconds
+    (see CpuCounter), which Prometheus turns into a rate over any window.
     """
 
     def __init__(self) -> None:
         self._mains: dict[str, psutil.Process] = {}
         self._procs: dict[ProcKey, psutil.Process] = {}
+        self._cpu: dict[str, CpuCounter] = {}
 
     def _main(self, name: str, pid: int) -> psutil.Process | None:
         proc = self._mains.get(name)
@@ -120,15 +154,15 @@ class ProcessSampler:
         self._mains[name] = proc
         return proc
 
-    def _cached(self, proc: psutil.Process, seen: set[ProcKey]) -> tuple[psutil.Process, bool]:
-        """The object kept from earlier cycles for this process (and False), or `proc` (True)."""
+    def _cached(self, proc: psutil.Process, seen: set[ProcKey]) -> tuple[psutil.Process, ProcKey]:
+        """The object kept from earlier cycles for this process (or `proc`), and its key."""
         key = (proc.pid, proc.create_time())
         seen.add(key)
         known = self._procs.get(key)
         if known is not None:
-            return known, False
+            return known, key
         self._procs[key] = proc
-        return proc, True
+        return proc, key
 
     def _tree(
         self, main: psutil.Process, seen: set[ProcKey], kids: dict[int, list[int]]
@@ -145,13 +179,9 @@ class ProcessSampler:
         usage = TreeUsage()
         for i, member in enumerate(members):
             try:
-                proc, new = self._cached(member, seen)
+                proc, key = self._cached(member, seen)
                 with proc.oneshot():
-                    # A new object's first call only starts its window: reading it again now
-                    # would measure microseconds, so a new process counts 0 % this cycle.
-                    cpu = proc.cpu_percent(None)
-                    if new:
-                        cpu = 0.0
+                    times = proc.cpu_times()
                     rss = proc.memory_info().rss
                     threads = proc.num_threads()
                     fds = proc.num_fds()
@@ -160,7 +190,7 @@ class ProcessSampler:
                     return None
                 continue  # a child that exited between the listing and the reading
             usage.processes += 1
-            usage.cpu_percent += cpu
+            usage.cpu_seconds[key] = times.user + times.system
             usage.rss += rss
             usage.threads += threads
             usage.open_fds += fds
@@ -180,6 +210,8 @@ class ProcessSampler:
             out.append(
                 Sample("gridkeeper_instance_restarts_total", float(st.get("restarts") or 0), lab)
             )
+            failed = 1.0 if state in FAILED_STATES else 0.0
+            out.append(Sample("gridkeeper_instance_failed", failed, lab))
             pid = st.get("pid")
             if not pid or state not in LIVE_STATES:
                 continue
@@ -192,8 +224,9 @@ class ProcessSampler:
             if usage is None:
                 self._mains.pop(name, None)
                 continue
+            cpu = self._cpu.setdefault(name, CpuCounter()).update(usage.cpu_seconds)
             out += [
-                Sample("gridkeeper_instance_cpu_percent", usage.cpu_percent, lab),
+                Sample("gridkeeper_instance_cpu_seconds_total", cpu, lab),
                 Sample("gridkeeper_instance_resident_memory_bytes", float(usage.rss), lab),
                 Sample("gridkeeper_instance_threads", float(usage.threads), lab),
                 Sample("gridkeeper_instance_open_fds", float(usage.open_fds), lab),
@@ -201,6 +234,8 @@ class ProcessSampler:
             ]
         for gone in set(self._mains) - names:
             del self._mains[gone]
+        for gone in set(self._cpu) - names:
+            del self._cpu[gone]  # removed from the keeper (a reload): its counter ends
         for key in set(self._procs) - seen:
             del self._procs[key]
         return out

@@ -42,40 +42,42 @@ def host_observations(samples: Iterable[Sample], rules: AlertRules) -> dict[str,
     """Threshold rules over the host samples of one cycle."""
     out: dict[str, list[Observation]] = {"host_cpu": [], "host_memory": [], "host_disk": []}
     for s in samples:
-        if s.name == "gridkeeper_host_cpu_percent" and rules.host_cpu.enabled:
+        # The samples are ratios (0-1, Prometheus's base unit); thresholds are set in percent.
+        pct = s.value * 100.0
+        if s.name == "gridkeeper_host_cpu_used_ratio" and rules.host_cpu.enabled:
             r = rules.host_cpu
             out["host_cpu"].append(
                 Observation(
                     rule="host_cpu",
                     subject="host",
-                    active=s.value > r.threshold,
+                    active=pct > r.threshold,
                     level=r.level,
-                    summary=f"host CPU {s.value:.0f}% above {r.threshold:.0f}%",
+                    summary=f"host CPU {pct:.0f}% above {r.threshold:.0f}%",
                     for_seconds=r.for_seconds,
                 )
             )
-        elif s.name == "gridkeeper_host_memory_used_percent" and rules.host_memory.enabled:
+        elif s.name == "gridkeeper_host_memory_used_ratio" and rules.host_memory.enabled:
             r = rules.host_memory
             out["host_memory"].append(
                 Observation(
                     rule="host_memory",
                     subject="host",
-                    active=s.value > r.threshold,
+                    active=pct > r.threshold,
                     level=r.level,
-                    summary=f"host memory {s.value:.0f}% used, above {r.threshold:.0f}%",
+                    summary=f"host memory {pct:.0f}% used, above {r.threshold:.0f}%",
                     for_seconds=r.for_seconds,
                 )
             )
-        elif s.name == "gridkeeper_filesystem_used_percent" and rules.host_disk.enabled:
+        elif s.name == "gridkeeper_host_filesystem_used_ratio" and rules.host_disk.enabled:
             r = rules.host_disk
             mount = s.label("mountpoint")
             out["host_disk"].append(
                 Observation(
                     rule="host_disk",
                     subject=mount,
-                    active=s.value > r.threshold,
+                    active=pct > r.threshold,
                     level=r.level,
-                    summary=f"filesystem {mount} {s.value:.0f}% used, above {r.threshold:.0f}%",
+                    summary=f"filesystem {mount} {pct:.0f}% used, above {r.threshold:.0f}%",
                     for_seconds=r.for_seconds,
                     labels={"mountpoint": mount},
                 )

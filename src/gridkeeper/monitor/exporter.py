@@ -1,56 +1,102 @@
-"""Prometheus text exposition of the latest samples on <metrics_host>:<metrics_port>/metrics."""
+"""Prometheus exposition of the latest cycle's samples on <metrics_host>:<metrics_port>/metrics.
+
+Built on prometheus_client: a custom Collector turns the snapshot the monitor's cycle produced
+into metric families on every scrape (a scrape measures nothing itself and never reaches a bot),
+and each Exporter has its own CollectorRegistry (no process-global registry: two monitors in one
+process, as in the tests, never see each other's series). Besides our samples it serves
+`gridkeeper_build_info{version}`, the monitor's own `process_*` metrics and the keeper's as
+`gridkeeper_keeper_process_*` (both prometheus_client's ProcessCollector, read from /proc).
+The HTTP server stays ours: it checks the Host header (DNS rebinding), which
+prometheus_client's server does not.
+"""
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from prometheus_client.exposition import choose_encoder, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from gridkeeper.httpguard import configured_hosts, host_allowed
 from gridkeeper.monitor.samples import METRICS, Sample
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PATH = "/metrics"
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def build_version() -> str:
+    import gridkeeper
+
+    return str(gridkeeper.__version__)
 
 
-def _number(v: float) -> str:
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(float(v))
+class SnapshotCollector(Collector):
+    """Metric families from the last snapshot of samples (swapped in whole by `update`)."""
+
+    def __init__(self, version: str) -> None:
+        self._samples: tuple[Sample, ...] = ()
+        self._version = version
+
+    def update(self, samples: Iterable[Sample]) -> None:
+        self._samples = tuple(samples)  # one reference swap: a scrape sees one whole cycle
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "gridkeeper_build_info", "The running gridkeeper's version.", labels=["version"]
+        )
+        info.add_metric([self._version], 1.0)
+        yield info
+        by_name: dict[str, list[Sample]] = {}
+        for s in self._samples:
+            by_name.setdefault(s.name, []).append(s)
+        for name in sorted(by_name):
+            kind, help_text = METRICS.get(name, ("gauge", name))
+            series = sorted(by_name[name], key=lambda x: x.labels)
+            keys = sorted({k for s in series for k, _ in s.labels})
+            family: GaugeMetricFamily | CounterMetricFamily
+            if kind == "counter":
+                # prometheus_client appends `_total` itself (and `_created` never: no timestamp).
+                family = CounterMetricFamily(name.removesuffix("_total"), help_text, labels=keys)
+            else:
+                family = GaugeMetricFamily(name, help_text, labels=keys)
+            for s in series:
+                family.add_metric([s.label(k) for k in keys], s.value)
+            yield family
 
 
-def render(samples: Iterable[Sample]) -> str:
-    """The text format: HELP and TYPE once per metric, then one line per series."""
-    by_name: dict[str, list[Sample]] = {}
-    for s in samples:
-        by_name.setdefault(s.name, []).append(s)
-    lines: list[str] = []
-    for name in sorted(by_name):
-        kind, help_text = METRICS.get(name, ("gauge", name))
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        for s in sorted(by_name[name], key=lambda x: x.labels):
-            lab = ",".join(f'{k}="{_escape(v)}"' for k, v in s.labels)
-            series = f"{name}{{{lab}}}" if lab else name
-            lines.append(f"{series} {_number(s.value)}")
-    return "\n".join(lines) + "\n"
+def registry_for(collector: SnapshotCollector, keeper_pid: Any = None) -> CollectorRegistry:
+    """A registry of its own: our snapshot, this process's and (when given) the keeper's."""
+    registry = CollectorRegistry()
+    registry.register(collector)
+    ProcessCollector(registry=registry)
+    if keeper_pid is not None:
+        ProcessCollector(namespace="gridkeeper_keeper", pid=keeper_pid, registry=registry)
+    return registry
+
+
+def render(samples: Iterable[Sample], version: str = "test") -> str:
+    """The text format of `samples` alone (no process metrics), as a scrape would see it."""
+    collector = SnapshotCollector(version)
+    collector.update(samples)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return generate_latest(registry).decode()
 
 
 class Exporter:
     """Serves the latest snapshot; `update` swaps it in atomically."""
 
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        self._text = b""
-        exporter = self
+        self.collector = SnapshotCollector(build_version())
+        self._keeper_pid: int | None = None
+        # A pid ProcessCollector cannot open yields no series: the keeper's are absent, not
+        # stale, while it is down.
+        self.registry = registry_for(self.collector, keeper_pid=lambda: self._keeper_pid)
+        registry = self.registry
         # The address it was told to listen on is its own name too (a fleet's Prometheus
         # scrapes http://<metrics_host>:<port>); a wildcard bind needs GRIDKEEPER_ALLOWED_HOSTS.
         own = {host.lower()} if host not in ("0.0.0.0", "::", "") else set()
@@ -62,12 +108,14 @@ class Exporter:
                 if not host_allowed(self.headers.get("Host"), extra_hosts):
                     self.send_error(400, "Host header not allowed")
                     return
-                if self.path.split("?")[0] != "/metrics":
+                if self.path.split("?")[0] != PATH:
                     self.send_error(404)
                     return
-                body = exporter._text
+                # Prometheus asks for OpenMetrics in its Accept header; curl gets the text format.
+                encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+                body = encoder(registry)
                 self.send_response(200)
-                self.send_header("Content-Type", CONTENT_TYPE)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -86,8 +134,9 @@ class Exporter:
         self._thread.start()
         return self
 
-    def update(self, samples: Iterable[Sample]) -> None:
-        self._text = render(samples).encode()
+    def update(self, samples: Iterable[Sample], keeper_pid: int | None = None) -> None:
+        self.collector.update(samples)
+        self._keeper_pid = keeper_pid
 
     def stop(self) -> None:
         self._server.shutdown()

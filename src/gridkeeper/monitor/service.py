@@ -31,12 +31,13 @@ from gridkeeper.monitor.channels.factory import build_channels
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler
 from gridkeeper.monitor.exporter import Exporter
 from gridkeeper.monitor.grid_rules import grid_observations
+from gridkeeper.monitor.grids import GridProbe
 from gridkeeper.monitor.keeperwatch import KeeperWatch, under_systemd
 from gridkeeper.monitor.lock import MonitorLock, monitor_running
 from gridkeeper.monitor.netcheck import check_all, result_samples
 from gridkeeper.monitor.outbox import Outbox, RetryPolicy
 from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
-from gridkeeper.monitor.samples import Sample, labels
+from gridkeeper.monitor.samples import Sample, labels, stored
 from gridkeeper.monitor.store import DAY, Store
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class MonitorService:
         self._silences: list[str] = []
         self._restarts: dict[str, int] = {}
         self._last_samples: list[Sample] = []
+        self._keeper_pid: int | None = None
+        self._grids: GridProbe | None = None
         self._db_version = -1
         self._silence_ends = float("inf")  # earliest expiry among the silences in force
         self._last_prune = 0.0
@@ -130,7 +133,9 @@ class MonitorService:
         self.outbox = Outbox(store, channels, retry, clock=self.clock)
         self.outbox.start()
         if self.settings.metrics_port:
-            self.exporter = Exporter(self.settings.metrics_port, self.settings.metrics_host).start()
+            self.exporter = self._start_exporter()
+            if self.exporter is not None:  # the grids' numbers are for /metrics only
+                self._grids = GridProbe(self.home)
         self._host = HostSampler(self._paths)
         self._procs = ProcessSampler()
         if self._use_keeper:
@@ -158,6 +163,8 @@ class MonitorService:
             self.outbox.stop()
         if self.exporter is not None:
             self.exporter.stop()
+        if self._grids is not None:
+            self._grids.close()
         for t in self._threads:
             t.join(1.0)  # a blocked keeper read must not hold up the exit; it is a daemon
         if self.store is not None:
@@ -200,11 +207,14 @@ class MonitorService:
             samples.append(Sample("gridkeeper_keeper_up", 0.0 if keeper_error else 1.0))
         if statuses is not None:
             samples += self._procs.sample(statuses)
+            if self._grids is not None:  # only the exporter uses them: no scrape, no probe
+                samples += self._grids.sample(statuses)
+        self._keeper_pid = self._read_keeper_pid() if statuses is not None else None
         net = check_all(self.settings.network_targets)
         samples += result_samples(net)
         with self._lock:
             try:
-                self.store.add_samples(samples, now)
+                self.store.add_samples([s for s in samples if stored(s)], now)
             except sqlite3.Error as exc:  # a full disk must not stop alerting
                 log.error("cannot record samples: %s", exc)
             out: list[Transition] = []
@@ -434,6 +444,29 @@ class MonitorService:
             max_bytes=int(s.max_db_mb * 1024 * 1024),
         )
 
+    def _start_exporter(self) -> Exporter | None:
+        s = self.settings
+        try:
+            return Exporter(s.metrics_port, s.metrics_host).start()
+        except OSError as exc:
+            # Another monitor (a second home on this host) or program has the port: alerting
+            # matters more than the scrape endpoint, so the monitor runs on without it.
+            log.warning(
+                "metrics: cannot listen on %s:%d (%s); /metrics is off - set "
+                "monitor.metrics_port to a free port (0 turns it off)",
+                s.metrics_host,
+                s.metrics_port,
+                exc,
+            )
+            return None
+
+    def _read_keeper_pid(self) -> int | None:
+        """The keeper's pid (it answered this cycle, so `keeper.pid` names a live keeper)."""
+        try:
+            return int((self.home / "keeper.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _export(self) -> None:
         if self.exporter is None or self.store is None:
             return
@@ -443,7 +476,7 @@ class MonitorService:
             for ch in self.outbox.channels:
                 count = float(pending.get(ch.name, 0))
                 extra.append(Sample("gridkeeper_outbox_pending", count, labels(channel=ch.name)))
-        self.exporter.update([*self._last_samples, *extra])
+        self.exporter.update([*self._last_samples, *extra], keeper_pid=self._keeper_pid)
 
     def firing(self) -> list[str]:
         with self._lock:

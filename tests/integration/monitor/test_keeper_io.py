@@ -27,7 +27,7 @@ def _settings() -> MonitorSettings:
     rules = AlertRules(keeper_down=DurationRule(for_seconds=0, level="critical"))
     # A FakeKeeper serves keeper.sock without holding keeper.pid's lock: to the keeper watcher
     # that is a dead keeper, and it would start a real one that outlives the test.
-    return MonitorSettings(interval=0.2, rules=rules, restart_keeper=False)
+    return MonitorSettings(interval=0.2, rules=rules, restart_keeper=False, metrics_port=0)
 
 
 class Running:

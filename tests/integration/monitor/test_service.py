@@ -64,7 +64,9 @@ class EventFeed:
 
 
 def _settings(**rules: Any) -> MonitorSettings:
-    return MonitorSettings(interval=0.2, rules=AlertRules(**{"resolve_after": 0.3, **rules}))
+    return MonitorSettings(
+        interval=0.2, metrics_port=0, rules=AlertRules(**{"resolve_after": 0.3, **rules})
+    )
 
 
 def _notifications(
@@ -291,9 +293,10 @@ def test_status_feeds_history_and_exporter(gk_home: Path) -> None:
 
         wait_for(lambda: "gridkeeper_instance_up" in exported(), what="exported instance metrics")
         text = exported()
-        assert 'gridkeeper_instance_restarts_total{name="bot1"} 4' in text
-        assert "gridkeeper_keeper_up 1" in text
-        assert "node_load1 " in text
+        assert 'gridkeeper_instance_restarts_total{name="bot1"} 4.0' in text
+        assert "gridkeeper_keeper_up 1.0" in text
+        assert "gridkeeper_host_load1 " in text
+        assert "gridkeeper_build_info{version=" in text
         store = Store.open(gk_home)
         rows = store.samples("gridkeeper_instance_up", 0)
         assert rows and rows[0]["labels"] == {"name": "bot1"} and rows[0]["value"] == 1.0
@@ -366,7 +369,9 @@ def test_full_database_does_not_stop_the_rules(gk_home: Path) -> None:
         db.execute(f"PRAGMA max_page_count={pages + 2}")  # no room to grow: "disk is full"
         with pytest.raises(sqlite3.OperationalError, match="full"):
             for i in range(100000):  # fill the samples' last free pages
-                service.store.add_samples([Sample("gridkeeper_host_cpu_percent", 1.0)], i * 60.0)
+                service.store.add_samples(
+                    [Sample("gridkeeper_host_cpu_used_ratio", 0.01)], i * 60.0
+                )
         for _ in range(3):
             service.cycle()
             service.poll()
@@ -427,7 +432,7 @@ def test_keeper_write_trouble_fires_and_resolves(gk_home: Path) -> None:
             "log_lines_lost": 12,
         }
     ]
-    settings = MonitorSettings(interval=0.2, rules=AlertRules(resolve_after=0.5))
+    settings = MonitorSettings(interval=0.2, metrics_port=0, rules=AlertRules(resolve_after=0.5))
     service = MonitorService(
         gk_home, settings, NotificationSettings(), events=[], status=lambda: statuses
     )

@@ -93,18 +93,22 @@ def test_metrics_latest_history_and_rollups(
     """No NAME: latest per series; NAME: raw history; a long window: one-minute rollups."""
     store = Store.open(gk_home)
     now = time.time()
-    store.add_samples([Sample("node_load1", 1.5)], now - 120)
+    store.add_samples([Sample("gridkeeper_host_load1", 1.5)], now - 120)
     store.add_samples(
-        [Sample("node_load1", 2.5), Sample("gridkeeper_instance_up", 1, labels(name="b"))], now
+        [
+            Sample("gridkeeper_host_load1", 2.5),
+            Sample("gridkeeper_instance_up", 1, labels(name="b")),
+        ],
+        now,
     )
     store.close()
     assert main(["metrics", "--json"]) == 0
     latest = {r["name"]: r["value"] for r in json.loads(_out(capsys))}
-    assert latest == {"node_load1": 2.5, "gridkeeper_instance_up": 1.0}
-    assert main(["metrics", "node_load1", "--since", "1h", "--json"]) == 0
+    assert latest == {"gridkeeper_host_load1": 2.5, "gridkeeper_instance_up": 1.0}
+    assert main(["metrics", "gridkeeper_host_load1", "--since", "1h", "--json"]) == 0
     assert [r["value"] for r in json.loads(_out(capsys))] == [1.5, 2.5]
-    assert main(["metrics", "node_load1", "--since", "7d", "--json"]) == 0
+    assert main(["metrics", "gridkeeper_host_load1", "--since", "7d", "--json"]) == 0
     rollups = json.loads(_out(capsys))
     assert [r["max"] for r in rollups] == [1.5, 2.5] and all(r["count"] == 1 for r in rollups)
-    assert main(["metrics", "node_load1", "--since", "7d"]) == 0
+    assert main(["metrics", "gridkeeper_host_load1", "--since", "7d"]) == 0
     assert "MINUTE" in _out(capsys)

@@ -55,19 +55,28 @@ def child() -> Iterator[subprocess.Popen[bytes]]:
     proc.wait()
 
 
-def test_host_sample_has_node_style_metrics(tmp_path: Path) -> None:
-    """One host sample covers CPU, load, memory, swap, disk of the given paths and network."""
-    names = {s.name for s in HostSampler([tmp_path]).sample()}
+def test_host_sample_names_are_ours_in_base_units(tmp_path: Path) -> None:
+    """One host sample covers CPU, load, memory, swap, disk of the given paths and network, all
+    named gridkeeper_host_* (none clashes with node_exporter) with ratios in 0-1."""
+    samples = HostSampler([tmp_path]).sample()
+    names = {s.name for s in samples}
     for expected in (
-        "gridkeeper_host_cpu_percent",
-        "node_load1",
-        "node_memory_MemAvailable_bytes",
-        "node_memory_SwapTotal_bytes",
-        "node_filesystem_avail_bytes",
-        "gridkeeper_filesystem_used_percent",
-        "node_network_receive_bytes_total",
+        "gridkeeper_host_cpu_used_ratio",
+        "gridkeeper_host_cpu_seconds_total",
+        "gridkeeper_host_load1",
+        "gridkeeper_host_memory_available_bytes",
+        "gridkeeper_host_swap_total_bytes",
+        "gridkeeper_host_filesystem_avail_bytes",
+        "gridkeeper_host_filesystem_used_ratio",
+        "gridkeeper_host_network_receive_bytes_total",
     ):
         assert expected in names
+    assert all(n.startswith("gridkeeper_host_") for n in names)
+    assert not any("percent" in n for n in names)
+    ratios = [s.value for s in samples if s.name.endswith("_ratio")]
+    assert ratios and all(0.0 <= v <= 1.0 for v in ratios)
+    modes = {s.label("mode") for s in samples if s.name == "gridkeeper_host_cpu_seconds_total"}
+    assert {"user", "system", "idle"} <= modes
 
 
 def test_mountpoint_of_missing_path_is_its_nearest_existing_mount(tmp_path: Path) -> None:
@@ -98,12 +107,20 @@ def test_process_tagged_for_another_instance_is_not_sampled(
 
 
 def test_stopped_instance_is_down_without_process_metrics() -> None:
-    """A stopped instance: up 0, no pid sampled."""
-    status = [{"name": "c", "state": "stopped", "pid": None, "restarts": 0}]
+    """A stopped instance: up 0, not failed (stopped on purpose), no pid sampled; one in
+    backoff is failed."""
+    status = [
+        {"name": "c", "state": "stopped", "pid": None, "restarts": 0},
+        {"name": "d", "state": "backoff", "pid": None, "restarts": 3},
+    ]
     samples = ProcessSampler().sample(status)
-    assert [(s.name, s.value) for s in samples] == [
-        ("gridkeeper_instance_up", 0.0),
-        ("gridkeeper_instance_restarts_total", 0.0),
+    assert [(s.label("name"), s.name, s.value) for s in samples] == [
+        ("c", "gridkeeper_instance_up", 0.0),
+        ("c", "gridkeeper_instance_restarts_total", 0.0),
+        ("c", "gridkeeper_instance_failed", 0.0),
+        ("d", "gridkeeper_instance_up", 0.0),
+        ("d", "gridkeeper_instance_restarts_total", 3.0),
+        ("d", "gridkeeper_instance_failed", 1.0),
     ]
 
 
@@ -170,19 +187,23 @@ def test_instance_is_measured_as_its_whole_process_tree(idle_tree: list[int]) ->
     assert got["resident_memory_bytes"] > procs[0].memory_info().rss + 32 * MIB
 
 
-def test_busy_grandchild_shows_in_cpu_across_cycles(busy_tree: list[int]) -> None:
-    """CPU is measured between cycles on kept objects, so a spinning grandchild shows.
-
-    The first cycle only starts each process's window (0 %). The second covers the time the
-    grandchild spent spinning since then: one busy thread, so between 20 % and 150 % of a core.
-    A fresh psutil object per cycle would measure a microsecond window: 0 % or thousands.
-    """
+def test_busy_grandchild_shows_in_cpu_seconds(busy_tree: list[int]) -> None:
+    """CPU is a counter of seconds summed over the tree, so a spinning grandchild shows, and
+    the counter does not go down when that grandchild exits (Prometheus would read a drop as
+    a counter reset)."""
     sampler = ProcessSampler()
     leaf = psutil.Process(busy_tree[2])
-    assert _instance(sampler, busy_tree[0])["cpu_percent"] == 0.0
+    before = _instance(sampler, busy_tree[0])["cpu_seconds_total"]
     start = sum(leaf.cpu_times()[:2])
     _poll(lambda: sum(leaf.cpu_times()[:2]) - start >= 0.3, what="the grandchild to spin 0.3 s")
-    assert 20.0 <= _instance(sampler, busy_tree[0])["cpu_percent"] <= 150.0
+    spun = _instance(sampler, busy_tree[0])["cpu_seconds_total"]
+    assert spun - before >= 0.3
+    leaf.kill()
+    _poll(
+        lambda: _instance(sampler, busy_tree[0])["processes"] == 2,
+        what="the instance to count two processes",
+    )
+    assert _instance(sampler, busy_tree[0])["cpu_seconds_total"] >= spun
 
 
 def test_tree_shrinks_when_a_descendant_exits(idle_tree: list[int]) -> None:

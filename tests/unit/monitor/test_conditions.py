@@ -82,3 +82,18 @@ def test_alert_of_instance_gone_from_status_or_stopped_resolves() -> None:
     out = _cycle(book, statuses, 1)
     assert sorted(_resolved(out)) == [("instance_fatal", "gone"), ("instance_fatal", "halted")]
     assert [a.subject for a in book.alerts.values()] == ["still"]
+
+
+def test_host_thresholds_are_percent_over_ratio_samples() -> None:
+    """Samples are ratios (0-1), the settings' thresholds percent: 0.95 is above 90 %."""
+    from gridkeeper.monitor.samples import Sample, labels
+
+    samples = [
+        Sample("gridkeeper_host_cpu_used_ratio", 0.95),
+        Sample("gridkeeper_host_memory_used_ratio", 0.5),
+        Sample("gridkeeper_host_filesystem_used_ratio", 0.91, labels(mountpoint="/")),
+    ]
+    obs = cond.host_observations(samples, RULES)
+    assert obs["host_cpu"][0].active and obs["host_cpu"][0].summary == "host CPU 95% above 90%"
+    assert not obs["host_memory"][0].active
+    assert obs["host_disk"][0].active and "/ 91% used" in obs["host_disk"][0].summary

@@ -16,11 +16,11 @@ def test_samples_fold_into_one_minute_rollups(tmp_path: Path) -> None:
     """Raw samples within a minute make one rollup row with count/avg/min/max/last."""
     store = Store(tmp_path / "monitor.db")
     for i, v in enumerate([10.0, 30.0, 20.0]):
-        store.add_samples([Sample("node_load1", v)], T0 + i * 10)
-    store.add_samples([Sample("node_load1", 5.0)], T0 + 60)
-    raw = store.samples("node_load1", T0)
+        store.add_samples([Sample("gridkeeper_host_load1", v)], T0 + i * 10)
+    store.add_samples([Sample("gridkeeper_host_load1", 5.0)], T0 + 60)
+    raw = store.samples("gridkeeper_host_load1", T0)
     assert [r["value"] for r in raw] == [10.0, 30.0, 20.0, 5.0]
-    roll = store.rollups("node_load1", T0)
+    roll = store.rollups("gridkeeper_host_load1", T0)
     assert len(roll) == 2
     first = roll[0]
     assert (first["count"], first["avg"], first["min"], first["max"], first["last"]) == (

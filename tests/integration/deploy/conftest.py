@@ -1,0 +1,5 @@
+"""Fixtures shared with other suites: `ops` (a real keeper, paper exchange and grid bots)."""
+
+from tests.integration.operations.conftest import ops
+
+__all__ = ["ops"]
