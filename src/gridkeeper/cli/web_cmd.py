@@ -21,16 +21,12 @@ def _web_settings(settings_path: Path | None) -> Any:
 
 
 def _options(func: Any) -> Any:
-    func = click.option(
-        "--port", type=int, default=None, help="TCP port (default web.port, 8700)."
-    )(func)
-    func = click.option(
-        "--host", default=None, help="Listen address (default web.host, 127.0.0.1)."
-    )(func)
-    func = click.option(
+    port = click.option("--port", type=int, default=None, help="TCP port (default web.port).")
+    host = click.option("--host", default=None, help="Listen address (default web.host).")
+    prefix = click.option(
         "--root-path", default=None, help="Path prefix behind a reverse proxy (e.g. /gridkeeper)."
-    )(func)
-    return func
+    )
+    return port(host(prefix(func)))
 
 
 @click.group(invoke_without_command=True)
@@ -75,7 +71,8 @@ def web(
         )
     )
     click.echo(
-        f"gridkeeper web on http://{bind}:{listen}/ (home {home_dir}); `gridkeeper web url` prints the login link",
+        f"gridkeeper web on http://{bind}:{listen}/ (home {home_dir}); "
+        "`gridkeeper web url` prints the login link",
         err=True,
     )
     try:
