@@ -371,13 +371,18 @@ async function adjustSubmit(ev) {
   try {
     preview = await api(path, "POST", { ...body, dry_run: true });
   } catch (err) {
-    await confirmDialog("Adjust " + name + ": refused", el("p", { class: "neg", id: "adjust-error" }, err.message), "OK", false);
-    return;
+    const field = err.data && err.data.detail && err.data.detail.field;
+    if (err.status === 400 && field === "dry_run") {
+      preview = null; // a bot from before the preview: it refused the field, changed nothing
+    } else {
+      await confirmDialog("Adjust " + name + ": refused", el("p", { class: "neg", id: "adjust-error" }, err.message), "OK", false);
+      return;
+    }
   }
   const refused = preview && preview.refused;
   const parts = [el("p", {}, "New range " + body.grid_lower_price + " – " + body.grid_upper_price + (body.grid_num ? ", " + body.grid_num + " levels" : ""))];
   if (!preview || preview.dry_run !== true) {
-    parts.push(el("p", { class: "neg" }, "This bot has no dry-run preview; confirming applies the change directly."));
+    parts.push(el("p", { class: "neg", id: "no-preview" }, "This bot has no dry-run preview (it refused dry_run and changed nothing); Apply sends the change directly."));
   } else {
     if (refused) parts.push(el("p", { class: "neg", id: "adjust-refused" }, "Refused: " + refused));
     parts.push(list("Cancel", preview.cancel, describeOrder), list("Place", preview.place, describeOrder),
