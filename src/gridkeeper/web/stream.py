@@ -3,8 +3,8 @@
 dashboard, no polling of the keeper's event log).
 
 What a dashboard receives (`event: <name>`, `data: <JSON>`):
-- `instances`: the status table, at connect, within 200 ms of every keeper event (a burst of
-  events gives one table), and every `refresh_s` for the figures that change without an event
+- `instances`: the status table, at connect, after every keeper event (at once after a quiet
+  spell; at most one table per 200 ms during a burst, the last one after the burst's end), and every `refresh_s` for the figures that change without an event
   (CPU, RSS, uptime, PnL);
 - `keeper`: each keeper event itself (the page shows the newest ones);
 - `alerts`: at connect and whenever `monitor.db` changes (checked every second: a stat);
@@ -108,11 +108,15 @@ class Feed:
 
     async def _tables(self) -> None:
         next_tick = time.monotonic() + self.refresh_s
+        last_sent = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.dirty.wait(), max(0.0, next_tick - time.monotonic()))
-                await asyncio.sleep(DEBOUNCE_S)  # let a burst (stop + start) land as one table
+                # At most one table per DEBOUNCE_S: an event after a quiet spell goes out at
+                # once; a burst (crashed, backoff, starting) gives one more table at its end.
+                await asyncio.sleep(max(0.0, last_sent + DEBOUNCE_S - time.monotonic()))
             self.dirty.clear()
+            last_sent = time.monotonic()
             await self._send("instances", self.sources.instances)
             if time.monotonic() >= next_tick:
                 await self._send("host", self.sources.host)
