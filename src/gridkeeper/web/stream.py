@@ -4,8 +4,8 @@ dashboard, no polling of the keeper's event log).
 
 What a dashboard receives (`event: <name>`, `data: <JSON>`):
 - `instances`: the status table, at connect, after every keeper event (at once after a quiet
-  spell; at most one table per 200 ms during a burst, the last one after the burst's end), and every `refresh_s` for the figures that change without an event
-  (CPU, RSS, uptime, PnL);
+  spell; at most one table per 200 ms during a burst, the last one after the burst's end),
+  and every `refresh_s` for the figures that change without an event (CPU, RSS, uptime, PnL);
 - `keeper`: each keeper event itself (the page shows the newest ones);
 - `alerts`: at connect and whenever `monitor.db` changes (checked every second: a stat);
 - `host`: the monitor's latest host metrics, every `refresh_s`;
