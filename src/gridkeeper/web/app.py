@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import (
@@ -31,6 +33,7 @@ from gridkeeper.web.stream import Feed
 
 STATIC = Path(__file__).with_name("static")
 COOKIE_MAX_AGE = 30 * 86400
+FLATTEN_WAIT_S = 30.0  # a market close on a thin book may take a few fills
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -168,12 +171,34 @@ def build_app(config: WebConfig) -> Any:
                 await sources.bot(
                     name, "POST", "/api/stop", {"cancel_orders": cancel, "flatten": flatten}
                 )
+            if flatten:
+                await _wait_flat(name)
             result = await sources.keeper("stop", names=[name])
         elif verb in ("start", "restart"):
             result = await sources.keeper(verb, names=[name])
         else:
             raise SourceError(f"unknown action {verb!r}", 404)
         return JSONResponse(result)
+
+    async def _wait_flat(name: str) -> None:
+        """The operator asked for a flat stop: the process is stopped only once the bot
+        reports no position. A close still working (or a bot that ignored the request) keeps
+        the bot running, so it can finish; the operator is told what it holds."""
+        deadline = anyio.current_time() + FLATTEN_WAIT_S
+        position = Decimal(0)
+        while True:
+            view = await sources.bot(name, "GET", "/api/grid")
+            position = Decimal(str(view.get("position") or 0))
+            if position == 0 or anyio.current_time() >= deadline:
+                break
+            await anyio.sleep(0.5)
+        if position != 0:
+            raise SourceError(
+                f"{name} still holds {position} {FLATTEN_WAIT_S:g}s after the flatten request; "
+                "it keeps running so its close can finish: check `gridkeeper grid show "
+                f"{name}` and stop again",
+                409,
+            )
 
     async def grid(request: Request) -> Response:
         return JSONResponse(await sources.bot(_name(request), "GET", "/api/grid"))

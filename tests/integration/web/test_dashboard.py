@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -177,6 +178,16 @@ def test_adjust_pause_and_read_a_grid_through_the_ui(
     tab.click("button[data-grid-action=resume]")
     tab.click("#c-ok")
     wait_for(lambda: ops.view("sol-b", port)["status"] == "running", what="resumed")
+
+    # Stop with "cancel the open orders": the bot cancels, then the keeper stops the process.
+    tab.click("button[data-grid-action=stop]")
+    tab.check("#stop-cancel")
+    tab.click("#c-ok")
+    wait_for(lambda: _row(ops, "sol-b")["state"] == "stopped", what="stopped")
+    # Playwright's sync API runs an event loop on this thread: ask the exchange from another.
+    with ThreadPoolExecutor(1) as pool:
+        opened = pool.submit(ops.paper.query, "SOL_USDC").result()[0]
+    assert opened == []
     # The only console errors allowed: the browser's own note of the 400s the bot gave on
     # purpose (the refused range; the dry-run field on a bot without the preview contract).
     unexpected = [e for e in console.errors if "status of 400" not in e]
