@@ -20,6 +20,17 @@ def _web_settings(settings_path: Path | None) -> Any:
     return load_settings(find_settings(settings_path)).web
 
 
+def _token(home: Path) -> str:
+    """The dashboard's token, created at first use; an unwritable home is a clean error."""
+    from gridkeeper.web.auth import ensure_token, token_path
+
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return ensure_token(home)
+    except OSError as exc:
+        raise OperationFailed(f"cannot read or create {token_path(home)}: {exc}") from None
+
+
 def _options(func: Any) -> Any:
     port = click.option("--port", type=int, default=None, help="TCP port (default web.port).")
     host = click.option("--host", default=None, help="Listen address (default web.host).")
@@ -52,12 +63,10 @@ def web(
     import uvicorn
 
     from gridkeeper.web.app import WebConfig, build_app
-    from gridkeeper.web.auth import ensure_token
 
     cfg = _web_settings(settings_path)
     home_dir = resolve_home(home)
-    home_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = ensure_token(home_dir)
+    token = _token(home_dir)
     bind = host or cfg.host
     listen = port or cfg.port
     if refresh_s is not None and not 0.5 <= refresh_s <= 300:
@@ -103,14 +112,11 @@ def url(
     settings_path: Path | None,
 ) -> int:
     """Print the dashboard's login link (it carries the token: treat it as a password)."""
-    from gridkeeper.web.auth import ensure_token
-
     parent = ctx.obj or {}
     spath = settings_path or parent.get("settings_path")
     cfg = _web_settings(spath)
     home_dir = resolve_home(home or parent.get("home"))
-    home_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = ensure_token(home_dir)
+    token = _token(home_dir)
     if cfg.public_url and host is None and port is None:
         base = cfg.public_url.rstrip("/")
     else:

@@ -4,6 +4,7 @@ web/sources.py; the page itself is static (web/static/, hand-written HTML/JS/CSS
 from __future__ import annotations
 
 import html
+import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -208,7 +209,10 @@ def build_app(config: WebConfig) -> Any:
 
         name = _name(request)
         base = request.query_params.get("base") or None
-        data = await anyio.to_thread.run_sync(lambda: fills.read(sources.bot_db(name), base))
+        try:
+            data = await anyio.to_thread.run_sync(lambda: fills.read(sources.bot_db(name), base))
+        except (sqlite3.Error, ValueError, ArithmeticError) as exc:
+            raise SourceError(f"cannot read {sources.bot_db(name)}: {exc}", 502) from None
         return JSONResponse(data)
 
     async def grid_log(request: Request) -> Response:
