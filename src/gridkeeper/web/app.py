@@ -20,7 +20,6 @@ from starlette.responses import (
     JSONResponse,
     RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -30,7 +29,7 @@ from gridkeeper.httpguard import BodyError, HostGuard, read_json
 from gridkeeper.web import auth, fills
 from gridkeeper.web.prefix import PrefixMiddleware
 from gridkeeper.web.sources import SourceError, Sources
-from gridkeeper.web.stream import Feed
+from gridkeeper.web.stream import EventStreamResponse, Feed
 
 STATIC = Path(__file__).with_name("static")
 COOKIE_MAX_AGE = 30 * 86400
@@ -129,7 +128,7 @@ def build_app(config: WebConfig) -> Any:
     async def events(request: Request) -> Response:
         feed = Feed(sources, config.refresh_s)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return StreamingResponse(feed.stream(), media_type="text/event-stream", headers=headers)
+        return EventStreamResponse(feed.stream(), headers)  # type: ignore[return-value]
 
     async def alerts(request: Request) -> Response:
         return JSONResponse(await sources.alerts())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ RECONNECT_S = (0.5, 1.0, 2.0, 5.0)
 LINE_LIMIT = 16 << 20
 
 
-async def keeper_events(home: Path) -> AsyncIterator[dict[str, Any]]:
+async def keeper_events(home: Path) -> AsyncGenerator[dict[str, Any], None]:
     """New keeper events as they happen; returns when the keeper closes the stream."""
     reader, writer = await asyncio.open_unix_connection(str(home / SOCKET), limit=LINE_LIMIT)
     try:
@@ -90,14 +90,16 @@ class Feed:
         attempt = 0
         while True:
             try:
-                async for event in keeper_events(self.sources.home):
-                    if not event:
-                        if attempt:
-                            self.put("problem", {"source": "events", "message": None})
-                        attempt = 0
-                        continue
-                    self.put("keeper", event)
-                    self.dirty.set()
+                # aclosing: a cancelled feed closes its keeper connection now, not at GC.
+                async with contextlib.aclosing(keeper_events(self.sources.home)) as events:
+                    async for event in events:
+                        if not event:
+                            if attempt:
+                                self.put("problem", {"source": "events", "message": None})
+                            attempt = 0
+                            continue
+                        self.put("keeper", event)
+                        self.dirty.set()
             except (OSError, ValueError, TimeoutError) as exc:
                 self.put("problem", {"source": "events", "message": f"no keeper events: {exc}"})
             else:
@@ -150,3 +152,39 @@ class Feed:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class EventStreamResponse:
+    """An SSE response that ends the feed the moment the browser goes away. Starlette's
+    StreamingResponse (under ASGI 2.4) notices only when its next write fails, up to
+    `refresh_s` later, holding the keeper subscription meanwhile."""
+
+    def __init__(self, body: AsyncIterator[bytes], headers: dict[str, str]) -> None:
+        self.body = body
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/event-stream; charset=utf-8"), *self.headers]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+        async def pump() -> None:
+            async for chunk in self.body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(watch())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            aclose = getattr(self.body, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})

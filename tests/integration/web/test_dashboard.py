@@ -10,6 +10,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psutil
 from playwright.sync_api import Page, expect
 
 from tests.integration.bot.conftest import wait_for
@@ -192,3 +193,21 @@ def test_adjust_pause_and_read_a_grid_through_the_ui(
     # purpose (the refused range; the dry-run field on a bot without the preview contract).
     unexpected = [e for e in console.errors if "status of 400" not in e]
     assert unexpected == []
+
+
+def test_a_closed_tab_ends_its_keeper_subscription(ops: Ops, web: Web) -> None:
+    ops.program("plain")
+    assert ops.gk("start", "-d").returncode == 0
+    server = psutil.Process(web.proc.pid)
+
+    def keeper_links() -> int:
+        return len(server.net_connections(kind="unix"))
+
+    baseline = keeper_links()
+    for _ in range(3):
+        with httpx.stream("GET", web.url + "/api/events", headers=web.auth(), timeout=10) as feed:
+            lines = feed.iter_lines()
+            assert next(line for line in lines if line.startswith("event:")) == "event: instances"
+            wait_for(lambda: keeper_links() > baseline, what="the feed's keeper subscription")
+    # Each one is gone as soon as its browser went away, not at the next keep-alive.
+    wait_for(lambda: keeper_links() == baseline, timeout=5, what="subscriptions closed")
