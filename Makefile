@@ -32,9 +32,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## make components: the real Prometheus, Alertmanager and systemd-analyze the tests run (Debian
+## make components: the real Prometheus, Alertmanager, systemd-analyze and Chromium the tests run (Debian
 ## packages; as root). Entries are command:package.
-COMPONENTS := prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager systemd-analyze:systemd
+COMPONENTS := prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager systemd-analyze:systemd chromium:chromium
 components:
 	@missing=""; for c in $(COMPONENTS); do command -v $${c%%:*} >/dev/null || missing="$$missing $${c#*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alerts": ("gridkeeper.cli.monitor_cmd", "alerts", "Alert history, ack and silences."),
     "alert": ("gridkeeper.cli.monitor_cmd", "alert", "Raise or resolve a custom alert."),
     "metrics": ("gridkeeper.cli.monitor_cmd", "metrics", "Metrics history."),
+    "web": ("gridkeeper.cli.web_cmd", "web", "Serve the web dashboard; `web url` for the link."),
     "init": ("gridkeeper.cli.init_cmd", "init", "Write a config tree to start from."),
     "new": ("gridkeeper.cli.new_cmd", "new", "Write a grid config, checked against the market."),
     "run-demo": ("gridkeeper.cli.demo_cmd", "run_demo", "Start the paper exchange and demo bots."),

@@ -37,7 +37,7 @@ M = TypeVar("M", bound=BaseModel)
 LEGACY_INSTANCE = "daemon_config"
 MIN_MASKED = 6  # gridkeeper.logs masks secrets of at least this length
 _LOOP = "symlink loop: the link points back to itself (directly or through other links)"
-RESERVED_NAMES = frozenset({"keeper", "gridkeeper-monitor", LEGACY_INSTANCE})
+RESERVED_NAMES = frozenset({"keeper", "gridkeeper-monitor", "gridkeeper-web", LEGACY_INSTANCE})
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from gridkeeper.config.base import StrictModel
 from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
+from gridkeeper.config.web import WebSettings
 
 RestartPolicy = Literal["always", "on-failure", "never"]
 
@@ -231,6 +232,9 @@ class Settings(DaemonDefaults, ProgramFields):
     )
     notifications: NotificationSettings = Field(
         default_factory=NotificationSettings, description="Where alerts are sent."
+    )
+    web: WebSettings = Field(
+        default_factory=WebSettings, description="The web dashboard (docs/web.md)."
     )
 
     @property

@@ -27,6 +27,7 @@ from gridkeeper.errors import ConfigError
 
 WIRE_VERSION = 1
 MONITOR = "gridkeeper-monitor"
+WEB = "gridkeeper-web"
 
 
 def instance_wire(cfg: InstanceConfig) -> dict[str, Any]:
@@ -91,6 +92,30 @@ def monitor_instance(settings: Settings, path: Path | None, home: Path) -> Insta
     )
 
 
+def web_instance(settings: Settings, path: Path | None, home: Path) -> InstanceConfig:
+    """The built-in dashboard (`web.enabled`): like the monitor, a thin client the keeper runs.
+    It reads its `web` section from the settings file itself."""
+    import sys
+
+    argv = [sys.executable, "-m", "gridkeeper", "web", "--home", str(home)]
+    if path is not None:
+        argv += ["--settings", str(path)]
+    return program_instance(
+        WEB,
+        argv,
+        settings,
+        path=path or home / "state.db",
+        cwd=home,
+        overrides={
+            "auto_restart": "always",
+            "max_restart_attempts": 1000,
+            "memory_limit_mb": None,
+            "cpu_limit_percent": None,
+            "startsecs": 1,
+        },
+    )
+
+
 def resolve(
     settings_path: Path | None,
     files: list[str],
@@ -123,6 +148,7 @@ def resolve(
         "instances": [],
         "errors": [],
         "monitor": None,
+        "web": None,
     }
     configs: list[InstanceConfig] = []
     for file in files:
@@ -151,4 +177,10 @@ def resolve(
             {"monitor": monitor["fingerprint"], "settings": settings.model_dump(mode="json")}
         )
         doc["monitor"] = monitor
+    if home is not None and settings.web.enabled:
+        web = instance_wire(web_instance(settings, settings_path, home))
+        web["fingerprint"] = fingerprint(
+            {"web": web["fingerprint"], "settings": settings.web.model_dump(mode="json")}
+        )
+        doc["web"] = web
     return doc

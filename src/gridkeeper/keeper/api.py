@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 LEGACY = "daemon_config"  # the seed's single program described by the settings file
 MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
+WEB = "gridkeeper-web"  # the built-in dashboard (settings: web.enabled)
+BUILTINS = (MONITOR, WEB)  # run by the keeper from the settings, not from an instance file
 MAX_EVENTS_LIMIT = 100_000
 READ_ONLY_OPS = frozenset({"ping", "status", "events"})  # still answered while shutting down
 
@@ -155,7 +157,7 @@ class Api:
         files = [
             str(i.cfg.path)
             for i in insts
-            if i.pid is None and i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
+            if i.pid is None and i.name not in (LEGACY, *BUILTINS) and i.cfg.path.exists()
         ]
         if files:
             for cfg in self.sup.strict(await self.sup.resolve_configs(files, env=env)):
@@ -208,7 +210,7 @@ class Api:
         files = [
             str(i.cfg.path)
             for i in targets
-            if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
+            if i.name not in (LEGACY, *BUILTINS) and i.cfg.path.exists()
         ]
         fresh = (
             {c.name: c for c in self.sup.strict(await self.sup.resolve_configs(files, env=env))}
@@ -242,9 +244,10 @@ class Api:
         self, names: list[str] | None, configs: list[str] | None, all_: bool
     ) -> list[Instance]:
         if all_:
-            # --all means the operator's instances; the built-in monitor stops with the keeper.
+            # --all means the operator's instances; the built-in ones stop with the keeper.
             return sorted(
-                (i for i in self.sup.instances.values() if i.name != MONITOR), key=lambda i: i.name
+                (i for i in self.sup.instances.values() if i.name not in BUILTINS),
+                key=lambda i: i.name,
             )
         targets = []
         if names:
@@ -272,7 +275,7 @@ class Api:
         paths = [
             str(i.cfg.path)
             for i in self.sup.instances.values()
-            if i.name not in (LEGACY, MONITOR) and i.cfg.path.exists()
+            if i.name not in (LEGACY, *BUILTINS) and i.cfg.path.exists()
         ]
         result = await self.sup.resolve_configs(paths, defaults=True, env=env)
         wanted: dict[str, InstanceSpec] = {}
@@ -290,7 +293,7 @@ class Api:
                 report["changed"].append(name)
             else:
                 report["unchanged"].append(name)
-        report["removed"] = sorted(set(self.sup.instances) - set(wanted) - {MONITOR})
+        report["removed"] = sorted(set(self.sup.instances) - set(wanted) - set(BUILTINS))
         if dry_run:
             return report
         self.sup.settings = result.settings
@@ -308,17 +311,19 @@ class Api:
                 inst.next_cfg = wanted[name]
         for name in report["added"]:
             self.sup.register(wanted[name]).start()
-        await self._reload_monitor(result.monitor)
+        self.sup.monitor_spec, self.sup.web_spec = result.monitor, result.web
+        await self._reload_builtin(MONITOR, result.monitor)
+        await self._reload_builtin(WEB, result.web)
         return report
 
-    async def _reload_monitor(self, spec: InstanceSpec | None) -> None:
-        """The built-in monitor follows the settings: started, stopped or restarted."""
-        self.sup.monitor_spec = spec
-        current = self.sup.instances.get(MONITOR)
+    async def _reload_builtin(self, name: str, spec: InstanceSpec | None) -> None:
+        """A built-in instance (monitor, dashboard) follows the settings: started, stopped or
+        restarted."""
+        current = self.sup.instances.get(name)
         if spec is None:
             if current is not None:
-                await current.stop(reason="reload (monitor disabled)")
-                self.sup.forget(MONITOR)
+                await current.stop(reason=f"reload ({name} disabled)")
+                self.sup.forget(name)
             return
         if current is None:
             self.sup.register(spec).start(operator=False)

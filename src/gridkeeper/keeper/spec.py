@@ -104,6 +104,7 @@ class Resolution:
     instances: list[InstanceSpec]
     errors: list[tuple[str, str]]
     monitor: InstanceSpec | None
+    web: InstanceSpec | None = None  # the built-in dashboard (settings: web.enabled)
 
 
 def _pick(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +188,7 @@ def resolve(
         instances=[instance_from_wire(d) for d in doc["instances"]],
         errors=[(e["file"], e["message"]) for e in doc["errors"]],
         monitor=instance_from_wire(doc["monitor"]) if doc.get("monitor") else None,
+        web=instance_from_wire(doc["web"]) if doc.get("web") else None,
     )
 
 

@@ -18,7 +18,7 @@ import orjson
 
 from gridkeeper.errors import ConfigError, GridkeeperError
 from gridkeeper.keeper import process
-from gridkeeper.keeper.api import LEGACY, MONITOR, Api, ApiError
+from gridkeeper.keeper.api import BUILTINS, LEGACY, MONITOR, WEB, Api, ApiError
 from gridkeeper.keeper.instance import Instance
 from gridkeeper.keeper.output import OutputRouter, Sink
 from gridkeeper.keeper.policy import Exit
@@ -53,6 +53,7 @@ class Supervisor:
         self.settings_path = settings_path
         self.settings: SettingsSpec = first.settings
         self.monitor_spec: InstanceSpec | None = first.monitor
+        self.web_spec: InstanceSpec | None = first.web
         self.sink = sink
         self.log = log
         self.store = StateStore(home / "state.db")
@@ -389,7 +390,7 @@ class Supervisor:
         home = str(self.home)
         rows = self.store.instances()
         wanted = [
-            r.config for r in rows if r.name not in (MONITOR, LEGACY) and Path(r.config).exists()
+            r.config for r in rows if r.name not in (*BUILTINS, LEGACY) and Path(r.config).exists()
         ]
         # What the last start command resolved stays in force across a keeper restart.
         kept = {
@@ -407,16 +408,17 @@ class Supervisor:
             )
         for file, message in result.errors if result else []:
             self.emit("keeper", "config_error", f"cannot read {file}: {message}")
-        monitor = self.monitor_spec
+        builtins = {MONITOR: self.monitor_spec, WEB: self.web_spec}
         for saved in rows:
             stored = instance_from_wire(saved.spec) if saved.spec else None
             alive = saved.pid is not None and process.same_process(
                 saved.pid, saved.identity, saved.name, home
             )
-            if saved.name == MONITOR:
-                if alive and monitor is not None:
+            if saved.name in builtins:
+                spec = builtins[saved.name]
+                if alive and spec is not None:
                     assert saved.pid is not None and saved.identity is not None
-                    self.register(monitor).adopt(saved.pid, saved.identity, saved.started_at)
+                    self.register(spec).adopt(saved.pid, saved.identity, saved.started_at)
                 continue
             # A live process keeps the config it was started with; a restart takes the file.
             cfg = (stored or fresh.get(saved.name)) if alive else (fresh.get(saved.name) or stored)
@@ -463,8 +465,9 @@ class Supervisor:
                 )
                 inst.desired = "stopped" if inst.state == "stopped" else inst.desired
                 self.persist(inst)
-        if monitor is not None and MONITOR not in self.instances:
-            self.register(monitor).start(operator=False)
+        for name, spec in builtins.items():
+            if spec is not None and name not in self.instances:
+                self.register(spec).start(operator=False)
         self._sampler = self.spawn_task(self._sample_forever(), "resource sampler")
 
     async def _sample_forever(self) -> None:
@@ -509,7 +512,9 @@ class Supervisor:
             {
                 n
                 for n, i in self.instances.items()
-                if i.desired == "running" and i.state not in ("fatal", "exited") and n != MONITOR
+                if i.desired == "running"
+                and i.state not in ("fatal", "exited")
+                and n not in BUILTINS
             }
             if resume
             else set()
