@@ -90,8 +90,10 @@ class GridControl:
         upper: Decimal | None,
         num: int | None,
         position: str | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {}
+        body: dict[str, Any] = {"dry_run": True} if dry_run else {}
         if position is not None:
             body["position"] = position
         if lower is not None:
@@ -107,9 +109,13 @@ class GridControl:
         result: dict[str, Any] = self._send("POST", "/api/grid/adopt", {})
         return result
 
-    def command(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._send("POST", f"/api/{name}", {})
+    def command(self, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._send("POST", f"/api/{name}", body or {})
         return result
+
+    def stop(self, *, cancel_orders: bool = False, flatten: bool = False) -> dict[str, Any]:
+        """`POST /api/stop`: stop trading; see bot.api for what the flags do."""
+        return self.command("stop", {"cancel_orders": cancel_orders, "flatten": flatten})
 
 
 def read_token(home: Path, name: str) -> str | None:
@@ -277,6 +283,18 @@ def show(
     help="Held position the new levels cannot close: `close` rests closes for it at the book's "
     "top, `keep` keeps its closing orders. Without it such a change is refused.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the orders that would move and the warnings; change nothing.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking (scripts; no terminal).")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Also write the new range into the instance's config file (comments and order kept).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the preview and the result).")
 @url_option
 @home_option
 @settings_option
@@ -286,26 +304,119 @@ def adjust(
     upper: Decimal | None,
     num: int | None,
     position: str | None,
+    dry_run: bool,
+    yes: bool,
+    save: bool,
+    as_json: bool,
     url: str | None,
     home: Path | None,
     settings_path: Path | None,
 ) -> int:
     """Move a running grid; only the difference is cancelled and placed.
 
+    Shows the preview (orders cancelled and placed, the position each close covers, warnings)
+    and asks before applying; --yes applies without asking, --dry-run only shows.
+
     Example: gridkeeper grid adjust sol-grid --lower 120 --upper 140 --position close
     """
+    from gridkeeper.cli.adjust_view import confirm, render_preview
+
     if lower is None and upper is None and num is None:
         raise UsageError("give at least one of --lower, --upper, --num")
+    if save and dry_run:
+        raise UsageError("--save writes the applied range: it does not go with --dry-run")
+    if save and name is None:
+        raise UsageError("--save needs the instance NAME (to find its config file)")
     control = control_for(name, home, settings_path, url)
+    try:
+        preview = control.adjust(lower, upper, num, position, dry_run=True)
+    except BadRequest as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        raise UsageError(f"refused{where}: {exc}; nothing was changed") from exc
+    if not as_json or dry_run:
+        _emit(preview if as_json else render_preview(preview), as_json)
+    if preview.get("refused"):
+        if not as_json or not dry_run:
+            click.echo(f"error: refused: {preview['refused']}; nothing was changed", err=True)
+        return 1
+    if dry_run:
+        return 0
+    if not yes:
+        confirm("apply this change?", as_json)
     try:
         view = control.adjust(lower, upper, num, position)
     except BadRequest as exc:
         where = f" ({exc.field})" if exc.field else ""
         raise UsageError(f"refused{where}: {exc}; nothing was changed") from exc
+    saved: str | None = None
+    if save:
+        assert name is not None
+        saved = str(save_range(name, view, home, settings_path))
+    if as_json:
+        _emit({"preview": preview, "result": view, "saved": saved}, True)
+        return 0
     click.echo("adjusted:")
     for line in describe(view):
         click.echo(line)
+    if saved:
+        click.echo(f"saved the range to {saved}")
+    else:
+        click.echo(
+            "note: the config file still has the old range; the running grid's range wins "
+            "until it is restarted from a new store (--save writes it to the file)"
+        )
     return 0
+
+
+def _emit(data: Any, as_json: bool) -> None:
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in data:
+            click.echo(line)
+
+
+def save_range(
+    name: str, view: dict[str, Any], home: Path | None, settings_path: Path | None
+) -> Path:
+    """Write the grid's range (from the bot's answer) into the instance's config file."""
+    from gridkeeper.config.edit import write_grid_range
+
+    path = instance_config_path(name, home, settings_path)
+    write_grid_range(
+        path,
+        lower=Decimal(view["grid_lower_price"]),
+        upper=Decimal(view["grid_upper_price"]),
+        num=int(view["grid_num"]),
+    )
+    return path
+
+
+def instance_config_path(name: str, home: Path | None, settings_path: Path | None) -> Path:
+    """The config file of instance `name`: the keeper's when it runs it, else the instances
+    directory's."""
+    from gridkeeper.keeper.client import KeeperClient
+
+    client = KeeperClient(resolve_home(home), timeout=10)
+    try:
+        rows = client.request("status", names=[name]) if client.ping() is not None else []
+    except GridkeeperError:
+        rows = []
+    for row in rows if isinstance(rows, list) else []:
+        if row.get("name") == name and row.get("config"):
+            return Path(row["config"])
+    found = find_settings(settings_path)
+    settings = load_settings(found)
+    folder = instances_dir(found, settings)
+    for path in sorted(folder.glob("*.json")):
+        try:
+            if load_instance(path, settings).name == name:
+                return path
+        except ConfigError:
+            continue
+    raise UsageError(f"no config file for instance {name!r} (looked in {folder})")
 
 
 def _command(action: str) -> click.Command:
