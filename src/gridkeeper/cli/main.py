@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "metrics": ("gridkeeper.cli.monitor_cmd", "metrics", "Metrics history."),
     "init": ("gridkeeper.cli.init_cmd", "init", "Write a config tree to start from."),
     "new": ("gridkeeper.cli.new_cmd", "new", "Write a grid config, checked against the market."),
+    "completion": (
+        "gridkeeper.cli.completion_cmd",
+        "completion",
+        "Print the shell completion script (bash|zsh|fish).",
+    ),
     "run-demo": ("gridkeeper.cli.demo_cmd", "run_demo", "Start the paper exchange and demo bots."),
 }
 
@@ -85,8 +90,17 @@ def cli() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    import os
+
+    # NO_COLOR (https://no-color.org): click strips the styles of every secho/style.
+    color = False if os.environ.get("NO_COLOR") else None
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            standalone_mode=False,
+            prog_name="gridkeeper",
+            color=color,
+        )
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
