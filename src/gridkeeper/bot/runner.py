@@ -295,7 +295,7 @@ class BotRunner(PositionCheck, ExchangeReads, RunnerViews):
             closing = st.closing
             close: dict[str, Any] | None = None
             if closing:
-                held = st.position
+                held = strategy.flatten_quantity()
                 close = {
                     "side": "Ask" if held > 0 else "Bid",
                     "quantity": _s(abs(held)),

@@ -178,10 +178,15 @@ class GridStrategy(GridCore):
             return False
         st.status, st.reason, st.auto_resume = "stopped", reason, False
         st.keep_exits, st.keep_orders = False, keep_orders and not flatten
-        if flatten and st.position != 0:
+        if flatten and self.flatten_quantity() != 0:
             st.closing = True
         self.emit("stopped", reason, reason=reason, keep_orders=st.keep_orders, flatten=flatten)
         return True
+
+    def flatten_quantity(self) -> Decimal:
+        """Signed base quantity a flatten closes: the position (perps); on spot what the grid
+        bought beyond the inventory it started with (that inventory is the account's)."""
+        return self._close_quantity()
 
     def resume(self, reason: str = "resumed by operator") -> bool:
         st = self.state

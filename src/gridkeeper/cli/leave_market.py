@@ -26,7 +26,8 @@ def _live(view: dict[str, Any]) -> int:
 def _wait_flat(control: GridControl, name: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     view = control.grid()
-    while view.get("closing") or (view.get("position") not in (None, "0") and view.get("position")):
+    # `closing` ends when what is left is below one order (the bot's own test: dust stays).
+    while view.get("closing"):
         if time.monotonic() > deadline:
             raise OperationFailed(
                 f"{name}: still closing its position ({view.get('position')}) after "

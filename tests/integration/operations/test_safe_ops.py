@@ -5,6 +5,7 @@ and it says so), `config show NAME`, `reload --dry-run`, `--json`, "started keep
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from tests.integration.bot.conftest import wait_for
 from tests.integration.operations.conftest import Ops
@@ -91,3 +92,24 @@ def test_config_check_json_reports_errors(ops: Ops) -> None:
     assert checked.returncode == 2
     out = json.loads(checked.stdout)
     assert out["ok"] is False and "invalid JSON" in out["files"][0]["error"]
+
+
+def test_stop_flatten_closes_the_position_before_the_process_stops(ops: Ops) -> None:
+    port = ops.grid("sol-f")
+    assert ops.gk("start", "-d").returncode == 0
+    wait_for(lambda: _live(ops, "sol-f", port) == 10, what="orders")
+    start = Decimal(ops.view("sol-f", port)["position"])
+    ops.paper.set_price("SOL_USDC", "95.9")  # fills the buys at 98 and 96
+    # Two buys fill (base fees make it a little under 2).
+    wait_for(lambda: Decimal(ops.view("sol-f", port)["position"]) > start + 1, what="bought 2")
+    bought = Decimal(ops.view("sol-f", port)["position"]) - start
+    flat = ops.gk("stop", "sol-f", "--flatten")
+    assert flat.returncode == 0, flat.stderr
+    # Spot: what the grid bought is sold back; the inventory it started with is the account's.
+    sold = Decimal(flat.stdout.split("closed the position (sold ")[1].split()[0])
+    assert bought - Decimal("0.01") < sold <= bought
+    assert "cancelled" in flat.stdout
+    opened, history, _, _ = ops.paper.query("SOL_USDC")
+    assert not opened
+    assert any(o.order_type == "Market" and o.side == "Ask" for o in history)
+    assert {r["name"]: r["state"] for r in ops.status()} == {"sol-f": "stopped"}
