@@ -179,13 +179,10 @@ def control_for(
     return GridControl(f"http://127.0.0.1:{port}", read_token(home_dir, name))
 
 
-def save_range(
-    name: str, view: dict[str, Any], home: Path | None, settings_path: Path | None
-) -> Path:
+def save_range(path: Path, view: dict[str, Any]) -> Path:
     """Write the grid's range (from the bot's answer) into the instance's config file."""
     from gridkeeper.config.edit import write_grid_range
 
-    path = instance_config_path(name, home, settings_path)
     write_grid_range(
         path,
         lower=Decimal(view["grid_lower_price"]),

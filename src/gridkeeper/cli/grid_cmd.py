@@ -174,6 +174,13 @@ def adjust(
     if save and name is None:
         raise UsageError("--save needs the instance NAME (to find its config file)")
     control = control_for(name, home, settings_path, url)
+    save_to: Path | None = None
+    if save:
+        from gridkeeper.config.edit import check_grid_range
+
+        assert name is not None
+        save_to = instance_config_path(name, home, settings_path).resolve()
+        check_grid_range(save_to)  # before anything moves: a file that cannot take it fails now
     try:
         preview = control.adjust(lower, upper, num, position, dry_run=True)
     except BadRequest as exc:
@@ -195,9 +202,8 @@ def adjust(
         where = f" ({exc.field})" if exc.field else ""
         raise UsageError(f"refused{where}: {exc}; nothing was changed") from exc
     saved: str | None = None
-    if save:
-        assert name is not None
-        saved = str(save_range(name, view, home, settings_path))
+    if save_to is not None:
+        saved = str(save_range(save_to, view))
     if as_json:
         _emit({"preview": preview, "result": view, "saved": saved}, True)
         return 0

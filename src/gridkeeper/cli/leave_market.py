@@ -19,6 +19,10 @@ from gridkeeper.errors import GridkeeperError, OperationFailed
 FLATTEN_TIMEOUT_S = 120.0
 
 
+class StillClosing(OperationFailed):
+    """The bot is still closing the position when the wait ends; the process is not stopped."""
+
+
 def _live(view: dict[str, Any]) -> int:
     return sum(1 for o in view.get("open_orders", []) if o.get("status") == "live")
 
@@ -29,7 +33,7 @@ def _wait_flat(control: GridControl, name: str, timeout: float) -> dict[str, Any
     # `closing` ends when what is left is below one order (the bot's own test: dust stays).
     while view.get("closing"):
         if time.monotonic() > deadline:
-            raise OperationFailed(
+            raise StillClosing(
                 f"{name}: still closing its position ({view.get('position')}) after "
                 f"{timeout:.0f}s; its process was NOT stopped. Watch `gridkeeper grid show "
                 f"{name}` (a thin book fills the close slowly), then stop it again"
@@ -74,10 +78,20 @@ def before_stop(
                     info["position"] = _wait_flat(control, name, timeout).get("position")
             else:
                 info = {"grid": True, "cancelled": [], "left_resting": _live(control.grid())}
-        except OperationFailed:
+        except StillClosing:
             raise
         except GridkeeperError as exc:
-            info = {"grid": True, "note": f"its control API did not answer: {exc}"}
+            if cancel_orders or flatten:
+                # Asked to leave the market: stopping anyway would leave the orders working.
+                raise OperationFailed(
+                    f"{name}: {exc}; nothing was stopped (`gridkeeper stop {name}` stops it "
+                    "with its orders resting)"
+                ) from exc
+            info = {
+                "grid": True,
+                "note": f"its control API did not answer ({exc}); its "
+                "orders were not counted and stay as they are",
+            }
         done[name] = info
     return done
 

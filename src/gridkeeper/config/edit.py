@@ -98,20 +98,24 @@ def replace_values(text: str, changes: dict[tuple[str, ...], Any]) -> str:
     return text
 
 
-def write_grid_range(path: Path, *, lower: Decimal, upper: Decimal, num: int) -> None:
-    """Write strategy_config.grid_lower_price / grid_upper_price / grid_num into the instance
-    file at `path` (atomically, keeping its mode). ConfigError when the file cannot take it."""
-    path = path.resolve()  # a symlinked config keeps its link: the target is rewritten
+GRID_KEYS = ("grid_lower_price", "grid_upper_price", "grid_num")
+
+
+def check_grid_range(path: Path) -> str:
+    """The text of the instance file at `path` when its range can be written back, else a
+    ConfigError naming why (checked before a change is applied, so `--save` never fails after
+    the grid has already moved)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
-    keys = {"grid_lower_price": lower, "grid_upper_price": upper, "grid_num": num}
+    if not os.access(path.parent, os.W_OK) or not os.access(path, os.W_OK):
+        raise ConfigError("cannot write the file (permissions)", file=str(path))
     try:
         spans = value_spans(text)
     except ValueError as exc:
         raise ConfigError(f"invalid JSON: {exc}", file=str(path)) from None
-    for key in keys:
+    for key in GRID_KEYS:
         span = spans.get(("strategy_config", key))
         if span is None:
             raise ConfigError(f"strategy_config.{key} is not in the file", file=str(path))
@@ -121,7 +125,16 @@ def write_grid_range(path: Path, *, lower: Decimal, upper: Decimal, num: int) ->
                 f"({text[span[0] : span[1]]}): change the variable instead",
                 file=str(path),
             )
-    new = replace_values(text, {("strategy_config", k): v for k, v in keys.items()})
+    return text
+
+
+def write_grid_range(path: Path, *, lower: Decimal, upper: Decimal, num: int) -> None:
+    """Write strategy_config.grid_lower_price / grid_upper_price / grid_num into the instance
+    file at `path` (atomically, keeping its mode). ConfigError when the file cannot take it."""
+    path = path.resolve()  # a symlinked config keeps its link: the target is rewritten
+    text = check_grid_range(path)
+    values: dict[str, Any] = {"grid_lower_price": lower, "grid_upper_price": upper, "grid_num": num}
+    new = replace_values(text, {("strategy_config", k): v for k, v in values.items()})
     tmp = path.with_name(f".{path.name}.tmp")
     mode = path.stat().st_mode & 0o777
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)

@@ -4,6 +4,7 @@ confirmation of `grid adjust`, `--save`, and `POST /api/stop` with its flags."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal as D
@@ -12,7 +13,7 @@ from .conftest import Bot, Paper, wait_for
 from .helpers import PERP, MakeBot, live
 
 
-def run_gk(bot: Bot, *args: str) -> subprocess.CompletedProcess[str]:
+def run_gk(bot: Bot, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`gridkeeper ARGS` from the bot's project, stdin not a terminal (as in a script)."""
     return subprocess.run(
         [sys.executable, "-m", "gridkeeper", *args, "--home", str(bot.home)],
@@ -22,6 +23,7 @@ def run_gk(bot: Bot, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
     )
 
 
@@ -138,3 +140,19 @@ def test_stop_flatten_closes_perp_position_reduce_only(paper: Paper, make_bot: M
     assert not opened
     assert all(p.net_quantity == 0 for p in positions if p.symbol == PERP)
     assert any(o.order_type == "Market" and o.reduce_only for o in history)
+
+
+def test_save_that_cannot_write_fails_before_the_grid_moves(
+    paper: Paper, make_bot: MakeBot
+) -> None:
+    bot = make_bot("spot-ref").start()
+    wait_for(lambda: len(live(bot)) == 10, what="10 live orders")
+    data = json.loads(bot.config_path.read_text())
+    data["strategy_config"]["grid_lower_price"] = "${GRID_LOWER}"
+    bot.config_path.write_text(json.dumps(data))
+    # The variable is set (the config loads); the file's value is still the reference.
+    done = run_gk(
+        bot, "grid", "adjust", "spot-ref", "--lower", "94", "--yes", "--save", GRID_LOWER="90"
+    )
+    assert done.returncode != 0 and "environment reference" in done.stderr
+    assert bot.get("/api/grid")["grid_lower_price"] == "90"  # nothing moved
