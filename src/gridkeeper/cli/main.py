@@ -19,7 +19,7 @@ from gridkeeper.errors import GridkeeperError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("gridkeeper.cli.config_cmd", "config", "Validate configs; print their JSON Schema."),
     "start": ("gridkeeper.cli.keeper_cmd", "start", "Start instances (and the keeper if needed)."),
-    "stop": ("gridkeeper.cli.keeper_cmd", "stop", "Stop instances gracefully."),
+    "stop": ("gridkeeper.cli.stop_cmd", "stop", "Stop instances gracefully."),
     "restart": ("gridkeeper.cli.keeper_cmd", "restart", "Restart instances (no target: all)."),
     "status": ("gridkeeper.cli.status_cmd", "status", "Show instance status."),
     "list": ("gridkeeper.cli.status_cmd", "list_", "List instances."),
