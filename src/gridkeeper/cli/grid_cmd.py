@@ -186,12 +186,12 @@ def adjust(
     except BadRequest as exc:
         where = f" ({exc.field})" if exc.field else ""
         raise UsageError(f"refused{where}: {exc}; nothing was changed") from exc
-    if not as_json or dry_run:
+    refused = preview.get("refused")
+    if not as_json or dry_run or refused:
         _emit(preview if as_json else render_preview(preview), as_json)
-    if preview.get("refused"):
-        if not as_json or not dry_run:
-            click.echo(f"error: refused: {preview['refused']}; nothing was changed", err=True)
-        return 1
+    if refused:
+        # Exit 2 as for any refused change (the bot's 400 below): the request cannot be done.
+        raise UsageError(f"refused (position): {refused}; nothing was changed")
     if dry_run:
         return 0
     if not yes:
