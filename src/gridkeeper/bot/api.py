@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gridkeeper.bot.api_schema import OPENAPI
 from gridkeeper.bot.grid import GridError
 from gridkeeper.bot.runner import BotRunner
 from gridkeeper.bot.strategy import PositionChoice
@@ -30,6 +31,9 @@ from gridkeeper.exchange.errors import ExchangeError
 from gridkeeper.httpguard import BodyError, HostGuard, read_json
 
 ADJUST_FIELDS = ("grid_lower_price", "grid_upper_price", "grid_num")
+# Short names the dashboard, Telegram and `grid adjust` send ({"lower": "120", "upper": "140"}).
+STOP_FIELDS = ("cancel_orders", "flatten")
+ADJUST_ALIASES = {"lower": "grid_lower_price", "upper": "grid_upper_price", "num": "grid_num"}
 MAX_PRICE = Decimal("1e12")  # no market trades above this; bigger input is a typo
 
 
@@ -76,13 +80,47 @@ def parse_position(body: Any) -> PositionChoice:
     raise GridError(f'position must be "close" or "keep" (got {value!r})', field="position")
 
 
+def parse_dry_run(body: Any) -> bool:
+    """Takes the optional `dry_run` flag out of an adjust request."""
+    if not isinstance(body, dict) or "dry_run" not in body:
+        return False
+    value = body.pop("dry_run")
+    if not isinstance(value, bool):
+        raise GridError(f"dry_run must be true or false (got {value!r})", field="dry_run")
+    return value
+
+
+def _unalias(body: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        name = ADJUST_ALIASES.get(key, key)
+        if name in out:
+            raise GridError(f"{key!r} and {name!r} name the same field; give one", field=key)
+        out[name] = value
+    return out
+
+
 def parse_adjust(body: Any) -> tuple[Decimal | None, Decimal | None, int | None]:
     """The adjust request, checked field by field; GridError names the bad one."""
     if not isinstance(body, dict):
         raise GridError("the body must be a JSON object", field="body")
+    sent = {ADJUST_ALIASES.get(k, k): k for k in body}
+    try:
+        return _parse_adjust(_unalias(body))
+    except GridError as exc:
+        # Name the field as the client wrote it ("upper" stays "upper").
+        exc.field = sent.get(exc.field or "", exc.field)
+        raise
+
+
+def _parse_adjust(body: dict[str, Any]) -> tuple[Decimal | None, Decimal | None, int | None]:
     for key in body:
         if key not in ADJUST_FIELDS:
-            raise GridError(f"unknown field {key!r}; use {', '.join(ADJUST_FIELDS)}", field=key)
+            raise GridError(
+                f"unknown field {key!r}; use {', '.join(ADJUST_FIELDS)} (or lower, upper, num), "
+                "position, dry_run",
+                field=key,
+            )
     if not any(body.get(k) is not None for k in ADJUST_FIELDS):
         raise GridError("give at least one of " + ", ".join(ADJUST_FIELDS), field="body")
     prices: list[Decimal | None] = []
@@ -181,8 +219,12 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starl
             return _error(400, str(exc), "body")
         try:
             position = parse_position(body)
+            dry_run = parse_dry_run(body)
             lower, upper, num = parse_adjust(body)
-            view = await runner.adjust(lower, upper, num, position=position)
+            if dry_run:
+                view = await runner.preview_adjust(lower, upper, num, position=position)
+            else:
+                view = await runner.adjust(lower, upper, num, position=position)
         except GridError as exc:
             return _error(400, str(exc), exc.field)
         return JSONResponse(view)
@@ -210,6 +252,32 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starl
 
         return handler
 
+    async def stop(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "missing or wrong bearer token")
+        if runner._strategy is None:
+            return _error(503, "starting")
+        try:
+            body = await read_json(request)
+        except BodyError as exc:
+            return _error(400, str(exc), "body")
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object", "body")
+        flags: dict[str, bool] = {}
+        for key in body:
+            if key not in STOP_FIELDS:
+                return _error(400, f"unknown field {key!r}; use {', '.join(STOP_FIELDS)}", key)
+        for key in STOP_FIELDS:
+            value = body.get(key, False)
+            if not isinstance(value, bool):
+                return _error(400, f"{key} must be true or false (got {value!r})", key)
+            flags[key] = value
+        return JSONResponse(
+            await runner.stop(cancel_orders=flags["cancel_orders"], flatten=flags["flatten"])
+        )
+
     async def openapi(request: Request) -> JSONResponse:
         if not authorized(request):
             return _error(401, "missing or wrong bearer token")
@@ -225,100 +293,8 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starl
             Route("/api/balances", balances, methods=["GET"]),
             Route("/api/pause", command("pause"), methods=["POST"]),
             Route("/api/resume", command("resume"), methods=["POST"]),
-            Route("/api/stop", command("stop"), methods=["POST"]),
+            Route("/api/stop", stop, methods=["POST"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
         middleware=[Middleware(HostGuard)],
     )
-
-
-_JSON = {"application/json": {"schema": {"type": "object"}}}
-_AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
-_OK = {"200": {"description": "OK", "content": _JSON}}
-_ERRS = {
-    "400": {"description": "Invalid input; `field` names the culprit, nothing changed."},
-    "401": {"description": "Missing or wrong bearer token."},
-    "503": {"description": "The bot is starting."},
-}
-
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "gridkeeper grid bot control API", "version": "1"},
-    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-    "paths": {
-        "/health": {
-            "get": {
-                "summary": "Liveness: 200 when the loop runs and the exchange "
-                "answers, else 503 with the reason.",
-                "responses": {**_OK, "503": {"description": "Unhealthy"}},
-            }
-        },
-        "/health/detailed": {
-            "get": {
-                "summary": "State, uptime, loop time, latency, orders, position, PnL.",
-                "security": _AUTH,
-                "responses": {**_OK, "401": _ERRS["401"]},
-            }
-        },
-        "/api/balances": {
-            "get": {
-                "summary": "The account's balances.",
-                "security": _AUTH,
-                "responses": {**_OK, "401": _ERRS["401"]},
-            }
-        },
-        "/api/grid": {
-            "get": {
-                "summary": "Range, levels, open orders, profit.",
-                "security": _AUTH,
-                "responses": {**_OK, "401": _ERRS["401"]},
-            }
-        },
-        "/api/grid/adjust": {
-            "post": {
-                "summary": "Change the range of the running grid (validated in full first).",
-                "security": _AUTH,
-                "requestBody": {
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "properties": {
-                                    "grid_lower_price": {"type": ["number", "string"]},
-                                    "grid_upper_price": {"type": ["number", "string"]},
-                                    "position": {"enum": ["close", "keep"]},
-                                    "grid_num": {
-                                        "type": "integer",
-                                        "minimum": 2,
-                                        "maximum": MAX_GRID_NUM,
-                                    },
-                                },
-                            }
-                        }
-                    }
-                },
-                "responses": {**_OK, **_ERRS},
-            }
-        },
-        "/api/grid/adopt": {
-            "post": {
-                "summary": "Accept the exchange's position as the grid's (after a "
-                "position_mismatch pause): the difference is booked at the mark price, the grid "
-                "is laid out again from it and trading resumes.",
-                "security": _AUTH,
-                "responses": {**_OK, **_ERRS},
-            }
-        },
-        **{
-            f"/api/{name}": {
-                "post": {"summary": text, "security": _AUTH, "responses": {**_OK, **_ERRS}}
-            }
-            for name, text in (
-                ("pause", "Cancel the grid's orders and stop trading until resumed."),
-                ("resume", "Resume a paused or stopped grid."),
-                ("stop", "Cancel orders, keep the position, stay up in the stopped state."),
-            )
-        },
-    },
-}

@@ -38,7 +38,7 @@ class GridPlanner(InventoryCover):
                 continue
             is_close = order.slot == CLOSE_SLOT
             stale = not is_close and order.client_id not in wanted
-            kept_exit = st.keep_exits and not order.opening and not stale
+            kept_exit = (st.keep_orders or (st.keep_exits and not order.opening)) and not stale
             # A close resting at the band's edge (short of its level) goes back to its level
             # once the band and the book allow it there.
             stale = stale or (st.status == "running" and self._exit_can_return(order))

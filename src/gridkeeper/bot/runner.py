@@ -28,11 +28,13 @@ from gridkeeper.bot.fast_fill import FastFills
 from gridkeeper.bot.grid import GridError
 from gridkeeper.bot.layout import pending_leg
 from gridkeeper.bot.position_check import FUNDING_PAGE, MISMATCH_CONFIRM_S, PositionCheck
+from gridkeeper.bot.preview import preview_adjust, warnings_for
 from gridkeeper.bot.reconcile import apply_fills, reconcile
 from gridkeeper.bot.runner_base import BotSpec
 from gridkeeper.bot.runner_views import RunnerViews
-from gridkeeper.bot.strategy import GridStrategy, MarketSpec, PositionChoice
+from gridkeeper.bot.strategy import Cancel, GridStrategy, MarketSpec, PositionChoice
 from gridkeeper.bot.views import dec_str as _s
+from gridkeeper.bot.views import order_view
 from gridkeeper.exchange.errors import AuthError, ExchangeError
 from gridkeeper.exchange.models import Market, Order
 
@@ -284,6 +286,53 @@ class BotRunner(PositionCheck, FastFills, RunnerViews):
                 "reason": strategy.state.reason,
             }
 
+    async def stop(
+        self, *, cancel_orders: bool, flatten: bool, reason: str = "stop requested over the API"
+    ) -> dict[str, Any]:
+        """Stop trading and say what was done: without flags every order is left resting;
+        `cancel_orders` cancels the grid's orders; `flatten` cancels, then closes the position
+        at market (reduce-only on perps) once the cancels are through."""
+        async with self.lock:
+            strategy, st = self.strategy, self.strategy.state
+            changed = strategy.stop(
+                reason, keep_orders=not (cancel_orders or flatten), flatten=flatten
+            )
+            self._save([])
+            actions = strategy.plan(now_ms())
+            cancelled = [a.client_id for a in actions if isinstance(a, Cancel)]
+            by_id = {cid: st.orders[cid] for cid in cancelled if cid in st.orders}
+            await self.executor.run(actions)
+            self._flush_events()
+            self.wake.set()  # the next cycle sees the cancels through and sends the close
+            resting = [
+                o
+                for o in st.orders.values()
+                if o.status == "live" and not o.cancel_sent and o.client_id not in by_id
+            ]
+            closing = st.closing
+            close: dict[str, Any] | None = None
+            if closing:
+                held = strategy.flatten_quantity()
+                close = {
+                    "side": "Ask" if held > 0 else "Bid",
+                    "quantity": _s(abs(held)),
+                    "price": None,  # at market
+                    "reduce_only": not strategy.market.spot,
+                    "status": "after the cancels",
+                }
+            return {
+                "changed": changed,
+                "status": st.status,
+                "reason": st.reason,
+                "cancel_orders": cancel_orders or flatten,
+                "flatten": flatten,
+                "cancelled": [order_view(o) for o in by_id.values()],
+                "left_resting": [order_view(o) for o in resting],
+                "position": _s(st.position),
+                "closing": closing,
+                "close": close,
+            }
+
     async def adjust(
         self,
         lower: Decimal | None,
@@ -300,7 +349,21 @@ class BotRunner(PositionCheck, FastFills, RunnerViews):
             self._save([])  # the new range is durable before any order moves
             await self.executor.run(strategy.plan(now_ms()))
             self._flush_events()
-            return self.grid_view()
+            view = self.grid_view()
+            view["warnings"] = warnings_for(strategy)
+            return view
+
+    async def preview_adjust(
+        self,
+        lower: Decimal | None,
+        upper: Decimal | None,
+        num: int | None,
+        *,
+        position: PositionChoice = None,
+    ) -> dict[str, Any]:
+        """What `adjust` would cancel and place (see bot.preview); changes nothing."""
+        async with self.lock:
+            return preview_adjust(self.strategy, lower, upper, num, position, now_ms())
 
     async def adopt(self) -> dict[str, Any]:
         """Accept the exchange's position (booked at the mark price) and re-lay the grid."""

@@ -103,6 +103,7 @@ class GridState:
     # one is held); unrealized and total PnL, and the PnL limits, are valued at it.
     mark_price: Decimal | None = None
     keep_exits: bool = False  # paused with closing orders left resting (invariant pause)
+    keep_orders: bool = False  # stopped with every order left resting (`stop` without cancel)
     orders: dict[int, TrackedOrder] = field(default_factory=dict)
     generations: dict[int, int] = field(default_factory=dict)
     id_tag: int | None = None  # the clientId tag of this grid (see client_ids)

@@ -152,7 +152,7 @@ class GridStrategy(GridCore):
             except GridError as exc:
                 reason = f"{reason}; re-centring failed ({exc}), paused"
                 action = "pause"
-        st.reason, st.keep_exits = reason, False
+        st.reason, st.keep_exits, st.keep_orders = reason, False, False
         if action == "pause":
             st.status, st.auto_resume = "paused", boundary
         else:
@@ -164,22 +164,36 @@ class GridStrategy(GridCore):
         if self.state.status != "running":
             return False
         self.state.status, self.state.reason, self.state.auto_resume = "paused", reason, False
-        self.state.keep_exits = keep_exits
+        self.state.keep_exits, self.state.keep_orders = keep_exits, False
         self.emit("paused", reason, reason=reason)
         return True
 
-    def stop(self, reason: str) -> bool:
-        if self.state.status == "stopped":
+    def stop(self, reason: str, *, keep_orders: bool = False, flatten: bool = False) -> bool:
+        """Stop trading. `keep_orders` leaves every order resting (the operator stops the
+        process and the orders keep working); `flatten` cancels them, then closes the position
+        at market (reduce-only on perps), as emergency_close does."""
+        st = self.state
+        changed = st.status != "stopped" or st.keep_orders != keep_orders or flatten
+        if not changed:
             return False
-        self.state.status, self.state.reason, self.state.auto_resume = "stopped", reason, False
-        self.emit("stopped", reason, reason=reason)
+        st.status, st.reason, st.auto_resume = "stopped", reason, False
+        st.keep_exits, st.keep_orders = False, keep_orders and not flatten
+        if flatten and self.flatten_quantity() != 0:
+            st.closing = True
+        self.emit("stopped", reason, reason=reason, keep_orders=st.keep_orders, flatten=flatten)
         return True
+
+    def flatten_quantity(self) -> Decimal:
+        """Signed base quantity a flatten closes: the position (perps); on spot what the grid
+        bought beyond the inventory it started with (that inventory is the account's)."""
+        return self._close_quantity()
 
     def resume(self, reason: str = "resumed by operator") -> bool:
         st = self.state
         if st.status == "running" or st.closing:
             return False
         st.status, st.reason, st.auto_resume, st.keep_exits = "running", None, False, False
+        st.keep_orders = False
         self.emit("resumed", reason, reason=reason)
         # What the grid holds may have changed while it was not trading (a close, fills in
         # flight): its slots are laid out again from the real position.

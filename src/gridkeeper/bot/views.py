@@ -6,13 +6,27 @@ from decimal import Decimal
 from typing import Any
 
 from gridkeeper.bot.layout import pending_leg
-from gridkeeper.bot.state import GridState
+from gridkeeper.bot.state import GridState, TrackedOrder
 from gridkeeper.bot.strategy import GridStrategy
 from gridkeeper.config.strategy import GridStrategyConfig
 
 
 def dec_str(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
+
+
+def order_view(o: TrackedOrder) -> dict[str, Any]:
+    return {
+        "client_id": o.client_id,
+        "order_id": o.order_id,
+        "slot": o.slot,
+        "side": o.side,
+        "price": dec_str(o.price),
+        "quantity": dec_str(o.quantity),
+        "filled": dec_str(o.filled),
+        "reduce_only": o.reduce_only,
+        "status": o.status,
+    }
 
 
 def pnl_view(st: GridState) -> dict[str, str | None]:
@@ -31,20 +45,7 @@ def grid_view(
 ) -> dict[str, Any]:
     """`GET /api/grid`: the range, its levels, the orders the bot tracks, and profit."""
     st = strategy.state
-    orders = [
-        {
-            "client_id": o.client_id,
-            "order_id": o.order_id,
-            "slot": o.slot,
-            "side": o.side,
-            "price": dec_str(o.price),
-            "quantity": dec_str(o.quantity),
-            "filled": dec_str(o.filled),
-            "reduce_only": o.reduce_only,
-            "status": o.status,
-        }
-        for o in st.orders.values()
-    ]
+    orders = [order_view(o) for o in st.orders.values()]
     levels = [
         {
             "slot": s.index,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from gridkeeper.keeper.client import KeeperClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,3 +81,20 @@ def command_env() -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in _SKIP_NAMES and not k.startswith(_SKIP_PREFIXES)
     }
+
+
+def keeper_for(home: Path, settings_path: Path | None) -> KeeperClient:
+    """The keeper of `home` (a KeeperClient), started when none runs - and then the command
+    says so on stderr: an operator who mistyped --home or $GRIDKEEPER_HOME would otherwise get a
+    second, empty keeper without noticing."""
+    from gridkeeper.keeper.client import KeeperClient, ensure_keeper
+
+    if KeeperClient(home).ping() is not None:
+        return ensure_keeper(home, settings_path)
+    new = not (home / "state.db").exists()
+    client = ensure_keeper(home, settings_path)
+    info = client.ping() or {}
+    pid = f" (pid {info['pid']})" if info.get("pid") else ""
+    note = ": a new home, no instance ran here before" if new else ""
+    click.secho(f"started keeper in {home}{pid}{note}", fg="cyan", err=True)
+    return client

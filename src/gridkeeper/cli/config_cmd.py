@@ -8,7 +8,7 @@ from typing import Any, Literal
 import click
 import orjson
 
-from gridkeeper.cli.common import settings_option, warn
+from gridkeeper.cli.common import home_option, settings_option, warn
 from gridkeeper.config import (
     InstanceConfig,
     InstanceFile,
@@ -47,7 +47,10 @@ def config() -> None:
     is_flag=True,
     help="Skip the market checks (they read the exchange's public markets and ticker).",
 )
-def check(files: tuple[Path, ...], settings_path: Path | None, offline: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def check(
+    files: tuple[Path, ...], settings_path: Path | None, offline: bool, as_json: bool
+) -> None:
     """Validate FILES (settings or instance files; none: the settings file and every active
     instance). Exit 0 when all are valid, 2 otherwise.
 
@@ -57,6 +60,54 @@ def check(files: tuple[Path, ...], settings_path: Path | None, offline: bool) ->
 
     Example: gridkeeper config check config/active/*.json
     """
+    if as_json:
+        _check_json(files, settings_path, offline)
+        return
+    _check(files, settings_path, offline)
+
+
+def _check_json(files: tuple[Path, ...], settings_path: Path | None, offline: bool) -> None:
+    """`check --json`: the same checks, their report lines grouped per file.
+
+    The checks print as they go (a slow market check shows progress); rather than thread a
+    second output path through each of them, their lines are captured and grouped here."""
+    import contextlib
+    import io
+
+    out = io.StringIO()  # one stream: a file's warnings follow its `ok` line
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            _check(files, settings_path, offline)
+        except click.exceptions.Exit as exc:
+            code = int(exc.exit_code)
+    entries = _group_lines(out.getvalue().splitlines())
+    click.echo(
+        orjson.dumps({"ok": code == 0, "files": entries}, option=orjson.OPT_INDENT_2).decode()
+    )
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _group_lines(lines: list[str]) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    current: dict[str, Any] = {"file": None, "ok": True, "warnings": [], "details": []}
+    for line in lines:
+        if line.startswith("ok  "):
+            file, _, kind = line[4:].partition("  ")
+            current = {"file": file, "ok": True, "kind": kind.strip("()"), "warnings": []}
+            current["details"] = []
+            entries.append(current)
+        elif line.startswith("warning: "):
+            current["warnings"].append(line[len("warning: ") :])
+        elif line.startswith("error: "):
+            entries.append({"ok": False, "error": line[len("error: ") :]})
+        elif line.strip():
+            current["details"].append(line.strip())
+    return entries
+
+
+def _check(files: tuple[Path, ...], settings_path: Path | None, offline: bool) -> None:
     spath = find_settings(settings_path)
     settings = load_settings(spath)
     errors: list[ConfigError] = []
@@ -65,8 +116,8 @@ def check(files: tuple[Path, ...], settings_path: Path | None, offline: bool) ->
         if spath is None:
             click.echo("no settings file found: built-in defaults apply")
         else:
-            warn(settings_warnings(spath, settings))
             click.echo(f"ok  {spath}  (settings)")
+            warn(settings_warnings(spath, settings))
         folder = instances_dir(spath, settings)
         if spath is not None and settings.has_legacy_program:
             instances.append(legacy_instance(spath, settings))
@@ -88,8 +139,8 @@ def check(files: tuple[Path, ...], settings_path: Path | None, offline: bool) ->
         try:
             if file_kind(file) == "settings":
                 loaded = load_settings(file)
-                warn(settings_warnings(file.resolve(), loaded))
                 click.echo(f"ok  {file}  (settings)")
+                warn(settings_warnings(file.resolve(), loaded))
                 if loaded.has_legacy_program:
                     _report(legacy_instance(file.resolve(), loaded), offline)
             else:
@@ -113,10 +164,10 @@ MARKET_CHECK_TIMEOUT_S = 3.0
 
 
 def _report(cfg: InstanceConfig, offline: bool) -> None:
-    warn(cfg.warnings)
     kind = "grid bot" if cfg.is_grid_bot else "program"
     port = f", web_port {cfg.web_port}" if cfg.web_port else ""
     click.echo(f"ok  {cfg.path}  (instance {cfg.name}: {kind}{port})")
+    warn(cfg.warnings)  # after its `ok` line: the warnings are about this file
     if cfg.is_grid_bot and cfg.exchange is not None:
         exchange = cfg.metadata.exchange
         click.echo(f"    exchange {exchange}: {cfg.exchange.base_url}  {cfg.exchange.ws_url}")
@@ -167,7 +218,7 @@ def _market_check(cfg: InstanceConfig) -> None:
 @config.command()
 @click.argument("kind", type=click.Choice(["settings", "instance"]), default="instance")
 def schema(kind: str) -> None:
-    """Print the JSON Schema of a settings or instance file (for editors).
+    """Print the JSON Schema of KIND (settings or instance, the default) for editors.
 
     Example: gridkeeper config schema instance > instance.schema.json
     """
@@ -178,17 +229,28 @@ def schema(kind: str) -> None:
 
 
 @config.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("target", metavar="FILE|NAME")
 @settings_option
-def show(file: Path, settings_path: Path | None) -> None:
-    """Print the effective config of an instance file (secrets shown as ***).
+@home_option
+def show(target: str, settings_path: Path | None, home: Path | None) -> None:
+    """Print the effective config of TARGET: an instance file, or a NAME the keeper or the instances
+    directory knows; secrets shown as ***. For a running grid, `running_grid` shows its range
+    next to the file's (the running one wins; see `grid adjust --save`).
 
-    Example: gridkeeper config show config/active/paper_sol_spot_grid.json
+    Example: gridkeeper config show paper-sol-spot
     """
+    from gridkeeper.cli import range_drift
+    from gridkeeper.cli.grid_client import instance_config_path
+    from gridkeeper.paths import resolve_home
+
     settings = load_settings(find_settings(settings_path))
+    file = Path(target)
+    if not file.exists() and "/" not in target and not target.endswith(".json"):
+        file = instance_config_path(target, home, settings_path)
     cfg = load_instance(file, settings)
-    doc = {
+    doc: dict[str, Any] = {
         "name": cfg.name,
+        "file": str(cfg.path),
         "argv": list(cfg.argv),
         "cwd": str(cfg.cwd),
         "health": cfg.health.model_dump(mode="json") if cfg.health else None,
@@ -197,6 +259,21 @@ def show(file: Path, settings_path: Path | None) -> None:
         "exchange_config": cfg.exchange.model_dump(mode="json") if cfg.exchange else None,
         "strategy_config": cfg.strategy.model_dump(mode="json") if cfg.strategy else None,
     }
+    if cfg.strategy is not None and cfg.web_port is not None:
+        home_dir = resolve_home(home)
+        view = range_drift.running_view(home_dir, cfg.name, cfg.web_port)
+        in_file = {
+            "grid_lower_price": format(cfg.strategy.grid_lower_price, "f"),
+            "grid_upper_price": format(cfg.strategy.grid_upper_price, "f"),
+            "grid_num": cfg.strategy.grid_num,
+        }
+        if view is not None:
+            drift = range_drift.compare(cfg.name, in_file, view)
+            doc["running_grid"] = {**drift["running"], "differs": drift["differs"]}
+            if drift["differs"]:
+                click.secho(f"note: {range_drift.describe(drift)}", fg="yellow", err=True)
+        else:
+            doc["running_grid"] = None  # not running (or not answering)
     click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
 
 

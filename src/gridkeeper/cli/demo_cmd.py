@@ -12,12 +12,11 @@ from typing import Any
 import click
 import httpx
 
-from gridkeeper.cli.common import home_option, settings_option, warn
+from gridkeeper.cli.common import home_option, keeper_for, settings_option, warn
 from gridkeeper.cli.grid_cmd import read_token
 from gridkeeper.cli.keeper_cmd import _context, _default_configs, _print_results
 from gridkeeper.cli.status_cmd import _table
 from gridkeeper.errors import UsageError
-from gridkeeper.keeper.client import ensure_keeper
 from gridkeeper.paths import SETTINGS_ENV, resolve_home
 from gridkeeper.resources import install_demo
 
@@ -45,7 +44,7 @@ def run_demo(home: Path | None, settings_path: Path | None) -> None:
     configs = _default_configs(spath, settings)
     for cfg in configs:
         warn(cfg.warnings)
-    client = ensure_keeper(home_dir, spath)
+    client = keeper_for(home_dir, spath)
     click.echo(f"keeper home: {home_dir}")
     results = client.request("start", configs=[str(c.path) for c in configs], wait=True)
     code = _print_results(results)

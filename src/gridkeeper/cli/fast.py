@@ -67,9 +67,9 @@ def status(argv: Sequence[str]) -> int | None:
 
         print(json.dumps(rows, indent=2))
     elif rows:
-        from gridkeeper.cli.table import status_table
+        from gridkeeper.cli.table import status_table, use_colour
 
-        print(status_table(rows, colour=sys.stdout.isatty()))
+        print(status_table(rows, colour=use_colour(sys.stdout)))
     else:
         print("no instances")
     if name and any(r["state"] not in ("running", "starting") for r in rows):

@@ -11,173 +11,25 @@ The bot's port comes from the instance config (`daemon_config.web_port`), its be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
 from gridkeeper.cli.common import home_option, settings_option
-from gridkeeper.config import find_settings, instances_dir, load_instance, load_settings
-from gridkeeper.errors import ConfigError, GridkeeperError, OperationFailed, UsageError
-from gridkeeper.paths import resolve_home
-
-DEFAULT_URL = "http://127.0.0.1:5000"
-
-
-class BadRequest(UsageError):
-    """The bot refused the request as invalid (HTTP 400); nothing was changed."""
-
-    def __init__(self, message: str, field: str | None) -> None:
-        self.field = field
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class GridControl:
-    """A small client of one bot's control API."""
-
-    url: str
-    token: str | None = None
-    timeout: float = 10.0
-
-    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            response = httpx.request(
-                method,
-                self.url.rstrip("/") + path,
-                json=body,
-                headers=headers,
-                timeout=self.timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise OperationFailed(
-                f"the control API at {self.url} does not answer ({exc.__class__.__name__}); "
-                "is the bot running?"
-            ) from exc
-        try:
-            data = response.json()
-        except ValueError:
-            data = {"error": response.text[:200]}
-        if response.status_code == 400:
-            raise BadRequest(str(data.get("error", "bad request")), data.get("field"))
-        if response.status_code == 401:
-            raise OperationFailed(f"{self.url} refused the token (HTTP 401): check the token file")
-        if response.status_code >= 400 and path != "/health":
-            raise OperationFailed(
-                f"{self.url}{path}: HTTP {response.status_code}: {data.get('error', data)}"
-            )
-        return data
-
-    def grid(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._send("GET", "/api/grid")
-        return result
-
-    def balances(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._send("GET", "/api/balances")
-        return result
-
-    def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._send("GET", "/health/detailed")
-        return result
-
-    def adjust(
-        self,
-        lower: Decimal | None,
-        upper: Decimal | None,
-        num: int | None,
-        position: str | None = None,
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if position is not None:
-            body["position"] = position
-        if lower is not None:
-            body["grid_lower_price"] = format(lower, "f")
-        if upper is not None:
-            body["grid_upper_price"] = format(upper, "f")
-        if num is not None:
-            body["grid_num"] = num
-        result: dict[str, Any] = self._send("POST", "/api/grid/adjust", body)
-        return result
-
-    def adopt(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._send("POST", "/api/grid/adopt", {})
-        return result
-
-    def command(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._send("POST", f"/api/{name}", {})
-        return result
-
-
-def read_token(home: Path, name: str) -> str | None:
-    path = home / "tokens" / f"{name}.token"
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
-
-
-def keeper_web_port(name: str, home: Path) -> int | None:
-    """The web_port of an instance the keeper of `home` knows (it knows each instance's config,
-    so this works from any directory); None when no keeper answers or it has no such instance.
-    Never starts a keeper."""
-    from gridkeeper.keeper.client import KeeperClient
-
-    client = KeeperClient(home, timeout=10)
-    try:
-        if client.ping() is None:
-            return None
-        rows = client.request("status", names=[name])
-    except GridkeeperError:
-        return None
-    for row in rows if isinstance(rows, list) else []:
-        if row.get("name") == name:
-            if row.get("port") is None:
-                raise UsageError(
-                    f"instance {name!r} ({row.get('config')}) has no daemon_config.web_port"
-                )
-            return int(row["port"])
-    return None
-
-
-def find_web_port(name: str, settings_path: Path | None, home: Path | None = None) -> int:
-    """The instance's web_port: through the keeper when it runs the instance, else from its
-    config in the instances directory."""
-    if home is not None:
-        port = keeper_web_port(name, home)
-        if port is not None:
-            return port
-    found = find_settings(settings_path)
-    settings = load_settings(found)
-    folder = instances_dir(found, settings)
-    for path in sorted(folder.glob("*.json")):
-        try:
-            inst = load_instance(path, settings)
-        except ConfigError:
-            continue
-        if inst.name == name:
-            if inst.web_port is None:
-                raise UsageError(f"instance {name!r} ({path}) has no daemon_config.web_port")
-            return inst.web_port
-    raise UsageError(
-        f"no instance named {name!r}: the keeper of {home or 'this home'} does not know it and "
-        f"it is not in {folder} (run from the project directory, or give --home or --settings)"
-    )
-
-
-def control_for(
-    name: str | None, home: Path | None, settings_path: Path | None, url: str | None
-) -> GridControl:
-    home_dir = resolve_home(home)
-    if url is not None:
-        return GridControl(url, read_token(home_dir, name) if name else None)
-    if name is None:
-        raise UsageError("give an instance NAME or --url")
-    port = find_web_port(name, settings_path, home_dir)
-    return GridControl(f"http://127.0.0.1:{port}", read_token(home_dir, name))
+from gridkeeper.cli.grid_client import (
+    DEFAULT_URL,
+    BadRequest,
+    GridControl,
+    control_for,
+    find_web_port,
+    instance_config_path,
+    keeper_web_port,
+    read_token,
+    save_range,
+)
+from gridkeeper.errors import GridkeeperError, UsageError
 
 
 def describe(view: dict[str, Any]) -> list[str]:
@@ -253,7 +105,7 @@ def grid() -> None:
 def show(
     name: str | None, url: str | None, as_json: bool, home: Path | None, settings_path: Path | None
 ) -> int:
-    """Show the grid's range, levels and profit."""
+    """Show the range, levels and profit of grid NAME (or the bot at --url)."""
     view = control_for(name, home, settings_path, url).grid()
     if as_json:
         import orjson
@@ -277,6 +129,18 @@ def show(
     help="Held position the new levels cannot close: `close` rests closes for it at the book's "
     "top, `keep` keeps its closing orders. Without it such a change is refused.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the orders that would move and the warnings; change nothing.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking (scripts; no terminal).")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Also write the new range into the instance's config file (comments and order kept).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the preview and the result).")
 @url_option
 @home_option
 @settings_option
@@ -286,30 +150,90 @@ def adjust(
     upper: Decimal | None,
     num: int | None,
     position: str | None,
+    dry_run: bool,
+    yes: bool,
+    save: bool,
+    as_json: bool,
     url: str | None,
     home: Path | None,
     settings_path: Path | None,
 ) -> int:
-    """Move a running grid; only the difference is cancelled and placed.
+    """Move the running grid NAME; only the difference is cancelled and placed.
+
+    Shows the preview (orders cancelled and placed, the position each close covers, warnings)
+    and asks before applying; --yes applies without asking, --dry-run only shows.
 
     Example: gridkeeper grid adjust sol-grid --lower 120 --upper 140 --position close
     """
+    from gridkeeper.cli.adjust_view import confirm, render_preview
+
     if lower is None and upper is None and num is None:
         raise UsageError("give at least one of --lower, --upper, --num")
+    if save and dry_run:
+        raise UsageError("--save writes the applied range: it does not go with --dry-run")
+    if save and name is None:
+        raise UsageError("--save needs the instance NAME (to find its config file)")
     control = control_for(name, home, settings_path, url)
+    save_to: Path | None = None
+    if save:
+        from gridkeeper.config.edit import check_grid_range
+
+        assert name is not None
+        save_to = instance_config_path(name, home, settings_path).resolve()
+        check_grid_range(save_to)  # before anything moves: a file that cannot take it fails now
+    try:
+        preview = control.adjust(lower, upper, num, position, dry_run=True)
+    except BadRequest as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        raise UsageError(f"refused{where}: {exc}; nothing was changed") from exc
+    refused = preview.get("refused")
+    if not as_json or dry_run or refused:
+        _emit(preview if as_json else render_preview(preview), as_json)
+    if refused:
+        # Exit 2 as for any refused change (the bot's 400 below): the request cannot be done.
+        raise UsageError(f"refused (position): {refused}; nothing was changed")
+    if dry_run:
+        return 0
+    if not yes:
+        confirm("apply this change?", as_json)
     try:
         view = control.adjust(lower, upper, num, position)
     except BadRequest as exc:
         where = f" ({exc.field})" if exc.field else ""
         raise UsageError(f"refused{where}: {exc}; nothing was changed") from exc
+    saved: str | None = None
+    if save_to is not None:
+        saved = str(save_range(save_to, view))
+    if as_json:
+        _emit({"preview": preview, "result": view, "saved": saved}, True)
+        return 0
     click.echo("adjusted:")
     for line in describe(view):
         click.echo(line)
+    if saved:
+        click.echo(f"saved the range to {saved}")
+    else:
+        click.echo(
+            "note: the config file still has the old range; the running grid's range wins "
+            "until it is restarted from a new store (--save writes it to the file)"
+        )
     return 0
 
 
+def _emit(data: Any, as_json: bool) -> None:
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in data:
+            click.echo(line)
+
+
 def _command(action: str) -> click.Command:
-    @click.command(action, help=f"{action.capitalize()} the grid (needs its token).")
+    @click.command(
+        action, help=f"{action.capitalize()} grid NAME (or the bot at --url; needs its token)."
+    )
     @click.argument("name", required=False)
     @url_option
     @home_option
@@ -326,8 +250,56 @@ def _command(action: str) -> click.Command:
     return run
 
 
-for _action in ("pause", "resume", "stop"):
+for _action in ("pause", "resume"):
     grid.add_command(_command(_action))
+
+
+@grid.command("stop")
+@click.argument("name", required=False)
+@click.option(
+    "--cancel-orders", is_flag=True, help="Cancel the grid's orders (default: they stay resting)."
+)
+@click.option(
+    "--flatten",
+    is_flag=True,
+    help="Cancel the orders, then close the position at market (reduce-only on perps).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the bot's answer as JSON.")
+@url_option
+@home_option
+@settings_option
+def stop_grid(
+    name: str | None,
+    cancel_orders: bool,
+    flatten: bool,
+    as_json: bool,
+    url: str | None,
+    home: Path | None,
+    settings_path: Path | None,
+) -> int:
+    """Stop trading on grid NAME; the bot process stays up (`gridkeeper stop` ends it).
+
+    Without flags its orders stay resting on the exchange and it says how many.
+    """
+    from gridkeeper.cli.leave_market import describe as describe_orders
+
+    result = control_for(name, home, settings_path, url).stop(
+        cancel_orders=cancel_orders, flatten=flatten
+    )
+    if as_json:
+        _emit(result, True)
+        return 0
+    reason = f": {result['reason']}" if result.get("reason") else ""
+    click.echo(f"{name or url}: {result['status']}{reason}")
+    info = {
+        "cancelled": result.get("cancelled", []),
+        "left_resting": len(result.get("left_resting", [])),
+        "close": result.get("close"),
+    }
+    line = describe_orders(name or "NAME", info)
+    if line:
+        click.echo(f"  {line}")
+    return 0
 
 
 @grid.command("adopt")
@@ -336,7 +308,7 @@ for _action in ("pause", "resume", "stop"):
 @home_option
 @settings_option
 def adopt(name: str | None, url: str | None, home: Path | None, settings_path: Path | None) -> int:
-    """Accept the exchange's position as the grid's (after a position_mismatch pause).
+    """Accept the exchange's position as grid NAME's (after a position_mismatch pause).
 
     The difference is booked at the mark price (total PnL does not jump), the grid is laid out
     again from the new position with closing orders for it, and trading resumes.
@@ -351,4 +323,15 @@ def adopt(name: str | None, url: str | None, home: Path | None, settings_path: P
     return 0
 
 
-__all__ = ["DEFAULT_URL", "GridControl", "GridkeeperError", "control_for", "describe", "grid"]
+__all__ = [
+    "DEFAULT_URL",
+    "GridControl",
+    "GridkeeperError",
+    "control_for",
+    "describe",
+    "find_web_port",
+    "grid",
+    "instance_config_path",
+    "keeper_web_port",
+    "read_token",
+]

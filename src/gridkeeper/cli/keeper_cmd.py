@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gridkeeper.cli.common import command_env, home_option, settings_option, warn
+from gridkeeper.cli.common import command_env, home_option, keeper_for, settings_option, warn
 from gridkeeper.errors import OperationFailed, UsageError
-from gridkeeper.keeper.client import KeeperClient, KeeperError, ensure_keeper
+from gridkeeper.keeper.client import KeeperClient, KeeperError
 from gridkeeper.paths import find_settings, resolve_home
 
 if TYPE_CHECKING:
@@ -73,8 +73,13 @@ def _with_dependencies(
     return result
 
 
-def _print_results(results: list[dict[str, Any]]) -> int:
-    failed = 0
+def _print_results(results: list[dict[str, Any]], as_json: bool = False) -> int:
+    failed = sum(1 for r in results if r.get("outcome") == "failed")
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
+        return 1 if failed else 0
     for result in results:
         outcome = result.get("outcome")
         colour = {
@@ -84,8 +89,6 @@ def _print_results(results: list[dict[str, Any]]) -> int:
             "already_running": "cyan",
             "not_running": "cyan",
         }.get(str(outcome), "red")
-        if outcome in ("failed",):
-            failed += 1
         click.secho(f"{result['name']}: {result.get('message', outcome)}", fg=colour)
         for line in result.get("stderr") or []:
             click.echo(f"    | {line}", err=True)
@@ -108,6 +111,7 @@ def _print_results(results: list[dict[str, Any]]) -> int:
     is_flag=True,
     help="Run in the background; return once each instance runs or failed.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @home_option
 @settings_option
 def start(
@@ -115,10 +119,12 @@ def start(
     configs: tuple[Path, ...],
     all_: bool,
     daemon: bool,
+    as_json: bool,
     home: Path | None,
     settings_path: Path | None,
 ) -> None:
-    """Start instances (and the keeper if needed).
+    """Start instances NAMES, or those of --config files, or every active config (and the
+    keeper if needed).
 
     \b
     Examples:
@@ -146,6 +152,8 @@ def start(
     if loaded and loaded[0].name == "daemon_config" and not configs:
         request = {"wait": True}  # the keeper resolves the legacy program from its settings
     request["env"] = command_env()
+    if as_json and not daemon and KeeperClient(home_dir).ping() is None:
+        raise UsageError("--json reports a start in the background: add -d")
     if not daemon:
         client = KeeperClient(home_dir)
         info = client.ping()
@@ -158,10 +166,10 @@ def start(
             )
             raise click.exceptions.Exit(code)
         click.echo(f"a keeper already runs on {home_dir} (pid {info['pid']}); asking it")
-    client = ensure_keeper(home_dir, spath)
+    client = keeper_for(home_dir, spath)
     with _spinner("starting"):
         results = client.request("start", **request)
-    raise click.exceptions.Exit(_print_results(results))
+    raise click.exceptions.Exit(_print_results(results, as_json))
 
 
 class _spinner:
@@ -191,7 +199,7 @@ def _keeper_if_anything_ran(home: Path) -> KeeperClient | None:
         return client
     if not (home / "state.db").exists():
         return None
-    return ensure_keeper(home, find_settings(None))
+    return keeper_for(home, find_settings(None))
 
 
 def _targets(names: tuple[str, ...], configs: tuple[Path, ...], all_: bool) -> dict[str, Any]:
@@ -211,47 +219,26 @@ def _targets(names: tuple[str, ...], configs: tuple[Path, ...], all_: bool) -> d
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("--config", "configs", multiple=True, type=click.Path(path_type=Path))
-@click.option("--all", "all_", is_flag=True, help="Every instance.")
-@click.option("-d", "--daemon", is_flag=True, hidden=True)  # accepted for the seed's commands
-@home_option
-def stop(
-    names: tuple[str, ...], configs: tuple[Path, ...], all_: bool, daemon: bool, home: Path | None
-) -> None:
-    """Stop instances gracefully (SIGTERM, then SIGKILL after stop_timeout).
-
-    \b
-    Examples:
-      gridkeeper stop paper-sol-spot
-      gridkeeper stop --config config/active/bot.json
-      gridkeeper stop --all          (or: gridkeeper stop -)
-    """
-    args = _targets(names, configs, all_)
-    if not args:
-        raise UsageError("name an instance, give --config FILE, or --all")
-    client = _keeper_if_anything_ran(resolve_home(home))
-    if client is None:
-        click.echo("no keeper has run on this home: nothing to stop")
-        return
-    with _spinner("stopping"):
-        results = client.request("stop", **args)
-    raise click.exceptions.Exit(_print_results(results))
-
-
-@click.command()
-@click.argument("names", nargs=-1)
-@click.option("--config", "configs", multiple=True, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Instance config file (repeatable).",
+)
 @click.option("--all", "all_", is_flag=True, help="Every instance (the default).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @home_option
 @settings_option
 def restart(
     names: tuple[str, ...],
     configs: tuple[Path, ...],
     all_: bool,
+    as_json: bool,
     home: Path | None,
     settings_path: Path | None,
 ) -> None:
-    """Restart instances (no target: all).
+    """Restart instances NAMES (or --config; no target: all).
 
     Example: gridkeeper restart paper-sol-spot
     """
@@ -262,7 +249,7 @@ def restart(
         _, _, settings = _context(home, settings_path)
         for path in configs:
             load_instance(path, settings)
-    client = ensure_keeper(home_dir, spath)
+    client = keeper_for(home_dir, spath)
     args = _targets(names, configs, all_)
     env = command_env()
     with _spinner("restarting"):
@@ -272,23 +259,38 @@ def restart(
             if exc.code != "not_found" or not configs:
                 raise
             results = client.request("start", configs=args["configs"], wait=True, env=env)
-    raise click.exceptions.Exit(_print_results(results))
+    raise click.exceptions.Exit(_print_results(results, as_json))
 
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @home_option
 @settings_option
-def reload(dry_run: bool, home: Path | None, settings_path: Path | None) -> None:
+def reload(dry_run: bool, as_json: bool, home: Path | None, settings_path: Path | None) -> None:
     """Re-read the settings and configs; restart only instances whose config changed.
+
+    Also says which running grids have a range that differs from their file's, and that the
+    running range wins (a restarted bot keeps the range in its store).
 
     Example: gridkeeper reload --dry-run
     """
+    from gridkeeper.cli import range_drift
+
     home_dir, spath = resolve_home(home), find_settings(settings_path)
-    client = ensure_keeper(home_dir, spath)
+    client = keeper_for(home_dir, spath)
     report = client.request("reload", dry_run=dry_run, env=command_env())
+    report["range_differs"] = range_drift.drifts(home_dir, client.request("status") or [])
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
     for key in ("added", "removed", "changed", "unchanged"):
         click.echo(f"{key:10} {', '.join(report[key]) or '-'}")
+    for drift in report["range_differs"]:
+        if drift["differs"]:
+            click.secho(f"note: {range_drift.describe(drift)}", fg="yellow")
 
 
 @click.command()

@@ -19,7 +19,7 @@ from gridkeeper.errors import GridkeeperError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("gridkeeper.cli.config_cmd", "config", "Validate configs; print their JSON Schema."),
     "start": ("gridkeeper.cli.keeper_cmd", "start", "Start instances (and the keeper if needed)."),
-    "stop": ("gridkeeper.cli.keeper_cmd", "stop", "Stop instances gracefully."),
+    "stop": ("gridkeeper.cli.stop_cmd", "stop", "Stop instances gracefully."),
     "restart": ("gridkeeper.cli.keeper_cmd", "restart", "Restart instances (no target: all)."),
     "status": ("gridkeeper.cli.status_cmd", "status", "Show instance status."),
     "list": ("gridkeeper.cli.status_cmd", "list_", "List instances."),
@@ -40,6 +40,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "web": ("gridkeeper.cli.web_cmd", "web", "Serve the web dashboard; `web url` for the link."),
     "init": ("gridkeeper.cli.init_cmd", "init", "Write a config tree to start from."),
     "new": ("gridkeeper.cli.new_cmd", "new", "Write a grid config, checked against the market."),
+    "completion": (
+        "gridkeeper.cli.completion_cmd",
+        "completion",
+        "Print the shell completion script (bash|zsh|fish).",
+    ),
     "run-demo": ("gridkeeper.cli.demo_cmd", "run_demo", "Start the paper exchange and demo bots."),
 }
 
@@ -86,8 +91,17 @@ def cli() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    import os
+
+    # NO_COLOR (https://no-color.org): click strips the styles of every secho/style.
+    color = False if os.environ.get("NO_COLOR") else None
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            standalone_mode=False,
+            prog_name="gridkeeper",
+            color=color,
+        )
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:

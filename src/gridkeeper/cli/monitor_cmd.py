@@ -30,7 +30,8 @@ LEVELS = ("info", "warning", "error", "critical")
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    # With the zone: an operator reading a VPS's table from another zone must not guess it.
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _print_json(data: Any) -> None:
@@ -186,7 +187,8 @@ def _home(ctx: click.Context, home: Path | None) -> Path:
 @home_option
 @click.pass_context
 def ack(ctx: click.Context, alert_id: int, home: Path | None) -> int:
-    """Acknowledge alert ID: no more reminders for it (its resolution is still sent)."""
+    """Acknowledge alert ALERT_ID (the ID column of `alerts`): no more reminders for it (its
+    resolution is still sent)."""
     from gridkeeper.monitor.store import Store
 
     store = Store.open(_home(ctx, home))
@@ -253,15 +255,29 @@ def alert() -> None:
 @click.argument("name")
 @click.option("--level", type=click.Choice(LEVELS), default=None, help="Default: custom_level.")
 @click.option("--message", default="", help="What happened.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @home_option
-def raise_(name: str, level: str | None, message: str, home: Path | None) -> int:
+def raise_(name: str, level: str | None, message: str, as_json: bool, home: Path | None) -> int:
     """Raise custom alert NAME; it fires until `alert resolve NAME`."""
     from gridkeeper.monitor.api import raise_alert
     from gridkeeper.monitor.service import monitor_running
 
     raise_alert(name, level=level, message=message, home=home)
+    running = monitor_running(resolve_home(home))
+    if as_json:
+        _print_json(
+            {
+                "name": name,
+                "raised": True,
+                "level": level,
+                "message": message,
+                "raised_at": _when(time.time()),
+                "monitor_running": running,
+            }
+        )
+        return 0
     click.echo(f"alert {name} raised")
-    if not monitor_running(resolve_home(home)):
+    if not running:
         click.secho(
             "note: no monitor runs on this home: the alert is kept and notified when one starts "
             "(the keeper runs it: gridkeeper start -d)",

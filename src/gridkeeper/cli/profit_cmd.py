@@ -237,7 +237,8 @@ def _table(grids: list[GridProfit]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of tables.")
 @home_option
 def profit(names: tuple[str, ...], since: str, as_json: bool, home: Path | None) -> None:
-    """Profit per grid and in total, from the bots' stores (works while a bot is down).
+    """Profit per grid (NAMES: these grids, default all) and in total, from the bots' stores
+    (works while a bot is down).
 
     \b
     Examples:

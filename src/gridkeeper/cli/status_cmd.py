@@ -10,23 +10,25 @@ from typing import Any, Literal
 import click
 import orjson
 
-from gridkeeper.cli.common import home_option, settings_option
+from gridkeeper.cli.common import home_option, keeper_for, settings_option
 from gridkeeper.cli.grid_probe import add_grid_columns
 from gridkeeper.cli.keeper_cmd import NOT_RUNNING_EXIT, _context
 from gridkeeper.errors import ConfigError, UsageError
-from gridkeeper.keeper.client import KeeperError, ensure_keeper
+from gridkeeper.keeper.client import KeeperError
 from gridkeeper.paths import find_settings, resolve_home
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
-    from gridkeeper.cli.table import status_table
+    from gridkeeper.cli.table import status_table, use_colour
 
-    click.echo(status_table(rows, colour=sys.stdout.isatty()))
+    click.echo(status_table(rows, colour=use_colour(sys.stdout)))
 
 
 @click.command()
 @click.argument("name", required=False)
-@click.option("--config", "config", type=click.Path(path_type=Path))
+@click.option(
+    "--config", "config", type=click.Path(path_type=Path), help="The instance of this config file."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON objects instead of a table.")
 @home_option
 @settings_option
@@ -51,7 +53,7 @@ def status(
         from gridkeeper.config import load_instance
 
         name = load_instance(config, _context(home, settings_path)[2]).name
-    client = ensure_keeper(home_dir, spath)
+    client = keeper_for(home_dir, spath)
     try:
         rows = client.request("status", names=[name] if name else None)
     except KeeperError as exc:
@@ -75,7 +77,7 @@ def status(
 
 
 @click.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON objects instead of a table.")
 @home_option
 @settings_option
 def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
@@ -87,7 +89,7 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
     from gridkeeper.config.loader import resolve_file
 
     home_dir, spath, settings = _context(home, settings_path)
-    client = ensure_keeper(home_dir, spath)
+    client = keeper_for(home_dir, spath)
     rows: list[dict[str, Any]] = client.request("status")
     known = {r["config"] for r in rows}
     folder = instances_dir(spath, settings)
@@ -151,7 +153,7 @@ def logs(
     home: Path | None,
     settings_path: Path | None,
 ) -> None:
-    """Show or follow an instance's logs (`keeper` for the keeper's own), or all of them.
+    """Show or follow the logs of instance NAME (`keeper` for the keeper's own), or --all.
 
     \b
     Examples:

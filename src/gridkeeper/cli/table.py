@@ -27,6 +27,13 @@ _COLOURS = {
 }
 
 
+def use_colour(stream: Any) -> bool:
+    """Colour only on a terminal, and never when $NO_COLOR is set (https://no-color.org)."""
+    import os
+
+    return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+
+
 def render(header: list[str], rows: list[list[str]]) -> str:
     """Columns padded to their widest cell, two spaces apart, no trailing spaces."""
     widths = [

@@ -214,7 +214,7 @@ def test_grid_cli_show_and_adjust(paper: Paper, make_bot: MakeBot) -> None:
     bad = cli("spot-cli", "--lower", "120", "--upper", "115")
     assert bad.returncode == 2 and "grid_lower_price" in bad.stderr
     assert bot.get("/api/grid")["grid_lower_price"] == "90"
-    good = cli("adjust", "spot-cli", "--lower", "92", "--upper", "112")
+    good = cli("adjust", "spot-cli", "--lower", "92", "--upper", "112", "--yes")
     assert good.returncode == 0, good.stderr
     assert "92 - 112" in good.stdout
     assert bot.get("/api/grid")["grid_upper_price"] == "112"

@@ -85,7 +85,7 @@ def test_adjust_below_the_price_with_inventory_refused_then_closes_all(
     cli = gk(bot, *args)
     assert cli.returncode == 2 and "refused (position)" in cli.stderr, cli.stderr
     assert grid(bot)["grid_lower_price"] == "140"
-    cli = gk(bot, *args, "--position", "close")
+    cli = gk(bot, *args, "--position", "close", "--yes")
     assert cli.returncode == 0, cli.stderr
     wait_for(lambda: covered(paper), what="reduce-only closes for the whole 2.5")
     held, closes = exchange_closes(paper)
