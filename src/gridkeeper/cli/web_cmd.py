@@ -92,6 +92,9 @@ def web(
             log_level="warning",
             proxy_headers=False,  # the Host check must see what the client sent
             access_log=False,
+            # Open event streams never end by themselves: without a bound, SIGTERM (the keeper
+            # stopping the built-in dashboard) would wait for every browser tab to go away.
+            timeout_graceful_shutdown=3,
         )
     except SystemExit as exc:  # uvicorn exits 1 when the port is taken: say which
         raise OperationFailed(f"cannot serve on {bind}:{listen} (in use?)") from exc
