@@ -91,6 +91,7 @@ class Api:
             if names
             else sorted(self.sup.instances.values(), key=lambda i: i.name)
         )
+        self.sup.refresh_usage()  # CPU/RSS are measured on demand, not on an idle timer
         degraded = self.sup.store_degraded
         # Lines a full log disk dropped and no "lost N lines" record has reported yet: the
         # monitor alerts while it is above zero (logs.sink stats; a sink without them: 0).

@@ -25,7 +25,6 @@ import psutil
 
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.proctree import children_map as children_map
-from gridkeeper.proctree import descendants
 
 Stream = Literal["stdout", "stderr"]
 TAG_ENV = "GRIDKEEPER_INSTANCE"
@@ -223,41 +222,6 @@ def pidfd(pid: int) -> int | None:
         if exc.errno in (errno.ESRCH, errno.ENOSYS, errno.EPERM):
             return None
         raise
-
-
-def tree_usage(pid: int, kids: dict[int, list[int]]) -> tuple[float, float]:
-    """(RSS in MiB, CPU% since the last call) of a process and its descendants."""
-    rss = 0
-    cpu = 0.0
-    procs: list[psutil.Process] = []
-    for member in [pid, *descendants(pid, kids)]:
-        try:
-            procs.append(psutil.Process(member))
-        except psutil.Error:
-            continue
-    for proc in procs:
-        try:
-            rss += proc.memory_info().rss
-            cpu += _cpu(proc)
-        except psutil.Error:
-            continue
-    return rss / (1024 * 1024), cpu
-
-
-_CPU_CACHE: dict[tuple[int, float], psutil.Process] = {}
-
-
-def _cpu(proc: psutil.Process) -> float:
-    # cpu_percent needs the same Process object across calls to measure an interval.
-    key = (proc.pid, proc.create_time())
-    cached = _CPU_CACHE.get(key)
-    if cached is None:
-        if len(_CPU_CACHE) > 4096:
-            _CPU_CACHE.clear()
-        _CPU_CACHE[key] = proc
-        proc.cpu_percent(None)
-        return 0.0
-    return cached.cpu_percent(None)
 
 
 def kill_now(pid: int, sig: int = signal.SIGKILL) -> None:

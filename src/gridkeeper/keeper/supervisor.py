@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import signal
 import sqlite3
@@ -23,6 +22,7 @@ from gridkeeper.keeper.instance import Instance
 from gridkeeper.keeper.output import OutputRouter, Sink
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.process import exit_from_status
+from gridkeeper.keeper.sampling import Sampler
 from gridkeeper.keeper.sdnotify import notify
 from gridkeeper.keeper.spec import (
     InstanceSpec,
@@ -31,12 +31,14 @@ from gridkeeper.keeper.spec import (
     check_unique,
     instance_from_wire,
     instance_to_wire,
-    resolve,
+    resolve_async,
 )
 from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
-SAMPLE_EVERY = 5.0
+SAMPLE_EVERY = 5.0  # with a memory or CPU limit to enforce
+IDLE_RECHECK = 30.0  # no limits: look again this often whether one appeared (a reload)
+FRESH_ENOUGH = 1.0  # status reuses a sample this young
 CATCH_UP_EVERY = 1.0
 MAX_UNWRITTEN = 10_000  # events kept in memory while the store cannot write
 # What a state store that cannot write raises (a full disk: "database or disk is full").
@@ -74,6 +76,8 @@ class Supervisor:
         self._catch_up: asyncio.Task[Any] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sampler: asyncio.Task[None] | None = None
+        self._usage = Sampler()
+        self._sampled_at = 0.0
         self.api = Api(self)
 
     # ------------------------------------------------------------------ Host protocol
@@ -309,8 +313,7 @@ class Supervisor:
         last time (kept for a command whose shell lacks a variable)."""
         if kept is None:
             kept = {str(i.cfg.path): i.cfg.kept_env for i in self.instances.values()}
-        call = functools.partial(
-            resolve,
+        result = await resolve_async(
             self.settings_path,
             list(files),
             defaults=defaults,
@@ -318,7 +321,6 @@ class Supervisor:
             command_env=env,
             kept=kept,
         )
-        result = await asyncio.get_running_loop().run_in_executor(None, call)
         self.add_redactions(result.settings.secrets)
         return result
 
@@ -468,18 +470,39 @@ class Supervisor:
         self._sampler = self.spawn_task(self._sample_forever(), "resource sampler")
 
     async def _sample_forever(self) -> None:
-        """Resource samples of every live instance from one /proc scan, every
-        min(5 s, the shortest health_check_interval)."""
+        """Resource samples of every live instance from one /proc scan, every min(5 s, the
+        shortest health_check_interval) while some instance has a memory or CPU limit. Without
+        limits nothing needs them between two `status` requests (which sample on demand), so the
+        keeper stays asleep: it only looks every 30 s whether a reload brought a limit."""
         while True:
-            intervals = [i.cfg.daemon.health_check_interval for i in self.instances.values()]
+            limited = [i for i in self.instances.values() if i.has_limits()]
+            if not limited:
+                await asyncio.sleep(IDLE_RECHECK)
+                continue
+            intervals = [i.cfg.daemon.health_check_interval for i in limited]
             await asyncio.sleep(min([SAMPLE_EVERY, *intervals]))
             try:
-                live = [i for i in self.instances.values() if i.pid is not None]
-                if live:
-                    kids = process.children_map()
-                    for inst in live:
-                        inst.sample(kids)
+                self.sample(check_limits=True)
             except Exception as exc:  # one bad sample must not end sampling for good
+                self.task_failed("resource sampling", exc)
+
+    def sample(self, *, check_limits: bool) -> None:
+        """Measure every live instance's process tree (one /proc pass for all of them). Only
+        the timer's samples count towards `limit_samples`: a burst of `status` requests must
+        not make a limit trip sooner."""
+        live = [i for i in self.instances.values() if i.pid is not None]
+        usage = self._usage.sample([i.pid for i in live if i.pid is not None])
+        self._sampled_at = time.monotonic()
+        for inst in live:
+            if inst.pid is not None:
+                inst.sample(usage.get(inst.pid), check_limits=check_limits)
+
+    def refresh_usage(self) -> None:
+        """Before a `status` answer: figures at most FRESH_ENOUGH old."""
+        if time.monotonic() - self._sampled_at >= FRESH_ENOUGH:
+            try:
+                self.sample(check_limits=False)
+            except Exception as exc:  # status answers with the last figures
                 self.task_failed("resource sampling", exc)
 
     # ------------------------------------------------------------------ operations
