@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gridkeeper import __version__
-from gridkeeper.errors import GridkeeperError
 from gridkeeper.keeper.instance import Instance
+from gridkeeper.keeper.names import LEGACY as LEGACY
+from gridkeeper.keeper.names import MONITOR as MONITOR
+from gridkeeper.keeper.names import ApiError as ApiError
 from gridkeeper.keeper.spec import InstanceSpec, check_unique
+from gridkeeper.keeper.supervisor import Supervisor
 
-if TYPE_CHECKING:
-    from gridkeeper.keeper.supervisor import Supervisor
-
-LEGACY = "daemon_config"  # the seed's single program described by the settings file
-MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
 MAX_EVENTS_LIMIT = 100_000
 READ_ONLY_OPS = frozenset({"ping", "status", "events"})  # still answered while shutting down
-
-
-class ApiError(GridkeeperError):
-    """An operation the socket API refuses; `code` goes into the error reply."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def dependency_order(targets: list[Instance]) -> list[Instance]:

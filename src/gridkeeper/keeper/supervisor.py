@@ -9,16 +9,16 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from gridkeeper.errors import ConfigError, GridkeeperError
 from gridkeeper.keeper import process
-from gridkeeper.keeper.api import LEGACY, MONITOR, Api, ApiError
 from gridkeeper.keeper.instance import Instance
+from gridkeeper.keeper.names import LEGACY, MONITOR, ApiError
 from gridkeeper.keeper.output import OutputRouter, Sink
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.process import exit_from_status
@@ -45,9 +45,26 @@ MAX_UNWRITTEN = 10_000  # events kept in memory while the store cannot write
 STORE_ERRORS = (sqlite3.Error, OSError)
 
 
+class Operations(Protocol):
+    """The socket API's operations (gridkeeper.keeper.api.Api), as the supervisor uses them.
+    Given to the supervisor by whoever builds it, so the supervisor never imports the API."""
+
+    async def handle(self, op: str, args: dict[str, Any]) -> Any: ...
+
+    async def op_reload(
+        self, dry_run: bool = False, env: dict[str, str] | None = None
+    ) -> dict[str, list[str]]: ...
+
+
 class Supervisor:
     def __init__(
-        self, home: Path, settings_path: Path | None, sink: Sink, log: Any, first: Resolution
+        self,
+        home: Path,
+        settings_path: Path | None,
+        sink: Sink,
+        log: Any,
+        first: Resolution,
+        api: Callable[[Supervisor], Operations],
     ) -> None:
         self.home = home
         self.run_dir = home / "run"
@@ -78,7 +95,7 @@ class Supervisor:
         self._sampler: asyncio.Task[None] | None = None
         self._usage = Sampler()
         self._sampled_at = 0.0
-        self.api = Api(self)
+        self.api = api(self)
 
     # ------------------------------------------------------------------ Host protocol
     def emit(
