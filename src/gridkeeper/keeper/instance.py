@@ -627,9 +627,7 @@ class Instance:
     def has_limits(self) -> bool:
         """Whether this instance has a memory or CPU limit the sampler must enforce."""
         d = self.cfg.daemon
-        return self.pid is not None and (
-            d.memory_limit_mb is not None or d.cpu_limit_percent is not None
-        )
+        return d.memory_limit_mb is not None or d.cpu_limit_percent is not None
 
     def sample(self, usage: Usage | None, *, check_limits: bool) -> None:
         """Take the process tree's figures (the supervisor measures every instance in one /proc

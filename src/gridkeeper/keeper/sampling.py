@@ -1,83 +1,20 @@
-"""Resource samples of every instance's process tree from one pass over /proc.
+"""Resource samples of every instance's process tree, straight from /proc (gridkeeper.proctree):
+one stat read per process of our trees, nothing else on the host touched, no objects kept. Cheap
+enough that the keeper does it only when something needs the figures (a limit to enforce, a
+`status` to answer) and sleeps otherwise.
 
-psutil builds a Process object per pid and reads several files for each; the keeper only needs
-each process's parent, CPU ticks and resident pages, all in `/proc/<pid>/stat`. One read per
-process, no objects kept: a scan of a host with a few hundred processes costs about a
-millisecond, so the keeper can afford to do it only when something needs the figures (a limit
-to enforce, a `status` to answer) and sleep otherwise.
-
-CPU% is the tree's CPU time since the previous scan over the wall time since then, so a tree
+CPU% is the tree's CPU time since the previous sample over the wall time since then, so a tree
 sampled seldom reports its average over that longer window. A process is identified by pid and
 start time, so a recycled pid never inherits another's ticks.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-@dataclass(frozen=True)
-class Stat:
-    ppid: int
-    ticks: int  # utime + stime
-    rss_pages: int
-    start: int  # start time in ticks since boot: with the pid, the process's identity
-
-
-def parse_stat(raw: bytes) -> Stat | None:
-    """The fields we need from one `/proc/<pid>/stat` line; None when it is not one."""
-    # comm may hold spaces and parentheses: it ends at the last ')'.
-    rpar = raw.rfind(b")")
-    fields = raw[rpar + 2 :].split()
-    if rpar < 0 or len(fields) < 22:
-        return None
-    # After comm: state(0) ppid(1) ... utime(11) stime(12) ... starttime(19) vsize(20) rss(21)
-    try:
-        return Stat(
-            ppid=int(fields[1]),
-            ticks=int(fields[11]) + int(fields[12]),
-            rss_pages=int(fields[21]),
-            start=int(fields[19]),
-        )
-    except ValueError:
-        return None
-
-
-def scan(proc: str = "/proc") -> dict[int, Stat]:
-    """Every live process's Stat, one read each (processes that vanish mid-scan are skipped)."""
-    found: dict[int, Stat] = {}
-    # os/open rather than pathlib: a Path object per process would cost more than the read.
-    for name in os.listdir(proc):  # noqa: PTH208
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"{proc}/{name}/stat", "rb") as fh:  # noqa: PTH123
-                raw = fh.read()
-        except OSError:
-            continue
-        stat = parse_stat(raw)
-        if stat is not None:
-            found[int(name)] = stat
-    return found
-
-
-def tree(pid: int, stats: dict[int, Stat], kids: dict[int, list[int]]) -> list[int]:
-    """`pid` and its descendants that the scan saw."""
-    if pid not in stats:
-        return []
-    found = [pid]
-    stack = list(kids.get(pid, ()))
-    while stack:
-        child = stack.pop()
-        found.append(child)
-        stack.extend(kids.get(child, ()))
-    return found
+from gridkeeper.proctree import CLOCK_TICKS, PAGE_SIZE, Stat, read_stat, trees
 
 
 @dataclass
@@ -86,8 +23,18 @@ class Usage:
     cpu_percent: float
 
 
+def read_trees(roots: Iterable[int]) -> dict[int, list[tuple[int, Stat]]]:
+    """Each root's live tree members with their Stat (a root that is gone: left out)."""
+    out: dict[int, list[tuple[int, Stat]]] = {}
+    for root, members in trees(roots).items():
+        stats = [(pid, s) for pid in members if (s := read_stat(pid)) is not None]
+        if stats and stats[0][0] == root:
+            out[root] = stats
+    return out
+
+
 class Sampler:
-    """Remembers each process's ticks between scans, to turn them into CPU%."""
+    """Remembers each process's ticks between samples, to turn them into CPU%."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -95,31 +42,27 @@ class Sampler:
         self._at: float | None = None
 
     def sample(
-        self, roots: Iterable[int], stats: dict[int, Stat] | None = None
+        self, roots: Iterable[int], found: dict[int, list[tuple[int, Stat]]] | None = None
     ) -> dict[int, Usage]:
-        """Usage of each root's process tree (roots that are gone are left out)."""
-        stats = scan() if stats is None else stats
+        """Usage of each root's process tree (roots that are gone are left out). `found` is
+        what `read_trees` returns (tests pass their own)."""
+        found = read_trees(roots) if found is None else found
         now = self.clock()
         window = None if self._at is None else now - self._at
-        kids: dict[int, list[int]] = {}
-        for pid, stat in stats.items():
-            kids.setdefault(stat.ppid, []).append(pid)
         seen: dict[tuple[int, int], int] = {}
         out: dict[int, Usage] = {}
-        for root in roots:
+        for root, members in found.items():
             pages = 0
             used = 0
-            for pid in tree(root, stats, kids):
-                stat = stats[pid]
+            for pid, stat in members:
                 pages += stat.rss_pages
                 key = (pid, stat.start)
                 seen[key] = stat.ticks
                 before = self._seen.get(key)
-                # A process new since the last scan counts from its own start.
+                # A process new since the last sample counts from its own start.
                 used += stat.ticks - (before if before is not None else stat.ticks)
-            if root in stats:
-                cpu = 100.0 * used / _TICKS / window if window and window > 0 else 0.0
-                out[root] = Usage(pages * _PAGE / (1024 * 1024), max(0.0, cpu))
+            cpu = 100.0 * used / CLOCK_TICKS / window if window and window > 0 else 0.0
+            out[root] = Usage(pages * PAGE_SIZE / (1024 * 1024), max(0.0, cpu))
         self._seen = seen
         self._at = now
         return out

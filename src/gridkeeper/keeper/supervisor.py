@@ -94,6 +94,7 @@ class Supervisor:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sampler: asyncio.Task[None] | None = None
         self._usage = Sampler()
+        self._limits_changed = asyncio.Event()  # an instance was registered: look again
         self._sampled_at = 0.0
         self.api = api(self)
 
@@ -290,6 +291,7 @@ class Supervisor:
             self._watchers[cfg.name] = self.spawn_task(inst.watch(), f"{cfg.name}: health probes")
         elif inst.pid is None:
             inst.cfg = cfg
+        self._limits_changed.set()
         self.add_redactions(cfg.secrets)
         place = getattr(self.sink, "set_instance_dir", None)
         if place is not None:
@@ -487,14 +489,17 @@ class Supervisor:
         self._sampler = self.spawn_task(self._sample_forever(), "resource sampler")
 
     async def _sample_forever(self) -> None:
-        """Resource samples of every live instance from one /proc scan, every min(5 s, the
+        """Resource samples of every live instance from one /proc pass, every min(5 s, the
         shortest health_check_interval) while some instance has a memory or CPU limit. Without
         limits nothing needs them between two `status` requests (which sample on demand), so the
-        keeper stays asleep: it only looks every 30 s whether a reload brought a limit."""
+        keeper stays asleep until an instance is registered (start, reload), and looks every
+        30 s in case a reload changed a running instance's limits."""
         while True:
             limited = [i for i in self.instances.values() if i.has_limits()]
             if not limited:
-                await asyncio.sleep(IDLE_RECHECK)
+                self._limits_changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._limits_changed.wait(), IDLE_RECHECK)
                 continue
             intervals = [i.cfg.daemon.health_check_interval for i in limited]
             await asyncio.sleep(min([SAMPLE_EVERY, *intervals]))

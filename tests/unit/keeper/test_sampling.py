@@ -1,84 +1,67 @@
-"""The keeper's one-pass /proc sampler: parsing, process trees, CPU% from tick deltas."""
+"""The keeper's /proc sampler and the shared proctree reads: parsing, trees, CPU% from ticks."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from pathlib import Path
+import time
 
-from gridkeeper.keeper.sampling import Sampler, Stat, parse_stat, scan
+from gridkeeper.keeper.sampling import Sampler, read_trees
+from gridkeeper.proctree import Stat, children_map, descendants, parse_stat, scan, trees
 
 
-def _line(pid: int, comm: str, ppid: int, utime: int, stime: int, start: int, rss: int) -> bytes:
-    # Fields after comm: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-    # utime stime cutime cstime priority nice threads itrealvalue starttime vsize rss ...
-    rest = [
-        "S",
-        ppid,
-        1,
-        1,
-        0,
-        -1,
-        0,
-        0,
-        0,
-        0,
-        0,
-        utime,
-        stime,
-        0,
-        0,
-        20,
-        0,
-        1,
-        0,
-        start,
-        0,
-        rss,
-    ]
+def _line(pid: int, comm: str, ppid: int, utime: int, start: int, rss: int) -> bytes:
+    # After comm: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+    # stime cutime cstime priority nice num_threads itrealvalue starttime vsize rss ...
+    rest = ["S", ppid, 1, 1, 0, -1, 0, 0, 0, 0, 0, utime, 5, 0, 0, 20, 0, 3, 0, start, 0, rss]
     return f"{pid} ({comm}) {' '.join(str(x) for x in rest)} 0 0\n".encode()
 
 
 def test_parse_stat_survives_a_comm_with_spaces_and_parentheses() -> None:
-    stat = parse_stat(_line(42, "a) (b c", 7, 10, 5, 999, 300))
-    assert stat == Stat(ppid=7, ticks=15, rss_pages=300, start=999)
+    stat = parse_stat(_line(42, "a) (b c", 7, 10, 999, 300))
+    assert stat == Stat(ppid=7, ticks=15, rss_pages=300, threads=3, start=999)
     assert parse_stat(b"garbage") is None
 
 
-def test_a_tree_sums_descendants_and_counts_cpu_since_the_last_scan() -> None:
+def test_a_tree_sums_its_members_and_counts_cpu_since_the_last_sample() -> None:
     times = iter([100.0, 102.0])
     sampler = Sampler(clock=lambda: next(times))
     ticks = os.sysconf("SC_CLK_TCK")
-    first = {
-        10: Stat(ppid=1, ticks=0, rss_pages=256, start=1),
-        11: Stat(ppid=10, ticks=0, rss_pages=256, start=2),
-        12: Stat(ppid=11, ticks=0, rss_pages=256, start=3),
-        20: Stat(ppid=1, ticks=0, rss_pages=256, start=4),  # not ours
-    }
-    usage = sampler.sample([10, 99], first)
-    assert set(usage) == {10}  # a gone root is left out
+
+    def st(t: int, start: int) -> Stat:
+        return Stat(ppid=1, ticks=t, rss_pages=256, threads=1, start=start)
+
+    usage = sampler.sample([10], {10: [(10, st(0, 1)), (11, st(0, 2)), (12, st(0, 3))]})
     assert usage[10].cpu_percent == 0.0  # no window yet
-    page_mib = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-    assert usage[10].rss_mb == 768 * page_mib
-    # Two seconds later the tree used one second of CPU; pid 12 was replaced by a new process
-    # with the same pid (a different start time): its ticks count from its own start.
-    second = {
-        10: Stat(ppid=1, ticks=ticks // 2, rss_pages=256, start=1),
-        11: Stat(ppid=10, ticks=ticks // 2, rss_pages=256, start=2),
-        12: Stat(ppid=11, ticks=50 * ticks, rss_pages=256, start=30),
-    }
+    assert usage[10].rss_mb == 768 * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    # Two seconds later the tree used one second of CPU; pid 12 is now another process (a
+    # different start time): its ticks count from its own start, not against the old ones.
+    second = {10: [(10, st(ticks // 2, 1)), (11, st(ticks // 2, 2)), (12, st(50 * ticks, 30))]}
     usage = sampler.sample([10], second)
     assert abs(usage[10].cpu_percent - 50.0) < 1.0
 
 
-def test_scan_sees_a_real_child_and_its_parent() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+def test_real_trees_find_a_grandchild_and_leave_out_the_dead() -> None:
+    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', " + (
+        "'import time; time.sleep(60)']); time.sleep(60)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
     try:
-        stats = scan()
-        assert stats[child.pid].ppid == os.getpid()
-        assert stats[child.pid].rss_pages > 0
-        assert Path(f"/proc/{child.pid}").exists()
+        deadline = time.monotonic() + 10
+        while len(trees([child.pid])[child.pid]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        found = trees([child.pid, gone.pid])
+        assert len(found[child.pid]) == 2 and found[gone.pid] == []
+        kids = children_map()
+        assert sorted(found[child.pid]) == sorted([child.pid, *descendants(child.pid, kids)])
+        assert scan()[child.pid].ppid == os.getpid()
+        read = read_trees([child.pid, gone.pid])
+        assert list(read) == [child.pid] and read[child.pid][0][1].rss_pages > 0
     finally:
+        for pid in trees([child.pid])[child.pid][1:]:
+            os.kill(pid, 9)
         child.kill()
         child.wait()
