@@ -21,9 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 from gridkeeper.monitor import conditions as cond
 from gridkeeper.monitor.channels.base import Channel
 from gridkeeper.monitor.channels.factory import build_channels
@@ -36,6 +35,9 @@ from gridkeeper.monitor.outbox import Outbox, RetryPolicy
 from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
 from gridkeeper.monitor.samples import Sample, labels
 from gridkeeper.monitor.store import DAY, Store
+
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 
 log = logging.getLogger("gridkeeper.monitor")
 POLL = 0.5
