@@ -24,6 +24,7 @@ _HAS_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children
 
 @dataclass(frozen=True, slots=True)
 class Stat:
+    state: str  # R, S, D, Z (zombie), T, ...
     ppid: int
     ticks: int  # utime + stime, in CLOCK_TICKS
     rss_pages: int
@@ -42,6 +43,7 @@ def parse_stat(raw: bytes) -> Stat | None:
     # starttime(19) vsize(20) rss(21)
     try:
         return Stat(
+            state=fields[0].decode("ascii", "replace"),
             ppid=int(fields[1]),
             ticks=int(fields[11]) + int(fields[12]),
             rss_pages=int(fields[21]),
@@ -61,15 +63,47 @@ def read_stat(pid: int) -> Stat | None:
         return None
 
 
+def pids() -> list[int]:
+    """Every process's pid."""
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
 def scan() -> dict[int, Stat]:
     """Every live process's Stat, one read each (processes that vanish mid-scan are skipped)."""
     found: dict[int, Stat] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            stat = read_stat(int(name))
-            if stat is not None:
-                found[int(name)] = stat
+    for pid in pids():
+        stat = read_stat(pid)
+        if stat is not None:
+            found[pid] = stat
     return found
+
+
+def environ(pid: int) -> dict[str, str] | None:
+    """A process's environment; None when it cannot be read (gone, another user's, a zombie
+    or kernel thread has an empty one: {})."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    out: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, eq, value = item.partition(b"=")
+        if eq:
+            out[key.decode(errors="replace")] = value.decode(errors="replace")
+    return out
+
+
+def real_uid(pid: int) -> int | None:
+    """The real user id a process runs as; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def children_map() -> dict[int, list[int]]:

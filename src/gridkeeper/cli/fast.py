@@ -199,11 +199,95 @@ def status(argv: Sequence[str]) -> int | None:
     return 0
 
 
+def _parse_options(
+    argv: Sequence[str], flags: tuple[str, ...] = ()
+) -> tuple[dict[str, str | None], set[str]] | None:
+    """`[--home H] [--settings S]` plus the given flags; None for anything else (--help, ...)."""
+    found: dict[str, str | None] = {"--home": None, "--settings": None}
+    seen: set[str] = set()
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg in flags:
+            seen.add(arg)
+            continue
+        key, eq, value = arg.partition("=")
+        if key not in found:
+            return None
+        if not eq:
+            if not args:
+                return None
+            value = args.pop(0)
+        found[key] = value
+    return found, seen
+
+
+def monitor(argv: Sequence[str]) -> int | None:
+    """The monitor in the foreground without click (the keeper's built-in monitor runs this):
+    a long-lived process keeps only what it imports (gridkeeper.monitor.main)."""
+    parsed = _parse_options(argv)
+    if parsed is None:
+        return None
+    home, settings = parsed[0]["--home"], parsed[0]["--settings"]
+    try:
+        from gridkeeper.monitor.main import prepare
+        from gridkeeper.paths import find_settings, resolve_home
+
+        ready = prepare(resolve_home(home), find_settings(settings))
+    except Exception:  # bad settings, a bad home: the full CLI reports it properly
+        return None
+    from gridkeeper.errors import GridkeeperError
+    from gridkeeper.monitor.main import serve
+
+    try:
+        return serve(ready)
+    except GridkeeperError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def keeper(argv: Sequence[str]) -> int | None:
+    """The keeper daemon without click: what `start -d`, systemd and the monitor run. The daemon
+    keeps what its process imported for its whole life, so the CLI's modules stay out of it."""
+    parsed = _parse_options(argv, flags=("--daemonize",))
+    if parsed is None:
+        return None
+    options, flags = parsed
+    if "asyncio" not in sys.modules and "ssl" not in sys.modules:
+        # The keeper never speaks TLS (its probes are plain HTTP to 127.0.0.1), and asyncio
+        # would otherwise load libssl for nothing: 4 MiB of a daemon meant to stay small.
+        # asyncio treats a missing ssl module as "no TLS support", by design.
+        sys.modules["ssl"] = None  # type: ignore[assignment]
+    from gridkeeper.errors import GridkeeperError
+    from gridkeeper.paths import find_settings, resolve_home
+
+    try:
+        home = resolve_home(options["--home"])
+        settings = find_settings(options["--settings"])
+    except GridkeeperError:
+        return None  # the full CLI reports it
+    from gridkeeper.keeper import daemon
+
+    try:
+        return daemon.run(home, settings, background="--daemonize" in flags)
+    except GridkeeperError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+FAST = {"status": status, "monitor": monitor, "keeper": keeper}
+
+
 def run() -> None:
     """The console script: fast paths first, then the full click CLI."""
     argv = sys.argv[1:]
-    if argv and argv[0] == "status":
-        code = status(argv[1:])
+    fast = FAST.get(argv[0]) if argv else None
+    if fast is not None:
+        code = fast(argv[1:])
         if code is not None:
             sys.exit(code)
     from gridkeeper.cli.main import main

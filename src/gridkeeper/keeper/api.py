@@ -7,13 +7,13 @@ import asyncio
 import os
 from typing import Any
 
-from gridkeeper import __version__
 from gridkeeper.keeper.instance import Instance
 from gridkeeper.keeper.names import LEGACY as LEGACY
 from gridkeeper.keeper.names import MONITOR as MONITOR
 from gridkeeper.keeper.names import ApiError as ApiError
 from gridkeeper.keeper.spec import InstanceSpec, check_unique
 from gridkeeper.keeper.supervisor import Supervisor
+from gridkeeper.version import version
 
 MAX_EVENTS_LIMIT = 100_000
 READ_ONLY_OPS = frozenset({"ping", "status", "events"})  # still answered while shutting down
@@ -67,7 +67,7 @@ class Api:
         return {
             "pid": os.getpid(),
             "home": str(self.sup.home),
-            "version": __version__,
+            "version": version(),
             "started_at": self.sup.started_at,
             "started_by": self.sup.started_by,
             "settings": str(self.sup.settings_path) if self.sup.settings_path else None,

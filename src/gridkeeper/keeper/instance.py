@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import time
 from collections import deque
@@ -410,7 +409,8 @@ class Instance:
         env = dict(os.environ)
         env.update(cfg.ref_env)  # ${VAR} values of the command that started it (envlayers)
         env.update(cfg.env)
-        self.start_nonce = secrets.token_hex(8)
+        # os.urandom, as secrets.token_hex does: `secrets` would load OpenSSL (3 MiB) via hmac.
+        self.start_nonce = os.urandom(8).hex()
         env.update(
             {
                 process.HOME_ENV: str(self.host.home),

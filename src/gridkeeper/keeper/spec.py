@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -221,16 +220,22 @@ async def resolve_async(
     kept: dict[str, dict[str, str]] | None = None,
 ) -> Resolution:
     """`resolve` on the running event loop, without a thread: the resolver's output pipes are
-    read by the loop, its stdin is a temp file (no pipe to keep fed), and the keeper's SIGCHLD
+    read by the loop, its stdin is an in-memory file (no pipe to keep fed), and the keeper's SIGCHLD
     handler reaps it (asyncio's own subprocess support would add a watcher thread that races
     that handler)."""
     argv, env, stdin = _resolver(settings_path, files, defaults, home, command_env, kept)
-    with tempfile.TemporaryFile() as feed:
-        feed.write(stdin)
-        feed.seek(0)
+    # An anonymous in-memory file (not `tempfile`: its imports cost the daemon 0.75 MiB).
+    feed = os.memfd_create("gridkeeper-resolve", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(stdin)
+        while view:
+            view = view[os.write(feed, view) :]
+        os.lseek(feed, 0, os.SEEK_SET)
         proc = subprocess.Popen(
             argv, stdin=feed, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
         )
+    finally:
+        os.close(feed)
     assert proc.stdout is not None and proc.stderr is not None
     try:
         out, err = await asyncio.wait_for(

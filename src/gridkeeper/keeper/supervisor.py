@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from gridkeeper.errors import ConfigError, GridkeeperError
-from gridkeeper.keeper import process
+from gridkeeper.keeper import heap, process
 from gridkeeper.keeper.instance import Instance
 from gridkeeper.keeper.names import LEGACY, MONITOR, ApiError
 from gridkeeper.keeper.output import OutputRouter, Sink
@@ -39,6 +39,8 @@ SUBSCRIBER_QUEUE = 10_000
 SAMPLE_EVERY = 5.0  # with a memory or CPU limit to enforce
 IDLE_RECHECK = 30.0  # no limits: look again this often whether one appeared (a reload)
 FRESH_ENOUGH = 1.0  # status reuses a sample this young
+TRIM_AFTER = 2.0  # seconds after the last busy operation, freed memory goes back (heap.py)
+QUIET_OPS = frozenset({"ping", "status", "events", "subscribe"})  # allocate next to nothing
 CATCH_UP_EVERY = 1.0
 MAX_UNWRITTEN = 10_000  # events kept in memory while the store cannot write
 # What a state store that cannot write raises (a full disk: "database or disk is full").
@@ -95,6 +97,7 @@ class Supervisor:
         self._sampler: asyncio.Task[None] | None = None
         self._usage = Sampler()
         self._limits_changed = asyncio.Event()  # an instance was registered: look again
+        self._trim: asyncio.TimerHandle | None = None
         self._sampled_at = 0.0
         self.api = api(self)
 
@@ -487,6 +490,7 @@ class Supervisor:
         if monitor is not None and MONITOR not in self.instances:
             self.register(monitor).start(operator=False)
         self._sampler = self.spawn_task(self._sample_forever(), "resource sampler")
+        self.trim_soon()
 
     async def _sample_forever(self) -> None:
         """Resource samples of every live instance from one /proc pass, every min(5 s, the
@@ -530,7 +534,17 @@ class Supervisor:
     # ------------------------------------------------------------------ operations
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
         """One socket API request (see gridkeeper.keeper.api)."""
-        return await self.api.handle(op, args)
+        try:
+            return await self.api.handle(op, args)
+        finally:
+            if op not in QUIET_OPS:
+                self.trim_soon()
+
+    def trim_soon(self) -> None:
+        """Return freed memory to the system once things have been quiet for TRIM_AFTER s."""
+        if self._trim is not None:
+            self._trim.cancel()
+        self._trim = asyncio.get_running_loop().call_later(TRIM_AFTER, heap.trim)
 
     # ------------------------------------------------------------------ subscriptions
     def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
@@ -590,6 +604,8 @@ class Supervisor:
             task.cancel()
         if self._sampler is not None:
             self._sampler.cancel()
+        if self._trim is not None:
+            self._trim.cancel()
         self.flush_store()  # a last try: space may have come back
         if self._catch_up is not None:
             self._catch_up.cancel()

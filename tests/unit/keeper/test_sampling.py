@@ -8,7 +8,17 @@ import sys
 import time
 
 from gridkeeper.keeper.sampling import Sampler, read_trees
-from gridkeeper.proctree import Stat, children_map, descendants, parse_stat, scan, trees
+from gridkeeper.proctree import (
+    Stat,
+    children_map,
+    descendants,
+    environ,
+    parse_stat,
+    real_uid,
+    scan,
+    trees,
+)
+from tests.support import wait_for
 
 
 def _line(pid: int, comm: str, ppid: int, utime: int, start: int, rss: int) -> bytes:
@@ -20,7 +30,7 @@ def _line(pid: int, comm: str, ppid: int, utime: int, start: int, rss: int) -> b
 
 def test_parse_stat_survives_a_comm_with_spaces_and_parentheses() -> None:
     stat = parse_stat(_line(42, "a) (b c", 7, 10, 999, 300))
-    assert stat == Stat(ppid=7, ticks=15, rss_pages=300, threads=3, start=999)
+    assert stat == Stat(state="S", ppid=7, ticks=15, rss_pages=300, threads=3, start=999)
     assert parse_stat(b"garbage") is None
 
 
@@ -30,7 +40,7 @@ def test_a_tree_sums_its_members_and_counts_cpu_since_the_last_sample() -> None:
     ticks = os.sysconf("SC_CLK_TCK")
 
     def st(t: int, start: int) -> Stat:
-        return Stat(ppid=1, ticks=t, rss_pages=256, threads=1, start=start)
+        return Stat(state="S", ppid=1, ticks=t, rss_pages=256, threads=1, start=start)
 
     usage = sampler.sample([10], {10: [(10, st(0, 1)), (11, st(0, 2)), (12, st(0, 3))]})
     assert usage[10].cpu_percent == 0.0  # no window yet
@@ -65,3 +75,17 @@ def test_real_trees_find_a_grandchild_and_leave_out_the_dead() -> None:
             os.kill(pid, 9)
         child.kill()
         child.wait()
+
+
+def test_environ_and_uid_of_a_real_process() -> None:
+    env = {**os.environ, "GK_TEST_TAG": "a=b c"}
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env=env)
+    try:
+        # Until it has exec'd, the child still shows our own environment.
+        found = wait_for(lambda: (environ(child.pid) or {}).get("GK_TEST_TAG"), 10, "the exec")
+        assert found == "a=b c"
+        assert real_uid(child.pid) == os.getuid()
+    finally:
+        child.kill()
+        child.wait()
+    assert environ(child.pid) is None and real_uid(child.pid) is None
