@@ -75,16 +75,15 @@ _UPSERT_ROLLUP = (
     "count=count+1, sum=sum+excluded.sum, min=min(min, excluded.min), "
     "max=max(max, excluded.max), last=excluded.last"
 )
-# One-minute rollups of the raw samples with ts in [?, ?): count/sum/min/max per series and
-# minute, and the value of the newest sample (SQLite gives a bare column the row of max(ts)).
+# One-minute rollups of the raw samples with ts in [:lo, :hi): count/sum/min/max per series and
+# minute, and `last`, the value of the series' newest row in the minute (the highest rowid:
+# samples are appended as they are taken; one lookup by rowid per series).
 _ROLLUP_SELECT = (
-    "SELECT a.name, a.labels, a.minute, a.count, a.sum, a.min, a.max, b.value AS last FROM "
+    "SELECT name, labels, minute, count, sum, min, max, "
+    "(SELECT value FROM samples WHERE rowid = g.last_row) AS last FROM "
     "(SELECT name, labels, CAST(ts / 60 AS INTEGER) AS minute, count(*) AS count, "
-    "sum(value) AS sum, min(value) AS min, max(value) AS max FROM samples "
-    "WHERE ts >= :lo AND ts < :hi GROUP BY name, labels, minute) AS a JOIN "
-    "(SELECT name, labels, CAST(ts / 60 AS INTEGER) AS minute, value, max(ts) FROM samples "
-    "WHERE ts >= :lo AND ts < :hi GROUP BY name, labels, minute) AS b "
-    "USING (name, labels, minute)"
+    "sum(value) AS sum, min(value) AS min, max(value) AS max, max(rowid) AS last_row "
+    "FROM samples WHERE ts >= :lo AND ts < :hi GROUP BY name, labels, minute) AS g"
 )
 ROLLED_KEY = "rollups_through"  # meta: the last minute whose rollups are written
 
