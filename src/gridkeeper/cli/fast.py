@@ -179,8 +179,8 @@ def status(argv: Sequence[str]) -> int | None:
             return NOT_RUNNING_EXIT
         return None
     rows = reply.get("result")
-    if not isinstance(rows, list):
-        return None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "state" in r for r in rows):
+        return None  # not a status answer: let the full CLI make sense of it
     if any(r.get("state_store_degraded") for r in rows):
         print(f"warning: {DEGRADED}", file=sys.stderr)
     _maybe_grid(home, rows)
