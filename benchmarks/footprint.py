@@ -11,14 +11,15 @@ grid, lets it settle, then prints:
    the floor measured in the same run: as many bare `python -c` interpreters as the stack has
    processes, started together (what the same number of Python processes cost doing nothing).
 3. The top import costs of each program (`-X importtime`): the instances' own, from their
-   stderr (PYTHONPROFILEIMPORTTIME is set for the run, so every program reports its imports
-   into its log); the keeper's and the CLI's from the same imports in a fresh interpreter.
+   stderr in a second start of the same stack with PYTHONPROFILEIMPORTTIME set (every program
+   reports its imports into its log); the keeper's and the CLI's from the same imports in a
+   fresh interpreter.
 
 Every process the run starts carries a marker in its environment and is killed at the end,
 even on error or Ctrl-C.
 
 Run: .venv/bin/python benchmarks/footprint.py [--bots N] [--settle S] [--window S] [--keep]
-(default: 10 bots, about 1.5 minutes)
+(default: 10 bots, about 2 minutes)
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ MARKER = "GKBENCH_RUN"
 TARGET_MIB = 450.0
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)([\w.]+)")
 
 
 def log(message: str) -> None:
@@ -419,6 +420,28 @@ def report(rows: list[Row], base: Usage, imports: dict[str, list[str]], bots: in
         print(f"  {program:16s} {total_ms:6.0f} ms: {top}")
 
 
+def start_and_settle(project: Path, home: Path, env: dict[str, str], bots: int) -> list[str]:
+    """`start -d`, then wait until every instance runs and each bot shows its grid; the
+    start command's stderr."""
+    done = gk("start", "-d", env=env, cwd=project, timeout=300)
+    if done.returncode != 0:
+        tail = [ln for ln in done.stderr.splitlines() if "import time:" not in ln][-20:]
+        raise RuntimeError("gridkeeper start -d failed:\n" + "\n".join(tail))
+    quiet = {k: v for k, v in env.items() if k != "PYTHONPROFILEIMPORTTIME"}
+    deadline = time.monotonic() + 180
+    while True:
+        rows_now = status(quiet, project)
+        named = [r for r in rows_now if str(r["name"]).startswith("bot")]
+        running = all(r["state"] == "running" for r in rows_now)
+        answering = [r for r in named if grid_answers(home, int(str(r["port"])), str(r["name"]))]
+        if running and len(answering) == bots and len(rows_now) == bots + 2:
+            return done.stderr.splitlines()
+        if time.monotonic() > deadline:
+            states = {str(r["name"]): r["state"] for r in rows_now}
+            raise RuntimeError(f"the stack did not settle: {states}; {len(answering)} bots answer")
+        time.sleep(1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bots", type=int, default=10)
@@ -434,8 +457,13 @@ def main() -> int:
     exchange_port = free_port()
     secrets = write_project(project, args.bots, exchange_port)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDKEEPER_")}
+    env.pop("PYTHONPROFILEIMPORTTIME", None)
     env.update(secrets)
-    env.update({MARKER: tag, "GRIDKEEPER_HOME": str(home), "PYTHONPROFILEIMPORTTIME": "1"})
+    env.update({MARKER: tag, "GRIDKEEPER_HOME": str(home)})
+    # The import profiles come from a second start of the same stack: with
+    # PYTHONPROFILEIMPORTTIME set, a program keeps reporting imports made at run time (into its
+    # log, i.e. through the keeper), which would disturb the footprint measured in the first.
+    profiled = {**env, "PYTHONPROFILEIMPORTTIME": "1"}
     failed = 0
     rows: list[Row] = []
     base_use = Usage()
@@ -448,43 +476,28 @@ def main() -> int:
         signal.signal(sig, on_signal)
     try:
         log(f"work dir {base}; starting the stack ({args.bots} bots)")
-        done = gk("start", "-d", env=env, cwd=project, timeout=300)
-        imports["CLI (start -d)"] = done.stderr.splitlines()
-        if done.returncode != 0:
-            tail = [ln for ln in done.stderr.splitlines() if "import time:" not in ln][-20:]
-            raise RuntimeError("gridkeeper start -d failed:\n" + "\n".join(tail))
-        quiet = {k: v for k, v in env.items() if k != "PYTHONPROFILEIMPORTTIME"}
-        deadline = time.monotonic() + 180
-        while True:
-            rows_now = status(quiet, project)
-            bots = [r for r in rows_now if str(r["name"]).startswith("bot")]
-            running = all(r["state"] == "running" for r in rows_now)
-            answering = [r for r in bots if grid_answers(home, int(str(r["port"])), str(r["name"]))]
-            if running and len(answering) == args.bots and len(rows_now) == args.bots + 2:
-                break
-            if time.monotonic() > deadline:
-                states = {str(r["name"]): r["state"] for r in rows_now}
-                raise RuntimeError(
-                    f"the stack did not settle: {states}; {len(answering)} bots answer"
-                )
-            time.sleep(1)
+        start_and_settle(project, home, env, args.bots)
         log(f"all running, every bot has its grid; settling {args.settle:.0f}s")
         time.sleep(args.settle)
         keeper_pid = int((home / "keeper.pid").read_text().split()[0])
         programs = {"keeper": keeper_pid}
-        programs |= {str(r["name"]): int(str(r["pid"])) for r in status(quiet, project)}
+        programs |= {str(r["name"]): int(str(r["pid"])) for r in status(env, project)}
         log(f"measuring ({args.window:.0f}s CPU window)")
         rows = measure(programs, args.window)
+        count = sum(r.use.processes for r in rows)
+        log(f"floor: {count} bare interpreters")
+        base_use = floor(count, env)
+        gk("shutdown", env=env, cwd=project, timeout=120)
+        log("import profiles: the same stack again with PYTHONPROFILEIMPORTTIME")
+        imports["CLI (start -d)"] = start_and_settle(project, home, profiled, args.bots)
         imports["CLI (status)"] = fresh_imports(
             "import sys; sys.argv = ['gridkeeper', 'status', '--home', '/nonexistent']; "
             "import gridkeeper.cli.fast as f; f.status(sys.argv[2:])",
-            quiet,
+            env,
         )
-        imports["keeper"] = fresh_imports(KEEPER_IMPORTS, quiet)
+        imports["keeper"] = fresh_imports(KEEPER_IMPORTS, env)
         for name in ("gridkeeper-monitor", "paper-exchange", "bot00"):
             imports[name] = instance_imports(home, name)
-        log(f"floor: {len(rows) + sum(r.use.processes - 1 for r in rows)} bare interpreters")
-        base_use = floor(sum(r.use.processes for r in rows), quiet)
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc or 'Ctrl-C'}): cleaning up")
         failed = 130
@@ -492,9 +505,8 @@ def main() -> int:
         log(f"ERROR: {type(exc).__name__}: {exc}")
         failed = 1
     finally:
-        quiet = {k: v for k, v in env.items() if k != "PYTHONPROFILEIMPORTTIME"}
         with contextlib.suppress(Exception):
-            gk("shutdown", env=quiet, cwd=project, timeout=120)
+            gk("shutdown", env=env, cwd=project, timeout=120)
         leftovers = sweep(tag)
         if leftovers:
             log(f"killed leftovers: {', '.join(leftovers)}")
