@@ -2,13 +2,17 @@
 
 1. CPU time per sampling cycle with 20 instances (20 real child processes): the monitor's whole
    cycle (host + per-instance sampling, writing samples and rollups to SQLite, evaluating rules)
-   beside the raw psutil sampling floor (the same psutil calls, nothing else).
-2. Alert latency: from killing an instance's process to the webhook receiver holding the signed
+   beside the raw psutil sampling floor (the same psutil calls, nothing else); target <= 2x.
+   The monitor's clock advances one interval (10 s) per cycle, so the once-a-minute rollup
+   of the raw samples is paid in proportion, as in a real run.
+2. The RSS of a real `gridkeeper monitor` process (its own home, no keeper), target <= 35 MiB,
+   beside a bare interpreter.
+3. Alert latency: from killing an instance's process to the webhook receiver holding the signed
    notification. The keeper's part is played by a thread waiting on the child and emitting the
    `crashed` event into the monitor's event source (the real keeper adds its own detection time,
    event-driven, on top). Beside it: the bare round trip of one POST to the same receiver.
 
-Run: .venv/bin/python benchmarks/monitor.py [--cycles N] [--kills N]
+Run: .venv/bin/python benchmarks/monitor.py [--cycles N] [--kills N]  (about 30 s)
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from gridkeeper.config.monitor import (
 from gridkeeper.monitor.service import MonitorService
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(3600)"]
+CYCLE_TARGET = 2.0  # x the raw psutil floor (issue 14)
+RSS_TARGET_MIB = 35.0
 
 
 def spawn(name: str) -> subprocess.Popen[bytes]:
@@ -71,8 +77,15 @@ def monitor_cycle(procs: list[subprocess.Popen[bytes]], home: Path, cycles: int)
         {"name": f"bot{i}", "state": "running", "pid": p.pid, "restarts": 0}
         for i, p in enumerate(procs)
     ]
+    ticks = iter(range(10**9))
+    t0 = time.time()
     service = MonitorService(
-        home, MonitorSettings(), NotificationSettings(), events=[], status=lambda: statuses
+        home,
+        MonitorSettings(),
+        NotificationSettings(),
+        events=[],
+        status=lambda: statuses,
+        clock=lambda: t0 + 10.0 * next(ticks),  # one interval per cycle
     )
     service.start()
     try:
@@ -146,10 +159,53 @@ def alert_latency(home: Path, kills: int) -> tuple[list[float], list[float]]:
     return latencies, bare
 
 
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def monitor_rss(home: Path, settle: float) -> tuple[float, float]:
+    """(RSS of a real `gridkeeper monitor` after `settle` s, RSS of a bare interpreter), MiB."""
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "settings.json"
+    settings.write_text('{"monitor": {"restart_keeper": false}}')
+    gk = Path(sys.executable).parent / "gridkeeper"
+    env = {**os.environ, "GRIDKEEPER_HOME": str(home)}
+    env.pop("GRIDKEEPER_SETTINGS", None)
+    proc = subprocess.Popen(
+        [str(gk), "monitor", "--settings", str(settings)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        time.sleep(settle)
+        if proc.poll() is not None:
+            raise RuntimeError(f"gridkeeper monitor exited with {proc.returncode}")
+        return rss_mib(proc.pid), rss_mib(bare.pid)
+    finally:
+        for p in (proc, bare):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cycles", type=int, default=50)
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--settle", type=float, default=8.0, help="seconds before the RSS read")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -164,7 +220,17 @@ def main() -> None:
                 p.wait()
         print("sampling cycle, 20 instances (CPU ms per cycle)")
         print(f"  raw psutil floor          {floor * 1000:8.2f}")
-        print(f"  monitor cycle (+SQLite)   {ours * 1000:8.2f}")
+        print(
+            f"  monitor cycle (+SQLite)   {ours * 1000:8.2f}   {ours / floor:.2f}x floor, "
+            f"target <= {CYCLE_TARGET:g}x: {verdict(ours <= CYCLE_TARGET * floor)}"
+        )
+        ours_rss, bare_rss = monitor_rss(home / "rss", args.settle)
+        print(f"monitor process RSS after {args.settle:.0f}s (MiB)")
+        print(f"  bare interpreter          {bare_rss:8.1f}")
+        print(
+            f"  gridkeeper monitor        {ours_rss:8.1f}   target <= {RSS_TARGET_MIB:g} MiB: "
+            f"{verdict(ours_rss <= RSS_TARGET_MIB)}"
+        )
         lat, bare = alert_latency(home / "b", args.kills)
         print(f"alert latency, kill -> webhook received ({args.kills} kills, ms)")
         print(

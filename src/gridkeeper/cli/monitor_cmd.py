@@ -6,14 +6,11 @@ whether or not the monitor runs (a custom alert raised meanwhile fires when it s
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -60,33 +57,15 @@ def _read_store(home: Path | None) -> Any:
 @settings_option
 def monitor(daemon: bool, home: Path | None, settings_path: Path | None) -> int:
     """Run the monitor: sample, keep history, evaluate alert rules, notify."""
-    from gridkeeper.config import find_settings, load_settings, secret_values
+    from gridkeeper.monitor.main import prepare, serve
+    from gridkeeper.paths import find_settings
 
     home_dir = resolve_home(home)
     spath = find_settings(settings_path)
-    settings = load_settings(spath)
-    log_dir = Path(settings.log_dir).expanduser()
-    if not log_dir.is_absolute():
-        log_dir = home_dir / log_dir
+    ready = prepare(home_dir, spath)  # the settings are checked before anything starts
     if daemon:
-        return _spawn_background(home_dir, spath, log_dir)
-
-    from gridkeeper.logs.logger import configure_logging
-    from gridkeeper.monitor.service import MonitorService
-
-    configure_logging(redact=secret_values(settings))
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # only flag it: the loop notices within half a second and stops cleanly
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    service = MonitorService(
-        home_dir, settings.monitor, settings.notifications, log_dir=log_dir, settings_path=spath
-    )
-    service.run(stop)
-    return 0
+        return _spawn_background(home_dir, spath, ready.log_dir)
+    return serve(ready)
 
 
 def _spawn_background(home: Path, spath: Path | None, log_dir: Path) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # `status` starts faster without importing typing (see cli/fast.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUS_HEADER = [
     "NAME",

@@ -5,30 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gridkeeper import __version__
-from gridkeeper.errors import GridkeeperError
 from gridkeeper.keeper.instance import Instance
+from gridkeeper.keeper.names import BUILTINS as BUILTINS
+from gridkeeper.keeper.names import LEGACY as LEGACY
+from gridkeeper.keeper.names import MONITOR as MONITOR
+from gridkeeper.keeper.names import WEB as WEB
+from gridkeeper.keeper.names import ApiError as ApiError
 from gridkeeper.keeper.spec import InstanceSpec, check_unique
+from gridkeeper.keeper.supervisor import Supervisor
+from gridkeeper.version import version
 
-if TYPE_CHECKING:
-    from gridkeeper.keeper.supervisor import Supervisor
-
-LEGACY = "daemon_config"  # the seed's single program described by the settings file
-MONITOR = "gridkeeper-monitor"  # the built-in monitor instance (settings: monitor.enabled)
-WEB = "gridkeeper-web"  # the built-in dashboard (settings: web.enabled)
-BUILTINS = (MONITOR, WEB)  # run by the keeper from the settings, not from an instance file
 MAX_EVENTS_LIMIT = 100_000
 READ_ONLY_OPS = frozenset({"ping", "status", "events"})  # still answered while shutting down
-
-
-class ApiError(GridkeeperError):
-    """An operation the socket API refuses; `code` goes into the error reply."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def dependency_order(targets: list[Instance]) -> list[Instance]:
@@ -79,7 +69,7 @@ class Api:
         return {
             "pid": os.getpid(),
             "home": str(self.sup.home),
-            "version": __version__,
+            "version": version(),
             "started_at": self.sup.started_at,
             "started_by": self.sup.started_by,
             "settings": str(self.sup.settings_path) if self.sup.settings_path else None,
@@ -93,6 +83,7 @@ class Api:
             if names
             else sorted(self.sup.instances.values(), key=lambda i: i.name)
         )
+        self.sup.refresh_usage()  # CPU/RSS are measured on demand, not on an idle timer
         degraded = self.sup.store_degraded
         # Lines a full log disk dropped and no "lost N lines" record has reported yet: the
         # monitor alerts while it is above zero (logs.sink stats; a sink without them: 0).

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gridkeeper.errors import GridkeeperError, KeeperUnavailable
+from gridkeeper.keeper.api import Api
 from gridkeeper.keeper.client import STARTED_BY_ENV
 from gridkeeper.keeper.sdnotify import notify
 from gridkeeper.keeper.server import close_connections, serve
@@ -173,7 +174,9 @@ async def _main(
     first: Resolution,
     started_by: str | None = None,
 ) -> int:
-    supervisor = Supervisor(home, settings_path, sink, log, first)
+    supervisor = Supervisor(home, settings_path, sink, log, first, api=Api)
+    api = supervisor.api
+    assert isinstance(api, Api)
     supervisor.started_by = started_by
     supervisor.install_signals()
     try:
@@ -193,7 +196,7 @@ async def _main(
     status = f"supervising {len(supervisor.instances)} instance(s)"
     notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS={status}")
     if initial is not None:
-        for result in await supervisor.api.op_start(**initial):
+        for result in await api.op_start(**initial):
             if echo is not None:
                 print(f"{result['name']}: {result['message']}", file=echo, flush=True)
     await supervisor.done.wait()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import time
 from collections import deque
@@ -27,6 +26,7 @@ from gridkeeper.keeper.health import Identity, probe
 from gridkeeper.keeper.limits import LimitTracker
 from gridkeeper.keeper.machine import REST, Action, Event, Machine, State, step
 from gridkeeper.keeper.policy import Exit
+from gridkeeper.keeper.sampling import Usage
 from gridkeeper.keeper.spec import InstanceSpec
 
 __all__ = ["ACTIVE", "Host", "Instance", "State"]
@@ -409,7 +409,8 @@ class Instance:
         env = dict(os.environ)
         env.update(cfg.ref_env)  # ${VAR} values of the command that started it (envlayers)
         env.update(cfg.env)
-        self.start_nonce = secrets.token_hex(8)
+        # os.urandom, as secrets.token_hex does: `secrets` would load OpenSSL (3 MiB) via hmac.
+        self.start_nonce = os.urandom(8).hex()
         env.update(
             {
                 process.HOME_ENV: str(self.host.home),
@@ -623,12 +624,19 @@ class Instance:
         if self.health_failures >= check.failures:
             self._restart_for("health", f"{check.failures} failed health probes: {reason}")
 
-    def sample(self, kids: dict[int, list[int]]) -> None:
-        """Measure the process tree and count limit breaches (the supervisor's sampler calls
-        this for every live instance with one shared /proc scan)."""
-        if self.pid is None or self.state not in ("starting", "running"):
+    def has_limits(self) -> bool:
+        """Whether this instance has a memory or CPU limit the sampler must enforce."""
+        d = self.cfg.daemon
+        return d.memory_limit_mb is not None or d.cpu_limit_percent is not None
+
+    def sample(self, usage: Usage | None, *, check_limits: bool) -> None:
+        """Take the process tree's figures (the supervisor measures every instance in one /proc
+        pass) and, for the timer's samples, count limit breaches."""
+        if self.pid is None or self.state not in ("starting", "running") or usage is None:
             return
-        self.rss_mb, self.cpu_percent = process.tree_usage(self.pid, kids)
+        self.rss_mb, self.cpu_percent = usage.rss_mb, usage.cpu_percent
+        if not check_limits:
+            return
         for breach in self.limits.observe(self.cfg.daemon, self.rss_mb, self.cpu_percent):
             self._host_emit(
                 self.name,

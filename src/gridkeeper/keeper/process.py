@@ -21,11 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import psutil
-
+from gridkeeper import proctree
 from gridkeeper.keeper.policy import Exit
-from gridkeeper.proctree import children_map as children_map
-from gridkeeper.proctree import descendants
 
 Stream = Literal["stdout", "stderr"]
 TAG_ENV = "GRIDKEEPER_INSTANCE"
@@ -127,45 +124,41 @@ def same_process(pid: int | None, ident: str | None, name: str, home: str) -> bo
     time on the same boot, and it still carries this instance's tag."""
     if not pid or not ident or identity(pid) != ident:
         return False
-    try:
-        environ = psutil.Process(pid).environ()
-    except (psutil.Error, OSError):
+    environ = proctree.environ(pid)
+    if environ is None:
         return False
     return environ.get(TAG_ENV) == name and environ.get(HOME_ENV) == home
 
 
-def tagged(name: str, home: str, *, everywhere: bool) -> list[psutil.Process]:
+def tagged(name: str, home: str, *, everywhere: bool) -> list[int]:
     """Processes carrying this instance's tag: the keeper's descendants, or (after adoption,
-    when orphans were re-parented elsewhere) every process of this user."""
-    found: list[psutil.Process] = []
-    me = psutil.Process()
+    when orphans were re-parented elsewhere) every process of this user. Read straight from
+    /proc (gridkeeper.proctree): the keeper does without psutil, 1 MiB of its footprint."""
+    me = os.getpid()
+    candidates: Iterable[int]
     if everywhere:
         uid = os.getuid()
-        candidates: Iterable[psutil.Process] = (
-            p
-            for p in psutil.process_iter(["uids"])
-            if p.info["uids"] and p.info["uids"].real == uid
-        )
+        candidates = (p for p in proctree.pids() if proctree.real_uid(p) == uid)
     else:
-        candidates = me.children(recursive=True)
-    for proc in candidates:
-        if proc.pid == me.pid:
+        # The full parent map, not the task/children files: those may miss a child forked
+        # while they are read, and containment must not miss one.
+        candidates = proctree.descendants(me, proctree.children_map())
+    found: list[int] = []
+    for pid in candidates:
+        if pid == me:
             continue
-        try:
-            environ = proc.environ()
-        except (psutil.Error, OSError):
-            continue
-        if environ.get(TAG_ENV) == name and environ.get(HOME_ENV) == home:
-            found.append(proc)
+        environ = proctree.environ(pid)
+        if environ and environ.get(TAG_ENV) == name and environ.get(HOME_ENV) == home:
+            found.append(pid)
     return found
 
 
 def group_members(pgid: int) -> list[int]:
     out = []
-    for proc in psutil.process_iter(["pid"]):
+    for pid in proctree.pids():
         try:
-            if os.getpgid(proc.pid) == pgid:
-                out.append(proc.pid)
+            if os.getpgid(pid) == pgid:
+                out.append(pid)
         except OSError:
             continue
     return out
@@ -192,11 +185,11 @@ def signal_tree(name: str, home: str, pgid: int | None, sig: int, *, everywhere:
             count += len(members)
         else:
             members = []
-    for proc in tagged(name, home, everywhere=everywhere):
-        if proc.pid in members:
+    for pid in tagged(name, home, everywhere=everywhere):
+        if pid in members:
             continue  # signalled once already: a second SIGTERM means "hurry" to many programs
-        with contextlib.suppress(psutil.Error):
-            proc.send_signal(sig)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
             count += 1
     return count
 
@@ -204,14 +197,12 @@ def signal_tree(name: str, home: str, pgid: int | None, sig: int, *, everywhere:
 def survivors(name: str, home: str, pgid: int | None, *, everywhere: bool) -> list[int]:
     """Processes still alive (zombies excluded) in the group or carrying the tag."""
     pids = set(group_members(pgid)) if pgid else set()
-    pids |= {p.pid for p in tagged(name, home, everywhere=everywhere)}
+    pids |= set(tagged(name, home, everywhere=everywhere))
     alive = []
     for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.Error:
-            continue
+        stat = proctree.read_stat(pid)
+        if stat is not None and stat.state != "Z":
+            alive.append(pid)
     return sorted(alive)
 
 
@@ -223,41 +214,6 @@ def pidfd(pid: int) -> int | None:
         if exc.errno in (errno.ESRCH, errno.ENOSYS, errno.EPERM):
             return None
         raise
-
-
-def tree_usage(pid: int, kids: dict[int, list[int]]) -> tuple[float, float]:
-    """(RSS in MiB, CPU% since the last call) of a process and its descendants."""
-    rss = 0
-    cpu = 0.0
-    procs: list[psutil.Process] = []
-    for member in [pid, *descendants(pid, kids)]:
-        try:
-            procs.append(psutil.Process(member))
-        except psutil.Error:
-            continue
-    for proc in procs:
-        try:
-            rss += proc.memory_info().rss
-            cpu += _cpu(proc)
-        except psutil.Error:
-            continue
-    return rss / (1024 * 1024), cpu
-
-
-_CPU_CACHE: dict[tuple[int, float], psutil.Process] = {}
-
-
-def _cpu(proc: psutil.Process) -> float:
-    # cpu_percent needs the same Process object across calls to measure an interval.
-    key = (proc.pid, proc.create_time())
-    cached = _CPU_CACHE.get(key)
-    if cached is None:
-        if len(_CPU_CACHE) > 4096:
-            _CPU_CACHE.clear()
-        _CPU_CACHE[key] = proc
-        proc.cpu_percent(None)
-        return 0.0
-    return cached.cpu_percent(None)
 
 
 def kill_now(pid: int, sig: int = signal.SIGKILL) -> None:
@@ -291,7 +247,5 @@ def exit_from_status(status: int) -> Exit:
 
 def start_nonce(pid: int) -> str | None:
     """The start nonce a running process was given (for a process a previous keeper started)."""
-    try:
-        return psutil.Process(pid).environ().get(NONCE_ENV)
-    except (psutil.Error, OSError):
-        return None
+    environ = proctree.environ(pid)
+    return None if environ is None else environ.get(NONCE_ENV)

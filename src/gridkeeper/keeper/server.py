@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from gridkeeper.errors import ConfigError, GridkeeperError
-from gridkeeper.keeper.api import ApiError
+from gridkeeper.keeper.names import ApiError
 from gridkeeper.keeper.supervisor import Supervisor
 
 MAX_REQUEST = 1 << 20

@@ -7,13 +7,15 @@ config package owns every rule about what a config means.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from gridkeeper.errors import ConfigError
 
@@ -148,17 +150,15 @@ def settings_from_wire(data: dict[str, Any]) -> SettingsSpec:
     )
 
 
-def resolve(
+def _resolver(
     settings_path: Path | None,
-    files: list[str] | tuple[str, ...] = (),
-    *,
-    defaults: bool = False,
-    home: Path | None = None,
-    command_env: dict[str, str] | None = None,
-    kept: dict[str, dict[str, str]] | None = None,
-) -> Resolution:
-    """Ask the config package (in its own process) to load and resolve configs. The command's
-    environment and the kept values travel on the resolver's stdin (never its argv)."""
+    files: list[str] | tuple[str, ...],
+    defaults: bool,
+    home: Path | None,
+    command_env: dict[str, str] | None,
+    kept: dict[str, dict[str, str]] | None,
+) -> tuple[list[str], dict[str, str], bytes]:
+    """argv, environment and stdin of the resolver process."""
     argv = [sys.executable, "-m", "gridkeeper", "config", "resolve", "--env-stdin"]
     if settings_path is not None:
         argv += ["--settings", str(settings_path)]
@@ -169,15 +169,16 @@ def resolve(
     argv += ["--", *[str(f) for f in files]]
     env = {k: v for k, v in os.environ.items() if k != "GRIDKEEPER_INSTANCE"}
     stdin = json.dumps({"command_env": command_env, "kept": kept or {}}).encode()
-    proc = subprocess.run(
-        argv, input=stdin, capture_output=True, env=env, timeout=RESOLVE_TIMEOUT, check=False
-    )
+    return argv, env, stdin
+
+
+def _resolution(stdout: bytes, stderr: bytes) -> Resolution:
     # The keeper reaps every child on SIGCHLD, so the exit status may be lost: the JSON says
     # whether it worked, and no JSON means it did not.
     try:
-        doc = json.loads(proc.stdout)
+        doc = json.loads(stdout)
     except ValueError:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = stderr.decode("utf-8", "replace").strip().splitlines()
         raise ConfigError(
             "cannot resolve configs: " + (detail[-1] if detail else "the resolver printed nothing")
         ) from None
@@ -190,6 +191,81 @@ def resolve(
         monitor=instance_from_wire(doc["monitor"]) if doc.get("monitor") else None,
         web=instance_from_wire(doc["web"]) if doc.get("web") else None,
     )
+
+
+def resolve(
+    settings_path: Path | None,
+    files: list[str] | tuple[str, ...] = (),
+    *,
+    defaults: bool = False,
+    home: Path | None = None,
+    command_env: dict[str, str] | None = None,
+    kept: dict[str, dict[str, str]] | None = None,
+) -> Resolution:
+    """Ask the config package (in its own process) to load and resolve configs. The command's
+    environment and the kept values travel on the resolver's stdin (never its argv). Blocking:
+    for the keeper's start, before its event loop runs (see `resolve_async`)."""
+    argv, env, stdin = _resolver(settings_path, files, defaults, home, command_env, kept)
+    proc = subprocess.run(
+        argv, input=stdin, capture_output=True, env=env, timeout=RESOLVE_TIMEOUT, check=False
+    )
+    return _resolution(proc.stdout, proc.stderr)
+
+
+async def resolve_async(
+    settings_path: Path | None,
+    files: list[str] | tuple[str, ...] = (),
+    *,
+    defaults: bool = False,
+    home: Path | None = None,
+    command_env: dict[str, str] | None = None,
+    kept: dict[str, dict[str, str]] | None = None,
+) -> Resolution:
+    """`resolve` on the running event loop, without a thread: the resolver's output pipes are
+    read by the loop, its stdin is an in-memory file (no pipe to keep fed), and the keeper's SIGCHLD
+    handler reaps it (asyncio's own subprocess support would add a watcher thread that races
+    that handler)."""
+    argv, env, stdin = _resolver(settings_path, files, defaults, home, command_env, kept)
+    # An anonymous in-memory file (not `tempfile`: its imports cost the daemon 0.75 MiB).
+    feed = os.memfd_create("gridkeeper-resolve", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(stdin)
+        while view:
+            view = view[os.write(feed, view) :]
+        os.lseek(feed, 0, os.SEEK_SET)
+        proc = subprocess.Popen(
+            argv, stdin=feed, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+    finally:
+        os.close(feed)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        out, err = await asyncio.wait_for(
+            asyncio.gather(_read_all(proc.stdout), _read_all(proc.stderr)), RESOLVE_TIMEOUT
+        )
+    except TimeoutError:
+        with contextlib.suppress(OSError):
+            proc.kill()
+        raise ConfigError(
+            f"cannot resolve configs: the resolver did not finish within {RESOLVE_TIMEOUT:g}s"
+        ) from None
+    finally:
+        proc.stdout.close()
+        proc.stderr.close()
+    with contextlib.suppress(OSError):
+        proc.poll()  # collects it unless the SIGCHLD handler got there first (then ECHILD: 0)
+    return _resolution(out, err)
+
+
+async def _read_all(pipe: IO[bytes]) -> bytes:
+    """Everything a child writes to `pipe`, read by the event loop until EOF."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 26)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    try:
+        return await reader.read()
+    finally:
+        transport.close()
 
 
 def check_unique(specs: list[InstanceSpec]) -> None:

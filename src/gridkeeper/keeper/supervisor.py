@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import signal
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from gridkeeper.errors import ConfigError, GridkeeperError
-from gridkeeper.keeper import process
-from gridkeeper.keeper.api import BUILTINS, LEGACY, MONITOR, WEB, Api, ApiError
+from gridkeeper.keeper import heap, process
 from gridkeeper.keeper.instance import Instance
+from gridkeeper.keeper.names import BUILTINS, LEGACY, MONITOR, WEB, ApiError
 from gridkeeper.keeper.output import OutputRouter, Sink
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.process import exit_from_status
+from gridkeeper.keeper.sampling import Sampler
 from gridkeeper.keeper.sdnotify import notify
 from gridkeeper.keeper.spec import (
     InstanceSpec,
@@ -31,21 +31,42 @@ from gridkeeper.keeper.spec import (
     check_unique,
     instance_from_wire,
     instance_to_wire,
-    resolve,
+    resolve_async,
 )
 from gridkeeper.keeper.state import StateStore
 
 SUBSCRIBER_QUEUE = 10_000
-SAMPLE_EVERY = 5.0
+SAMPLE_EVERY = 5.0  # with a memory or CPU limit to enforce
+IDLE_RECHECK = 30.0  # no limits: look again this often whether one appeared (a reload)
+FRESH_ENOUGH = 1.0  # status reuses a sample this young
+TRIM_AFTER = 2.0  # seconds after the last busy operation, freed memory goes back (heap.py)
+QUIET_OPS = frozenset({"ping", "status", "events", "subscribe"})  # allocate next to nothing
 CATCH_UP_EVERY = 1.0
 MAX_UNWRITTEN = 10_000  # events kept in memory while the store cannot write
 # What a state store that cannot write raises (a full disk: "database or disk is full").
 STORE_ERRORS = (sqlite3.Error, OSError)
 
 
+class Operations(Protocol):
+    """The socket API's operations (gridkeeper.keeper.api.Api), as the supervisor uses them.
+    Given to the supervisor by whoever builds it, so the supervisor never imports the API."""
+
+    async def handle(self, op: str, args: dict[str, Any]) -> Any: ...
+
+    async def op_reload(
+        self, dry_run: bool = False, env: dict[str, str] | None = None
+    ) -> dict[str, list[str]]: ...
+
+
 class Supervisor:
     def __init__(
-        self, home: Path, settings_path: Path | None, sink: Sink, log: Any, first: Resolution
+        self,
+        home: Path,
+        settings_path: Path | None,
+        sink: Sink,
+        log: Any,
+        first: Resolution,
+        api: Callable[[Supervisor], Operations],
     ) -> None:
         self.home = home
         self.run_dir = home / "run"
@@ -75,7 +96,11 @@ class Supervisor:
         self._catch_up: asyncio.Task[Any] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sampler: asyncio.Task[None] | None = None
-        self.api = Api(self)
+        self._usage = Sampler()
+        self._limits_changed = asyncio.Event()  # an instance was registered: look again
+        self._trim: asyncio.TimerHandle | None = None
+        self._sampled_at = 0.0
+        self.api = api(self)
 
     # ------------------------------------------------------------------ Host protocol
     def emit(
@@ -270,6 +295,7 @@ class Supervisor:
             self._watchers[cfg.name] = self.spawn_task(inst.watch(), f"{cfg.name}: health probes")
         elif inst.pid is None:
             inst.cfg = cfg
+        self._limits_changed.set()
         self.add_redactions(cfg.secrets)
         place = getattr(self.sink, "set_instance_dir", None)
         if place is not None:
@@ -310,8 +336,7 @@ class Supervisor:
         last time (kept for a command whose shell lacks a variable)."""
         if kept is None:
             kept = {str(i.cfg.path): i.cfg.kept_env for i in self.instances.values()}
-        call = functools.partial(
-            resolve,
+        result = await resolve_async(
             self.settings_path,
             list(files),
             defaults=defaults,
@@ -319,7 +344,6 @@ class Supervisor:
             command_env=env,
             kept=kept,
         )
-        result = await asyncio.get_running_loop().run_in_executor(None, call)
         self.add_redactions(result.settings.secrets)
         return result
 
@@ -469,26 +493,61 @@ class Supervisor:
             if spec is not None and name not in self.instances:
                 self.register(spec).start(operator=False)
         self._sampler = self.spawn_task(self._sample_forever(), "resource sampler")
+        self.trim_soon()
 
     async def _sample_forever(self) -> None:
-        """Resource samples of every live instance from one /proc scan, every
-        min(5 s, the shortest health_check_interval)."""
+        """Resource samples of every live instance from one /proc pass, every min(5 s, the
+        shortest health_check_interval) while some instance has a memory or CPU limit. Without
+        limits nothing needs them between two `status` requests (which sample on demand), so the
+        keeper stays asleep until an instance is registered (start, reload), and looks every
+        30 s in case a reload changed a running instance's limits."""
         while True:
-            intervals = [i.cfg.daemon.health_check_interval for i in self.instances.values()]
+            limited = [i for i in self.instances.values() if i.has_limits()]
+            if not limited:
+                self._limits_changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._limits_changed.wait(), IDLE_RECHECK)
+                continue
+            intervals = [i.cfg.daemon.health_check_interval for i in limited]
             await asyncio.sleep(min([SAMPLE_EVERY, *intervals]))
             try:
-                live = [i for i in self.instances.values() if i.pid is not None]
-                if live:
-                    kids = process.children_map()
-                    for inst in live:
-                        inst.sample(kids)
+                self.sample(check_limits=True)
             except Exception as exc:  # one bad sample must not end sampling for good
+                self.task_failed("resource sampling", exc)
+
+    def sample(self, *, check_limits: bool) -> None:
+        """Measure every live instance's process tree (one /proc pass for all of them). Only
+        the timer's samples count towards `limit_samples`: a burst of `status` requests must
+        not make a limit trip sooner."""
+        live = [i for i in self.instances.values() if i.pid is not None]
+        usage = self._usage.sample([i.pid for i in live if i.pid is not None])
+        self._sampled_at = time.monotonic()
+        for inst in live:
+            if inst.pid is not None:
+                inst.sample(usage.get(inst.pid), check_limits=check_limits)
+
+    def refresh_usage(self) -> None:
+        """Before a `status` answer: figures at most FRESH_ENOUGH old."""
+        if time.monotonic() - self._sampled_at >= FRESH_ENOUGH:
+            try:
+                self.sample(check_limits=False)
+            except Exception as exc:  # status answers with the last figures
                 self.task_failed("resource sampling", exc)
 
     # ------------------------------------------------------------------ operations
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
         """One socket API request (see gridkeeper.keeper.api)."""
-        return await self.api.handle(op, args)
+        try:
+            return await self.api.handle(op, args)
+        finally:
+            if op not in QUIET_OPS:
+                self.trim_soon()
+
+    def trim_soon(self) -> None:
+        """Return freed memory to the system once things have been quiet for TRIM_AFTER s."""
+        if self._trim is not None:
+            self._trim.cancel()
+        self._trim = asyncio.get_running_loop().call_later(TRIM_AFTER, heap.trim)
 
     # ------------------------------------------------------------------ subscriptions
     def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
@@ -550,6 +609,8 @@ class Supervisor:
             task.cancel()
         if self._sampler is not None:
             self._sampler.cancel()
+        if self._trim is not None:
+            self._trim.cancel()
         self.flush_store()  # a last try: space may have come back
         if self._catch_up is not None:
             self._catch_up.cancel()

@@ -1,4 +1,10 @@
-"""The background thread that gzips rotated files and applies retention, off the writing path."""
+"""Gzipping rotated files and applying retention, off the writing path.
+
+The work runs on a thread that exists only while there is some: it starts when a file is rotated
+or a sweep falls due, and ends when the queue is empty. An idle keeper therefore holds no
+housekeeping thread at all (the keeper's thread budget: benchmarks/keeper.py). Sweeps fall due on
+the clock, checked by `tick()`, which the log writer calls whenever it wakes anyway.
+"""
 
 from __future__ import annotations
 
@@ -48,10 +54,14 @@ def compress_file(path: Path) -> Path | None:
     return target
 
 
+_SWEEP: Final = Path("\0sweep")  # a queued periodic sweep (no real path holds a NUL)
+
+
 class Housekeeper:
     """Runs compression jobs as they come and a retention sweep every `interval_s`.
 
-    Both on one thread, so a sweep never deletes a file halfway through compression.
+    Both on one worker thread at a time, so a sweep never deletes a file halfway through
+    compression.
     """
 
     def __init__(
@@ -71,10 +81,13 @@ class Housekeeper:
         self._compress = compress
         self._interval_s = interval_s
         self._clock = clock
-        self._jobs: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._run, name="gridkeeper-logs-housekeeper", daemon=True
-        )
+        self._jobs: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        # The worker, while one runs; started and retired under the lock, so a job queued as it
+        # retires is never left without one.
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._running = False  # between start() and stop()
+        self._next_sweep = 0.0
         self._idle = threading.Condition()
         self._outstanding = 0
         self.compressed = 0
@@ -88,14 +101,44 @@ class Housekeeper:
             for directory in retention.instance_dirs(self._log_dir):
                 for item in retention.scan(directory).rotated:
                     if not item.compressed:
-                        self.rotated(item.path)
-        self._thread.start()
+                        self._queue(item.path)
+        self._next_sweep = time.monotonic() + self._interval_s
+        with self._lock:
+            self._running = True
+        self._ensure_worker()
 
     def rotated(self, path: Path) -> None:
         """A file was rotated: compress it (if configured) and trim its directory. Non-blocking."""
+        self._queue(path)
+        self._ensure_worker()
+
+    def due_in(self) -> float | None:
+        """Seconds until the next periodic sweep (None before start and after stop)."""
+        if not self._running:
+            return None
+        return max(0.0, self._next_sweep - time.monotonic())
+
+    def tick(self) -> None:
+        """Queue the periodic sweep when it is due. Cheap: call it on every wake-up."""
+        if not self._running or time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + self._interval_s
+        self._queue(_SWEEP)
+        self._ensure_worker()
+
+    def _queue(self, job: Path) -> None:
         with self._idle:
             self._outstanding += 1
-        self._jobs.put(path)
+        self._jobs.put(job)
+
+    def _ensure_worker(self) -> None:
+        with self._lock:
+            if not self._running or self._worker is not None:
+                return
+            self._worker = threading.Thread(
+                target=self._run, name="gridkeeper-logs-housekeeper", daemon=True
+            )
+            self._worker.start()
 
     def set_dir_policy(
         self, directory: Path, policy: RetentionPolicy, interval_s: float | None = None
@@ -103,8 +146,9 @@ class Housekeeper:
         """Give `directory` its own retention (swept with the others); a shorter `interval_s`
         makes every sweep come that often."""
         self._own = {**self._own, directory: policy}
-        if interval_s is not None and interval_s > 0:
-            self._interval_s = min(self._interval_s, interval_s)
+        if interval_s is not None and interval_s > 0 and interval_s < self._interval_s:
+            self._interval_s = interval_s
+            self._next_sweep = min(self._next_sweep, time.monotonic() + interval_s)
 
     def sweep(self) -> None:
         """Apply retention to every instance directory now, each with its own policy."""
@@ -123,25 +167,26 @@ class Housekeeper:
             return self._idle.wait_for(lambda: self._outstanding == 0, timeout)
 
     def stop(self, timeout: float) -> None:
-        """Finish the queued jobs (within `timeout`), then end the thread."""
-        self._jobs.put(None)
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        """Finish the queued jobs (within `timeout`); start no worker after."""
+        with self._lock:
+            self._running = False
+            worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
 
     def _run(self) -> None:
-        next_sweep = time.monotonic() + self._interval_s
         while True:
-            wait = max(0.0, next_sweep - time.monotonic())
+            with self._lock:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    self._worker = None  # retire: the next job starts a new worker
+                    return
             try:
-                job = self._jobs.get(timeout=wait)
-            except queue.Empty:
-                self.sweep()
-                next_sweep = time.monotonic() + self._interval_s
-                continue
-            if job is None:
-                return
-            try:
-                self._handle(job)
+                if job is _SWEEP:
+                    self.sweep()
+                else:
+                    self._handle(job)
             finally:
                 with self._idle:
                     self._outstanding -= 1

@@ -321,6 +321,7 @@ class LogSink:
             try:
                 stop = self._drain()
                 self._release_gone()
+                self._housekeeper.tick()
             except Exception as exc:  # the writer must outlive any bug in one record
                 self._report(f"writer error: {exc!r}")
         self._begin_batch()
@@ -414,11 +415,11 @@ class LogSink:
             self._written += record.lines
 
     def _wait_timeout(self) -> float | None:
-        hold = self._hold_timeout()
-        if not self._logs:
-            return hold
-        gone = max(0.0, self._next_gone_check - time.monotonic())
-        return gone if hold is None else min(hold, gone)
+        waits = [self._hold_timeout(), self._housekeeper.due_in()]
+        if self._logs:
+            waits.append(max(0.0, self._next_gone_check - time.monotonic()))
+        known = [w for w in waits if w is not None]
+        return min(known) if known else None
 
     def _release_gone(self) -> None:
         """Close deleted files even when no line arrives (a quiet instance's file)."""

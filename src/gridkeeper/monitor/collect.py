@@ -1,9 +1,9 @@
 """Measurements: the host, and the process trees of our instances (from the keeper's pids).
 
 Measuring only our own processes keeps a cycle cheap; measuring every process on the host is what
-makes other monitors heavy. Finding instances' descendants reads every process's parent pid,
-once per cycle for all instances (psutil's per-process `children()` would scan /proc once per
-instance); only the members of the trees are measured.
+makes other monitors heavy. An instance's descendants are found by walking down from its main
+process (gridkeeper.proctree), so nothing else on the host is read; only the members of the
+trees are measured, straight from /proc. psutil remains for the host figures.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import psutil
 
 from gridkeeper.monitor.samples import Sample, labels
-from gridkeeper.proctree import children_map, descendants
+from gridkeeper.proctree import CLOCK_TICKS, PAGE_SIZE, Stat, open_fds, read_stat, trees
 
 LIVE_STATES = frozenset({"starting", "running", "stopping"})
 FAILED_STATES = frozenset({"backoff", "exited", "fatal"})  # as the instance_down rule
@@ -87,7 +87,7 @@ class HostSampler:
         return out
 
 
-ProcKey = tuple[int, float]  # pid + create time: a reused pid is another process
+ProcKey = tuple[int, int]  # pid + start time: a reused pid is another process
 
 
 @dataclass
@@ -99,6 +99,16 @@ class TreeUsage:
     rss: int = 0
     threads: int = 0
     open_fds: int = 0
+
+
+def _instance_tag(pid: int) -> str | None:
+    """The GRIDKEEPER_INSTANCE in a process's environment (None: untagged); raises OSError
+    when it cannot be read (gone, another user's)."""
+    with open(f"/proc/{pid}/environ", "rb") as fh:  # noqa: PTH123 - a hot path: no Path object
+        for item in fh.read().split(b"\0"):
+            if item.startswith(b"GRIDKEEPER_INSTANCE="):
+                return item.split(b"=", 1)[1].decode(errors="replace")
+    return None
 
 
 class CpuCounter:
@@ -126,81 +136,60 @@ class ProcessSampler:
     """Per-instance samples for the process trees of the pids the keeper reports.
 
     An instance is its main process (verified to be ours) and every descendant of it: a bot that
-    forks workers or runs a helper is measured whole. psutil.Process objects are kept across
-    cycles, keyed by pid and create time, so a process is only looked up once; processes that
-    left the tree are forgotten at the end of each cycle. CPU is reported as cumulative seconds
-    (see CpuCounter), which Prometheus turns into a rate over any window.
+    forks workers or runs a helper is measured whole. Everything is read from /proc directly
+    (gridkeeper.proctree: one stat read per member, one listing of its fds), not through
+    psutil's per-process objects, which cost several times the reads themselves. CPU is reported
+    as cumulative seconds (see CpuCounter), which Prometheus turns into a rate over any window.
+    Processes that left the tree are forgotten at the end of each cycle.
     """
 
     def __init__(self) -> None:
-        self._mains: dict[str, psutil.Process] = {}
-        self._procs: dict[ProcKey, psutil.Process] = {}
+        self._mains: dict[str, ProcKey] = {}
         self._cpu: dict[str, CpuCounter] = {}
 
-    def _main(self, name: str, pid: int) -> psutil.Process | None:
-        proc = self._mains.get(name)
-        if proc is not None and proc.pid == pid and proc.is_running():
-            return proc
+    def _main(self, name: str, pid: int) -> Stat | None:
+        stat = read_stat(pid)
+        if stat is None:
+            self._mains.pop(name, None)
+            return None
+        key = (pid, stat.start)
+        if self._mains.get(name) == key:
+            return stat
         try:
-            proc = psutil.Process(pid)
             # The keeper tags every instance's environment; a pid reused by a stranger is not
             # ours. Checked once per new process, not every cycle.
-            tag = proc.environ().get("GRIDKEEPER_INSTANCE")
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            tag = _instance_tag(pid)
+        except OSError:
             self._mains.pop(name, None)
             return None
         if tag is not None and tag != name:
             return None
-        self._mains[name] = proc
-        return proc
+        self._mains[name] = key
+        return stat
 
-    def _cached(self, proc: psutil.Process, seen: set[ProcKey]) -> tuple[psutil.Process, ProcKey]:
-        """The object kept from earlier cycles for this process (or `proc`), and its key."""
-        key = (proc.pid, proc.create_time())
-        seen.add(key)
-        known = self._procs.get(key)
-        if known is not None:
-            return known, key
-        self._procs[key] = proc
-        return proc, key
-
-    def _tree(
-        self, main: psutil.Process, seen: set[ProcKey], kids: dict[int, list[int]]
-    ) -> TreeUsage | None:
-        """Usage of `main` and its descendants; None once `main` itself is gone."""
-        if not main.is_running():
-            return None
-        members = [main]
-        for pid in descendants(main.pid, kids):
-            try:
-                members.append(psutil.Process(pid))
-            except psutil.Error:
-                continue
+    def _tree(self, main: Stat, members: list[int]) -> TreeUsage | None:
+        """Usage of the main process (`members[0]`, its Stat just read) and its descendants;
+        None once the main process itself is gone."""
         usage = TreeUsage()
-        for i, member in enumerate(members):
-            try:
-                proc, key = self._cached(member, seen)
-                with proc.oneshot():
-                    times = proc.cpu_times()
-                    rss = proc.memory_info().rss
-                    threads = proc.num_threads()
-                    fds = proc.num_fds()
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        for i, pid in enumerate(members):
+            stat = main if i == 0 else read_stat(pid)
+            fds = open_fds(pid) if stat is not None else None
+            if stat is None or fds is None:
                 if i == 0:
                     return None
                 continue  # a child that exited between the listing and the reading
+            key = (pid, stat.start)
+            usage.cpu_seconds[key] = stat.ticks / CLOCK_TICKS
             usage.processes += 1
-            usage.cpu_seconds[key] = times.user + times.system
-            usage.rss += rss
-            usage.threads += threads
+            usage.rss += stat.rss_pages * PAGE_SIZE
+            usage.threads += stat.threads
             usage.open_fds += fds
         return usage
 
     def sample(self, statuses: Sequence[Mapping[str, Any]]) -> list[Sample]:
         out: list[Sample] = []
         names: set[str] = set()
-        seen: set[ProcKey] = set()
-        kids: dict[int, list[int]] | None = None
+        mains: dict[str, tuple[int, Stat]] = {}
         for st in statuses:
             name = str(st.get("name", ""))
             names.add(name)
@@ -212,18 +201,17 @@ class ProcessSampler:
             )
             failed = 1.0 if state in FAILED_STATES else 0.0
             out.append(Sample("gridkeeper_instance_failed", failed, lab))
-            pid = st.get("pid")
-            if not pid or state not in LIVE_STATES:
-                continue
-            main = self._main(name, int(pid))
-            if main is None:
-                continue
-            if kids is None:
-                kids = children_map()
-            usage = self._tree(main, seen, kids)
+            pid = int(st.get("pid") or 0)
+            main = self._main(name, pid) if pid and state in LIVE_STATES else None
+            if main is not None:
+                mains[name] = (pid, main)
+        members = trees(pid for pid, _ in mains.values()) if mains else {}
+        for name, (pid, main) in mains.items():
+            usage = self._tree(main, members.get(pid, []))
             if usage is None:
                 self._mains.pop(name, None)
                 continue
+            lab = labels(name=name)
             cpu = self._cpu.setdefault(name, CpuCounter()).update(usage.cpu_seconds)
             out += [
                 Sample("gridkeeper_instance_cpu_seconds_total", cpu, lab),
@@ -236,6 +224,4 @@ class ProcessSampler:
             del self._mains[gone]
         for gone in set(self._cpu) - names:
             del self._cpu[gone]  # removed from the keeper (a reload): its counter ends
-        for key in set(self._procs) - seen:
-            del self._procs[key]
         return out

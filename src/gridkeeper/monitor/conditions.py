@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gridkeeper.config.monitor import AlertRules
 from gridkeeper.monitor.rules import Level, Observation
 from gridkeeper.monitor.samples import Sample
+
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import AlertRules
 
 # Instance states that mean "should run but does not"; `stopped` is the operator's choice.
 DOWN_STATES = frozenset({"backoff", "exited", "fatal"})

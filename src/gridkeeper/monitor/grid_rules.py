@@ -37,6 +37,16 @@ def watched(reports: Mapping[str, GridReport], states: Mapping[str, str] | None)
     return sorted(n for n in reports if n in states and states[n] != "stopped")
 
 
+def rules_for(rules: GridAlertRules, name: str) -> GridAlertRules:
+    """The rules for one grid: the validated model applies its overrides (`for_grid`); in the
+    monitor process, which never imports pydantic (settings_view), the resolver already put each
+    overridden grid's effective rules under `grids`."""
+    for_grid = getattr(rules, "for_grid", None)
+    if for_grid is not None:
+        return for_grid(name)  # type: ignore[no-any-return]
+    return rules.grids.get(name, rules)  # type: ignore[return-value]
+
+
 def grid_observations(
     reports: Mapping[str, GridReport],
     rules: GridAlertRules,
@@ -45,7 +55,7 @@ def grid_observations(
 ) -> dict[str, list[Observation]]:
     out: dict[str, list[Observation]] = {rule: [] for rule in GRID_RULES}
     for name in watched(reports, states):
-        for obs in _one_grid(reports[name], rules.for_grid(name), now):
+        for obs in _one_grid(reports[name], rules_for(rules, name), now):
             out[obs.rule].append(obs)
     return out
 

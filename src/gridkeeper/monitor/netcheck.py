@@ -10,12 +10,15 @@ import socket
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import httpx
 
-from gridkeeper.config.monitor import NetworkTarget
 from gridkeeper.monitor.conditions import NetResult
 from gridkeeper.monitor.samples import Sample, labels
+
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import NetworkTarget
 
 
 def _try_once(target: NetworkTarget) -> float:

@@ -17,6 +17,7 @@ are what the operator hears about. The rules that keep notifications trustworthy
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ def level_rank(level: str) -> int:
         return len(LEVELS)
 
 
+@functools.lru_cache(maxsize=4096)  # every cycle asks again for the same few hundred
 def fingerprint(rule: str, subject: str) -> str:
     """Stable id of the thing an alert is about: the same rule on the same subject."""
     return hashlib.sha256(f"{rule}\x00{subject}".encode()).hexdigest()[:16]

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 from gridkeeper.gridreport import ReportReader
 from gridkeeper.monitor import conditions as cond
 from gridkeeper.monitor.channels.base import Channel
@@ -40,7 +39,8 @@ from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
 from gridkeeper.monitor.samples import Sample, labels, stored
 from gridkeeper.monitor.store import DAY, Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
     from gridkeeper.monitor.commands.poller import TelegramCommands
 
 log = logging.getLogger("gridkeeper.monitor")

@@ -116,3 +116,28 @@ def test_an_instance_keeps_its_own_retention_even_in_its_own_log_dir(tmp_path: P
     house.sweep()
     assert not old1.exists() and old2.exists()
     assert house.deleted == 1
+
+
+def test_the_housekeeping_thread_exists_only_while_there_is_work(tmp_path: Path) -> None:
+    """An idle keeper holds no housekeeping thread: a rotation starts one, it ends when done."""
+    import threading
+
+    from gridkeeper.logs.housekeeping import Housekeeper
+
+    def workers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "gridkeeper-logs-housekeeper"]
+
+    directory = tmp_path / "logs" / "bot1"
+    directory.mkdir(parents=True)
+    house = Housekeeper(
+        tmp_path / "logs", RetentionPolicy(30 * DAY, 10**9, 100), compress=True, interval_s=3600
+    )
+    house.start()
+    wait_for(lambda: not workers(), 5, "the idle worker to end")
+    rotated = _make(directory, f"bot1.log.{make_stamp(time.time())}", 0)
+    rotated.write_bytes(b"line\n" * 100)
+    house.rotated(rotated)
+    assert house.wait_idle(5)
+    assert not rotated.exists() and rotated.with_name(rotated.name + ".gz").exists()
+    wait_for(lambda: not workers(), 5, "the worker to end after its job")
+    house.stop(5)

@@ -138,6 +138,32 @@ def test_size_cap_keeps_the_last_day_and_then_drops_rollups(tmp_path: Path) -> N
     removed = store.prune(T0, raw_days=7, rollup_days=90, max_bytes=1)
     kept = store.samples("x", 0)
     assert [r["value"] for r in kept] == [float(i) for i in range(24, 48)]
-    assert removed["rollups"] > 0 and not store.rollups("x", 0)
+    assert removed["rollups"] > 0
+    # Only the minute still open is left, computed from its raw samples (not rolled up yet).
+    assert [r["last"] for r in store.rollups("x", 0)] == [47.0]
     assert [r["name"] for r in store.active_custom()] == ["live"]
     assert removed["custom_alerts"] == 1
+
+
+def test_a_minute_is_rolled_up_once_even_across_a_restart(tmp_path: Path) -> None:
+    """Rollups are written when a later minute's sample arrives; a second Store on the same
+    file (a restarted monitor) neither loses nor double-counts a minute; a sample older than the
+    rolled-up minutes (a clock stepped back) still lands in its minute."""
+    base = (T0 // 60) * 60
+    store = Store(tmp_path / "monitor.db")
+    store.add_samples([Sample("x", 1.0)], base + 1)
+    store.add_samples([Sample("x", 3.0)], base + 30)
+    store.close()
+    store = Store(tmp_path / "monitor.db")
+    store.add_samples([Sample("x", 2.0)], base + 50)
+    store.add_samples([Sample("x", 7.0)], base + 61)  # minute 2 begins: minute 1 is rolled up
+    store.add_samples([Sample("x", 9.0)], base + 62)
+    store.add_samples([Sample("x", 5.0)], base - 60)  # late: the minute before
+    roll = store.rollups("x", base - 120)
+    assert [(r["ts"], r["count"], r["min"], r["max"], r["last"]) for r in roll] == [
+        (base - 60, 1, 5.0, 5.0, 5.0),
+        (base, 3, 1.0, 3.0, 2.0),
+        (base + 60, 2, 7.0, 9.0, 9.0),
+    ]
+    rows = store._db.execute("SELECT minute, count FROM rollups ORDER BY minute").fetchall()
+    assert [tuple(r) for r in rows] == [(base // 60 - 1, 1), (base // 60, 3)]

@@ -13,13 +13,15 @@ labels with `endsAt` = the time it resolved, which resolves it at once.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 
-from gridkeeper.config.monitor import AlertmanagerChannel
 from gridkeeper.monitor.channels.base import DeliveryError, rfc3339
+
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import AlertmanagerChannel
 
 API_PATH = "/api/v2/alerts"
 

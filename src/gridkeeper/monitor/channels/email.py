@@ -16,10 +16,12 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gridkeeper.config.monitor import EmailChannel
 from gridkeeper.monitor.channels.base import DeliveryError, body_lines, headline
+
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import EmailChannel
 
 
 def render(payload: dict[str, Any], sender: str, recipients: list[str]) -> EmailMessage:

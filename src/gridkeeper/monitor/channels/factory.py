@@ -6,8 +6,12 @@ import cycle. Each transport is imported only when it is enabled (smtplib, httpx
 
 from __future__ import annotations
 
-from gridkeeper.config.monitor import NotificationSettings
+from typing import TYPE_CHECKING
+
 from gridkeeper.monitor.channels.base import Channel
+
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import NotificationSettings
 
 
 def build_channels(settings: NotificationSettings) -> list[Channel]:

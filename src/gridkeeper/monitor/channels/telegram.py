@@ -8,12 +8,14 @@ error messages never include the URL.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from gridkeeper.config.monitor import TelegramChannel
 from gridkeeper.monitor.channels.base import DeliveryError, body_lines, headline
+
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import TelegramChannel
 
 MAX_TEXT = 4096  # the Bot API's limit on one message
 

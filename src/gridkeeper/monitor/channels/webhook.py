@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 
-from gridkeeper.config.monitor import WebhookChannel
 from gridkeeper.monitor.channels.base import DeliveryError
+
+if TYPE_CHECKING:  # the monitor process never imports pydantic (monitor/settings_view.py)
+    from gridkeeper.config.monitor import WebhookChannel
 
 SIGNATURE_HEADER = "X-Gridkeeper-Signature"
 DELIVERY_HEADER = "X-Gridkeeper-Delivery"

@@ -64,7 +64,10 @@ class TelegramCommands:
         self.retry = retry
         self.clock = clock
         self.on_action = on_action
-        self.allowed_chats = config.command_chats()
+        # Not config.command_chats(): in the monitor process the settings are plain attribute
+        # objects (monitor/settings_view.py), not the pydantic model with its methods.
+        chats = [str(c).strip() for c in config.allowed_chat_ids] or [config.chat_id.strip()]
+        self.allowed_chats = {c for c in chats if c}
         self.allowed_users = {str(u).strip() for u in config.allowed_user_ids if str(u).strip()}
         token = config.bot_token.get_secret_value()
         # The token is in every URL: httpx logs each request's URL at INFO, and an error could
