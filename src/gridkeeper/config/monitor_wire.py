@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,15 @@ from gridkeeper.errors import GridkeeperError
 
 SECRET = "$secret"  # noqa: S105 - a marker key, not a password
 DICT = "$dict"
+DECIMAL = "$decimal"  # money thresholds stay exact Decimals on the monitor's side
 
 
 def to_plain(value: Any) -> Any:
     """A validated model as JSON-able data; secrets marked, everything else as JSON mode."""
     if isinstance(value, SecretStr):
         return {SECRET: value.get_secret_value()}
+    if isinstance(value, Decimal):
+        return {DECIMAL: str(value)}
     if isinstance(value, BaseModel):
         return {name: to_plain(getattr(value, name)) for name in type(value).model_fields}
     if isinstance(value, list | tuple):

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,9 +24,10 @@ if TYPE_CHECKING:
     from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 
 RESOLVE_TIMEOUT = 120.0
-# gridkeeper.config.monitor_wire.SECRET and DICT (not imported: that module imports pydantic)
+# monitor_wire.SECRET, DICT and DECIMAL (not imported: that module imports pydantic)
 _SECRET = "$secret"  # noqa: S105 - a marker key, not a password
 _DICT = "$dict"
+_DECIMAL = "$decimal"
 
 
 class Secret:
@@ -65,6 +67,8 @@ def _convert(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {_SECRET}:
             return Secret(str(value[_SECRET]))
+        if set(value) == {_DECIMAL}:
+            return Decimal(str(value[_DECIMAL]))
         if set(value) == {_DICT}:
             return {k: _convert(v) for k, v in value[_DICT].items()}
         return Section(value)

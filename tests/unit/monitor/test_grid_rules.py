@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,3 +207,41 @@ def test_lifecycle_pause_fires_once_and_resume_resolves() -> None:
     _run(book, {"sol": paused}, NOW + 20)
     _run(book, {}, NOW + 21)
     assert [t.kind for t in _run(book, {}, NOW + 32) if t.notify] == ["resolved"]
+
+
+def test_per_grid_overrides_reach_the_monitor_process_without_pydantic(tmp_path: Path) -> None:
+    """The monitor process reads its settings through the resolver (settings_view): the same
+    overrides must apply there, where the rules are plain attribute objects."""
+    from gridkeeper.monitor.settings_view import load
+
+    settings = tmp_path / "daemon_config.json"
+    settings.write_text(
+        json.dumps(
+            {
+                "monitor": {
+                    "rules": {
+                        "grid_paused": {"level": "info", "for_seconds": 30},
+                        "grids": {
+                            "sol": {
+                                "grid_paused": {"level": "critical"},
+                                "grid_drawdown": {"max_loss": "50", "for_seconds": 0},
+                            }
+                        },
+                    }
+                },
+                "notifications": {
+                    "telegram": {"commands": True, "bot_token": "1:x", "chat_id": "42"}
+                },
+            }
+        )
+    )
+    config = load(settings)
+    rules = config.monitor.rules
+    assert not hasattr(rules, "for_grid")  # really the pydantic-free view
+    paused = _report(status="paused", reason_kind="operator")
+    obs = _active("grid_paused", paused, rules)
+    assert obs.level == "critical" and obs.for_seconds == 30
+    other = replace(paused, instance="eth")
+    assert grid_observations({"eth": other}, rules, NOW)["grid_paused"][0].level == "info"
+    # Money thresholds arrive as exact Decimals (not strings) in that process too.
+    assert _active("grid_drawdown", _report(total_pnl=D("-60")), rules).active
