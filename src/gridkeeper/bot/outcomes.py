@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gridkeeper import backoff
 from gridkeeper.bot.client_ids import CLOSE_SLOT
 from gridkeeper.bot.grid import floor_to
 from gridkeeper.bot.inventory import InventoryCover
@@ -64,7 +65,7 @@ class OutcomeBook(InventoryCover):
     def _reject_backoff(slot: SlotState) -> int:
         """Per slot: 5 s, 10 s, 20 s ... capped; an accepted order resets it (on_placed)."""
         slot.rejects += 1
-        return int(min(REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS * 2 ** (slot.rejects - 1)))
+        return int(backoff.delay(slot.rejects - 1, REJECT_BACKOFF_MS, REJECT_BACKOFF_MAX_MS))
 
     def _reset_backoff(self, slot_index: int) -> None:
         for slot in self.state.slots:

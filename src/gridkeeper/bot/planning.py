@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gridkeeper import backoff
 from gridkeeper.bot.actions import Action, Cancel, Place
 from gridkeeper.bot.client_ids import CLOSE_SLOT
 from gridkeeper.bot.grid import floor_to
@@ -229,7 +230,7 @@ class GridPlanner(InventoryCover):
             st.close_missed = False
             st.close_misses += 1
             wait_ms = int(
-                min(REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS * 2 ** (st.close_misses - 1))
+                backoff.delay(st.close_misses - 1, REJECT_BACKOFF_MS, REJECT_BACKOFF_MAX_MS)
             )
             st.close_retry_after_ms = now_ms + wait_ms
             self.emit(

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import httpx
 import orjson
 
+from gridkeeper import backoff
 from gridkeeper.exchange import signing
 from gridkeeper.exchange.errors import (
     AuthError,
@@ -121,7 +122,7 @@ class BackpackClient:
                     raise
                 delay = exc.retry_after_s
                 if delay is None:
-                    delay = min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2**attempt)
+                    delay = backoff.delay(attempt, BACKOFF_INITIAL_S, BACKOFF_MAX_S)
                     delay *= random.uniform(0.8, 1.2)
                 attempt += 1
                 await self._sleep(delay)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -25,6 +24,8 @@ from typing import Any
 import orjson
 import websockets
 from websockets.asyncio.client import connect
+
+from gridkeeper.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class MarketStream:
         self.streams = [f"bookTicker.{symbol}", f"ticker.{symbol}"]
 
     async def run(self) -> None:
-        backoff = self.backoff_initial_s
+        retry = Backoff(self.backoff_initial_s, self.backoff_max_s, jitter=0.2)
         while True:
             try:
                 async with connect(
@@ -89,7 +90,7 @@ class MarketStream:
                 ) as ws:
                     subscribe = {"method": "SUBSCRIBE", "params": self.streams}
                     await ws.send(orjson.dumps(subscribe).decode())
-                    backoff = self.backoff_initial_s
+                    retry.reset()
                     async for raw in ws:
                         self.handle(raw)
             except (OSError, websockets.exceptions.WebSocketException, TimeoutError) as exc:
@@ -98,8 +99,7 @@ class MarketStream:
                 # Until fresh figures arrive the old ones may be stale: callers use REST.
                 self.view.live = False
                 self.view.last = self.view.bid = self.view.ask = None
-            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
-            backoff = min(self.backoff_max_s, backoff * 2)
+            await asyncio.sleep(retry.next())
 
     def handle(self, raw: str | bytes) -> None:
         try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -25,6 +24,7 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from gridkeeper.backoff import Backoff
 from gridkeeper.exchange import signing
 from gridkeeper.exchange.errors import AuthError
 from gridkeeper.exchange.models import OrderUpdate
@@ -81,7 +81,7 @@ class OrderUpdateStream:
             await self._ws.close()
 
     async def _run(self) -> AsyncIterator[OrderUpdate]:
-        backoff = self.backoff_initial_s
+        retry = Backoff(self.backoff_initial_s, self.backoff_max_s, jitter=0.2)
         while not self._closed:
             try:
                 async with connect(
@@ -93,7 +93,7 @@ class OrderUpdateStream:
                     self.connects += 1
                     if self.connects > 1 and self.on_gap is not None:
                         await self.on_gap()
-                    backoff = self.backoff_initial_s
+                    retry.reset()
                     async for raw in ws:
                         update = self._handle(raw)
                         if update is not None:
@@ -105,8 +105,7 @@ class OrderUpdateStream:
                 self.subscribed.clear()  # set again by the next acknowledgement
             if self._closed:
                 return
-            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
-            backoff = min(self.backoff_max_s, backoff * 2)
+            await asyncio.sleep(retry.next())
 
     def _handle(self, raw: str | bytes) -> OrderUpdate | None:
         try:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-_RNG = random.Random()
+from gridkeeper import backoff
 
 
 class PolicySettings(Protocol):
@@ -57,12 +57,13 @@ def backoff_delay(
     settings: PolicySettings, recent_restarts: int, rng: random.Random | None = None
 ) -> float:
     """`restart_delay * 2**n`, capped, plus up to `restart_jitter` of itself at random."""
-    base = float(settings.restart_delay) * float(2 ** min(recent_restarts, 30))
-    base = min(base, float(settings.restart_delay_max))
-    if base <= 0 or settings.restart_jitter <= 0:
-        return base
-    source = rng if rng is not None else _RNG
-    return base + base * float(settings.restart_jitter) * source.random()
+    return backoff.delay(
+        recent_restarts,
+        float(settings.restart_delay),
+        float(settings.restart_delay_max),
+        jitter=float(settings.restart_jitter),
+        rng=rng,
+    )
 
 
 def recent(history: Sequence[float], now: float, window: float) -> list[float]:

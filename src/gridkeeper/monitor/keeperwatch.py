@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gridkeeper.backoff import Backoff
 from gridkeeper.monitor.rules import Observation
 
 log = logging.getLogger("gridkeeper.monitor")
@@ -58,7 +59,7 @@ class KeeperWatch:
         self.tag = f"monitor (pid {os.getpid()})"
         self._next_check = 0.0
         self._next_learn = 0.0
-        self._retry = CHECK_EVERY
+        self._retry = Backoff(CHECK_EVERY, RETRY_MAX)
         self.restarts = 0
 
     def check(self) -> Observation | None:
@@ -69,7 +70,7 @@ class KeeperWatch:
         try:
             old = dead_keeper(self.home)
             if old is None:
-                self._retry = CHECK_EVERY
+                self._retry.reset()
                 if now >= self._next_learn:
                     self._next_learn = now + LEARN_EVERY
                     self._learn()
@@ -101,8 +102,7 @@ class KeeperWatch:
         except GridkeeperError as exc:
             # Say it in the log; keeper_down fires if it stays down. Back off: a keeper that
             # cannot start (a broken settings file) must not be retried twice a second.
-            self._next_check = time.monotonic() + self._retry
-            self._retry = min(self._retry * 2, RETRY_MAX)
+            self._next_check = time.monotonic() + self._retry.next()
             log.error("could not restart the keeper (pid %s was gone): %s", old, exc)
             return None
         new = info.get("pid")

@@ -9,7 +9,6 @@ row, so a restarted monitor resumes exactly where it stopped.
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from gridkeeper import backoff
 from gridkeeper.monitor.channels.base import Channel, DeliveryError, rfc3339
 from gridkeeper.monitor.rules import Transition, level_rank
 from gridkeeper.monitor.store import Store
@@ -40,8 +40,9 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> float:
         """Wait after the `attempts`-th failure: doubling, capped, with a little jitter."""
-        base = min(self.maximum, self.initial * 2 ** max(0, attempts - 1))
-        return float(min(self.maximum, base * random.uniform(1.0, 1.2)))
+        return min(
+            self.maximum, backoff.delay(attempts - 1, self.initial, self.maximum, jitter=0.2)
+        )
 
 
 def build_payload(transition: Transition, *, host: str, now: float) -> dict[str, Any]:

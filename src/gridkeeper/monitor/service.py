@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gridkeeper.backoff import Backoff
 from gridkeeper.gridreport import ReportReader
 from gridkeeper.monitor import conditions as cond
 from gridkeeper.monitor.channels.base import Channel
@@ -358,7 +359,7 @@ class MonitorService:
         """Subscribe, and re-subscribe from the last seen seq whenever the stream breaks."""
         from gridkeeper.keeper.client import KeeperClient
 
-        delay = 1.0
+        retry = Backoff(1.0, 30.0)
         while not self._stop.is_set():
             try:
                 since = self._last_seq
@@ -367,12 +368,11 @@ class MonitorService:
                 # subscribe() blocks on its socket; it runs on the event thread only, so a hung
                 # keeper never holds up the cycle (which has its own short-timeout client).
                 for event in KeeperClient(self.home).subscribe(since_seq=since):
-                    delay = 1.0
+                    retry.reset()
                     yield event
             except Exception as exc:
                 log.warning("keeper event stream: %s: %s", type(exc).__name__, exc)
-            self._stop.wait(delay)
-            delay = min(delay * 2, 30.0)
+            self._stop.wait(retry.next())
 
     # -- helpers -----------------------------------------------------------------------------
     def _hide_channel_urls(self) -> None:
