@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from gridkeeper.backtest.data import PricePath
+from gridkeeper.backtest.fast import quiet_band
 from gridkeeper.backtest.simclient import SimClient, run_sync, to_fill, to_order
 from gridkeeper.bot.client_ids import CLOSE_SLOT, free_tag
 from gridkeeper.bot.execution import Executor
@@ -166,6 +167,12 @@ class Simulator:
         self.last_cycle_ms = 0
         self.capital = ZERO
         self.levels: list[Decimal] = []
+        # A step in the quiet band (fast.py) skips the engine: its move fills nothing, and the
+        # next full step's `set_price` leaves the engine as every skipped one would have, unless
+        # the perp mark is an average over every price (mark_smoothing < 1).
+        self.deferrable = not self.pspec.is_perp or self.perps.mark_smoothing == 1
+        self._read: dict[Decimal, Decimal] = {}
+        self._tops: dict[Decimal, tuple[Decimal | None, Decimal | None]] = {}
 
     @property
     def strategy(self) -> GridStrategy:
@@ -250,6 +257,21 @@ class Simulator:
             self.issued.add(order.client_id)
 
     # ---- one price step -------------------------------------------------------------------
+    def read_price(self, raw: Decimal) -> Decimal:
+        """A path price as the engine plays it (tick-rounded) and the bot reads it (cached)."""
+        price = self._read.get(raw)
+        if price is None:
+            spec = self.pspec
+            price = self._read[raw] = _as_read(max(spec.round_price(raw), spec.tick_size))
+        return price
+
+    def top_at(self, price: Decimal) -> tuple[Decimal | None, Decimal | None]:
+        """The book's top right after the engine moved to `price` (nothing taken yet)."""
+        top = self._tops.get(price)
+        if top is None:
+            top = self._tops[price] = self._book_top(price, fresh=True)
+        return top
+
     def step(self, t: int, raw: Decimal) -> Decimal:
         spec, symbol = self.pspec, self.setup.symbol
         price = max(spec.round_price(raw), spec.tick_size)
@@ -290,14 +312,16 @@ class Simulator:
         self.client.drain()
         self._drain_events(t)
 
-    def _book_top(self, price: Decimal) -> tuple[Decimal | None, Decimal | None]:
-        """The best bid and ask the bot reads from `/api/v1/depth` (the paper's own book)."""
+    def _book_top(
+        self, price: Decimal, *, fresh: bool = False
+    ) -> tuple[Decimal | None, Decimal | None]:
+        """The best bid and ask the bot reads from `/api/v1/depth` (the paper's own book);
+        `fresh`: as right after a price move, before any taker consumed the model's depth."""
         if self.engine.liquidity is None:
             tick = self.pspec.tick_size
             return (price - tick if price - tick > 0 else None), price + tick
-        bids, asks = synthetic_book(
-            self.pspec, price, 1, self.engine.liquidity, self.engine.taken(self.setup.symbol)
-        )
+        taken = {} if fresh else self.engine.taken(self.setup.symbol)
+        bids, asks = synthetic_book(self.pspec, price, 1, self.engine.liquidity, taken)
         return (bids[0][0] if bids else None), (asks[0][0] if asks else None)
 
     def _quiet(self, price: Decimal) -> bool:
@@ -497,23 +521,55 @@ def run_backtest(
     sim.start(times[0], prices[0])
     n = len(prices)
     track = _Tracker(every=max(1, n // CHART_POINTS))
+    every = track.every
     state = sim.strategy.state
     prev_t, prev_price = times[0], state.last_price or prices[0]
     _observe(sim, track, times[0], prev_price, 0)
+    read, tops = sim._read, sim._tops
+    band = quiet_band(sim)
+    stop, take = _limits(sim)
     for i in range(1, n):
         t = times[i]
-        in_range = state.lower <= prev_price <= state.upper
         track.span_ms += t - prev_t
-        if in_range:
+        if state.lower <= prev_price <= state.upper:
             track.in_range_ms += t - prev_t
-        prev_price = sim.step(t, prices[i])
-        state = sim.strategy.state
         prev_t = t
-        _observe(sim, track, t, prev_price, i)
         if progress is not None and i % 100_000 == 0:
             progress(i)
+        raw = prices[i]
+        price = read.get(raw) or sim.read_price(raw)
+        if band is not None and t < band[2] and band[0] <= price <= band[1]:
+            # The quiet band (fast.py): nothing but the price changes; only the risk limits
+            # depend on the PnL at this price (GridStrategy._check_risk's figure).
+            pnl = state.cash + state.position * price - state.value0
+            if (stop is None or pnl > stop) and (take is None or pnl < take):
+                state.last_price = price
+                state.bid, state.ask = tops.get(price) or sim.top_at(price)
+                prev_price = price
+                if t // DAY_MS != track.day_no:
+                    _observe(sim, track, t, price, i)
+                    continue
+                if pnl > track.peak:
+                    track.peak = pnl
+                elif track.peak - pnl > track.max_drawdown:
+                    track.max_drawdown = track.peak - pnl
+                if i % every == 0:
+                    track.chart.append((t, price, pnl))
+                continue
+        prev_price = sim.step(t, raw)
+        state = sim.strategy.state
+        band = quiet_band(sim)
+        stop, take = _limits(sim)
+        _observe(sim, track, t, prev_price, i)
     _close_day(sim, track, prev_t)
     return _result(sim, track, path, prev_t)
+
+
+def _limits(sim: Simulator) -> tuple[Decimal | None, Decimal | None]:
+    """The PnL at or below which the stop-loss fires, at or above which take-profit does."""
+    cfg = sim.strategy.config
+    stop = -cfg.stop_loss if cfg.stop_loss is not None else None
+    return stop, cfg.take_profit
 
 
 def _totals(sim: Simulator) -> _Totals:
