@@ -522,7 +522,8 @@ def run_backtest(
     n = len(prices)
     track = _Tracker(every=max(1, n // CHART_POINTS))
     every = track.every
-    state = sim.strategy.state
+    strategy = sim.strategy
+    state = strategy.state
     prev_t, prev_price = times[0], state.last_price or prices[0]
     _observe(sim, track, times[0], prev_price, 0)
     read, tops = sim._read, sim._tops
@@ -544,7 +545,7 @@ def run_backtest(
             pnl = state.cash + state.position * price - state.value0
             if (stop is None or pnl > stop) and (take is None or pnl < take):
                 state.last_price = price
-                state.bid, state.ask = tops.get(price) or sim.top_at(price)
+                strategy.bid, strategy.ask = tops.get(price) or sim.top_at(price)
                 prev_price = price
                 if t // DAY_MS != track.day_no:
                     _observe(sim, track, t, price, i)
@@ -557,7 +558,8 @@ def run_backtest(
                     track.chart.append((t, price, pnl))
                 continue
         prev_price = sim.step(t, raw)
-        state = sim.strategy.state
+        strategy = sim.strategy
+        state = strategy.state
         band = quiet_band(sim)
         stop, take = _limits(sim)
         _observe(sim, track, t, prev_price, i)
