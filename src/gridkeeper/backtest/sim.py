@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from gridkeeper.backtest.data import PricePath
-from gridkeeper.backtest.fast import quiet_band
+from gridkeeper.backtest.fast import INF, quiet_band
 from gridkeeper.backtest.simclient import SimClient, run_sync, to_fill, to_order
 from gridkeeper.bot.client_ids import CLOSE_SLOT, free_tag
 from gridkeeper.bot.execution import Executor
@@ -331,15 +331,17 @@ class Simulator:
             return False
         strategy = self.strategy
         st, cfg = strategy.state, strategy.config
-        if st.status != "running":
-            # Paused or stopped with its cancels done: only a boundary pause reacts to a price
-            # (it resumes back in range); risk limits are checked while running only.
-            return not (st.auto_resume and st.lower <= price <= st.upper)
-        pnl = st.total_pnl(price)  # the same figure GridStrategy._check_risk tests
+        if st.status != "running" and not st.auto_resume:
+            return True  # paused or stopped with its cancels done: no price changes that
+        # The same figure GridStrategy._check_limits tests, running or in a boundary pause.
+        pnl = st.total_pnl(price)
         if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
             return False
         if cfg.take_profit is not None and pnl >= cfg.take_profit:
             return False
+        if st.status != "running":
+            # A boundary pause resumes back in range.
+            return not (st.lower <= price <= st.upper)
         tol = cfg.boundary_tolerance
         if price > st.upper * (1 + tol) or price < st.lower * (1 - tol):
             return False
@@ -379,7 +381,12 @@ class Simulator:
         strategy, client = self.strategy, self.client
         fills = [to_fill(f) for f in client.fills]
         client.fills = []
-        opening = {cid: (o.opening, o.slot) for cid, o in strategy.state.orders.items()}
+        orders = strategy.state.orders
+        opening = {  # what each filled order was before the fill is applied
+            f.client_id: (o.opening, o.slot)
+            for f in fills
+            if f.client_id is not None and (o := orders.get(f.client_id)) is not None
+        }
         if client.expired:
             client.expired = False
             history = {
@@ -397,8 +404,10 @@ class Simulator:
                 in_flight=self.executor.busy,
             )
             applied = report.applied
-        else:
+        elif fills:
             applied = apply_fills(strategy, fills, self.issued, ())
+        else:
+            applied = []  # apply_fills of nothing applies nothing
         self._record(applied, opening)
         bid, ask = self._book_top(price)
         actions = strategy.on_price(price, t, bid=bid, ask=ask)
@@ -527,51 +536,70 @@ def run_backtest(
     prev_t, prev_price = times[0], state.last_price or prices[0]
     _observe(sim, track, times[0], prev_price, 0)
     read, tops = sim._read, sim._tops
-    band = quiet_band(sim)
-    stop, take = _limits(sim)
+    # The loop's hot path (a step in the quiet band) works on locals; they are refreshed after
+    # every full step, the only place the grid's state can change.
+    lo, hi, until, stop, take = _band(sim)
+    lower, upper = state.lower, state.upper
+    cash, position, value0 = state.cash, state.position, state.value0
+    span = in_range = 0
+    day_end = (track.day_no + 1) * DAY_MS
+    chart = track.chart
     for i in range(1, n):
         t = times[i]
-        track.span_ms += t - prev_t
-        if state.lower <= prev_price <= state.upper:
-            track.in_range_ms += t - prev_t
+        span += t - prev_t
+        if lower <= prev_price <= upper:
+            in_range += t - prev_t
         prev_t = t
         if progress is not None and i % 100_000 == 0:
             progress(i)
         raw = prices[i]
         price = read.get(raw) or sim.read_price(raw)
-        if band is not None and t < band[2] and band[0] <= price <= band[1]:
+        if t < until and lo <= price <= hi and t < day_end:
             # The quiet band (fast.py): nothing but the price changes; only the risk limits
-            # depend on the PnL at this price (GridStrategy._check_risk's figure).
-            pnl = state.cash + state.position * price - state.value0
+            # depend on the PnL at this price (GridStrategy._check_limits' figure).
+            pnl = cash + position * price - value0
             if (stop is None or pnl > stop) and (take is None or pnl < take):
                 state.last_price = price
                 strategy.bid, strategy.ask = tops.get(price) or sim.top_at(price)
                 prev_price = price
-                if t // DAY_MS != track.day_no:
-                    _observe(sim, track, t, price, i)
-                    continue
                 if pnl > track.peak:
                     track.peak = pnl
                 elif track.peak - pnl > track.max_drawdown:
                     track.max_drawdown = track.peak - pnl
                 if i % every == 0:
-                    track.chart.append((t, price, pnl))
+                    chart.append((t, price, pnl))
+                continue
+        if t < until and lo <= price <= hi:
+            # A new UTC day in the band: the per-day figures, then the quiet step as above.
+            pnl = cash + position * price - value0
+            if (stop is None or pnl > stop) and (take is None or pnl < take):
+                state.last_price = price
+                strategy.bid, strategy.ask = tops.get(price) or sim.top_at(price)
+                prev_price = price
+                _observe(sim, track, t, price, i)
+                day_end = (track.day_no + 1) * DAY_MS
                 continue
         prev_price = sim.step(t, raw)
         strategy = sim.strategy
         state = strategy.state
-        band = quiet_band(sim)
-        stop, take = _limits(sim)
+        lo, hi, until, stop, take = _band(sim)
+        lower, upper = state.lower, state.upper
+        cash, position, value0 = state.cash, state.position, state.value0
         _observe(sim, track, t, prev_price, i)
+        day_end = (track.day_no + 1) * DAY_MS
+    track.span_ms, track.in_range_ms = span, in_range
     _close_day(sim, track, prev_t)
     return _result(sim, track, path, prev_t)
 
 
-def _limits(sim: Simulator) -> tuple[Decimal | None, Decimal | None]:
-    """The PnL at or below which the stop-loss fires, at or above which take-profit does."""
+def _band(sim: Simulator) -> tuple[Decimal, Decimal, int, Decimal | None, Decimal | None]:
+    """The quiet band (lo, hi, until_ms; empty when none) and the PnL at or below which the
+    stop-loss fires, at or above which take-profit does."""
     cfg = sim.strategy.config
     stop = -cfg.stop_loss if cfg.stop_loss is not None else None
-    return stop, cfg.take_profit
+    band = quiet_band(sim)
+    lo, hi, until = band if band is not None else (INF, -INF, 0)
+    return lo, hi, until, stop, cfg.take_profit
 
 
 def _totals(sim: Simulator) -> _Totals:
