@@ -25,6 +25,7 @@ from typing import Any
 from gridkeeper.backtest.data import PricePath
 from gridkeeper.backtest.fast import INF, quiet_band
 from gridkeeper.backtest.simclient import SimClient, run_sync, to_fill, to_order
+from gridkeeper.bot.actions import Action, Place
 from gridkeeper.bot.client_ids import CLOSE_SLOT, free_tag
 from gridkeeper.bot.execution import Executor
 from gridkeeper.bot.grid import GridError
@@ -125,7 +126,7 @@ NOTABLE = {
 
 
 class Simulator:
-    def __init__(self, setup: SimSetup) -> None:
+    def __init__(self, setup: SimSetup, *, shortcuts: bool = True) -> None:
         self.setup = setup
         cfg = setup.exchange
         markets = [paper_market_spec(m) for m in cfg.markets if m.symbol == setup.symbol]
@@ -171,6 +172,10 @@ class Simulator:
         # next full step's `set_price` leaves the engine as every skipped one would have, unless
         # the perp mark is an average over every price (mark_smoothing < 1).
         self.deferrable = not self.pspec.is_perp or self.perps.mark_smoothing == 1
+        # False: every price runs the full loop, and every settle its confirming cycle (the
+        # reference the shortcuts are tested against).
+        self.shortcuts = shortcuts
+        self.reconciled = False
         self._read: dict[Decimal, Decimal] = {}
         self._tops: dict[Decimal, tuple[Decimal | None, Decimal | None]] = {}
 
@@ -282,7 +287,7 @@ class Simulator:
         price = _as_read(price)
         if self.next_funding_ms is not None and t >= self.next_funding_ms:
             self._fund(t)
-        if self._quiet(price):
+        if self.shortcuts and self._quiet(price):
             st = self.strategy
             st.state.last_price = price
             st.bid, st.ask = self._book_top(price)
@@ -369,16 +374,22 @@ class Simulator:
 
     def settle(self, t: int, price: Decimal) -> None:
         for _ in range(MAX_ROUNDS):
-            if not self.cycle(t, price):
+            events = len(self.events)
+            actions = self.cycle(t, price)
+            if actions is None:
+                break
+            if self.shortcuts and self._settled(actions, events):
                 break
         else:
             raise BacktestError(f"price {price} at {t} did not settle in {MAX_ROUNDS} cycles")
         self._after_settle(t)
 
-    def cycle(self, t: int, price: Decimal) -> bool:
-        """One loop of the bot (`BotRunner._cycle` without I/O); True if anything happened."""
+    def cycle(self, t: int, price: Decimal) -> list[Action] | None:
+        """One loop of the bot (`BotRunner._cycle` without I/O): None if nothing happened, else
+        the actions it sent (the strategy's, then the invariant's)."""
         self.cycles += 1
         strategy, client = self.strategy, self.client
+        self.reconciled = client.expired
         fills = [to_fill(f) for f in client.fills]
         client.fills = []
         orders = strategy.state.orders
@@ -415,7 +426,42 @@ class Simulator:
         exits = strategy.check_exits(t)
         run_sync(self.executor.run(exits))
         self._drain_events(t)
-        return bool(applied or actions or exits or client.fills or client.expired)
+        if applied or actions or exits or client.fills or client.expired:
+            return actions + exits
+        return None
+
+    def _settled(self, actions: list[Action], events: int) -> bool:
+        """True when the next cycle at the same price provably does nothing, so the settling
+        loop may stop after this one (it would only confirm). Holds when this cycle's actions
+        were placements that now rest exactly as planned (a close at its level, for its whole
+        leg), it read no new fill and reconciled nothing, no invariant or notable event fired,
+        and the grid runs without `max_position`: the next plan then sees its own output, and
+        each of its steps (netting, inventory cover, cancels, placements) either finds nothing
+        new or is monotone in the orders just added (they can only block more)."""
+        client, strategy = self.client, self.strategy
+        st = strategy.state
+        if client.fills or client.expired or self.reconciled or len(self.events) != events:
+            return False
+        if st.status != "running" or st.closing or strategy.config.max_position is not None:
+            return False
+        if self.executor.deferred or strategy.exit_watch.since_ms is not None:
+            return False
+        qty = strategy.grid.quantity
+        for action in actions:
+            if not isinstance(action, Place):
+                return False
+            order = st.orders.get(action.order.client_id)
+            if order is None or order.status != "live" or order.filled:
+                return False
+            slot = next((s for s in st.slots if s.order == order.client_id), None)
+            if slot is None:
+                return False
+            side, level, opening = pending_leg(slot)
+            if opening != order.opening or side != order.side or order.price != level:
+                return False
+            if order.quantity != slot.size(qty) - slot.leg_filled:
+                return False
+        return True
 
     def _record(self, applied: list[Fill], opening: dict[int, tuple[bool, int]]) -> None:
         # In the exchange's order (trade ids are numbers); the bot applies them sorted by
@@ -521,11 +567,14 @@ def run_backtest(
     path: PricePath,
     *,
     progress: Callable[[int], None] | None = None,
+    shortcuts: bool = True,
 ) -> BacktestResult:
-    """Play `path` through the grid; the first price lays it out (as a bot started then)."""
+    """Play `path` through the grid; the first price lays it out (as a bot started then).
+    `shortcuts=False`: no step skipped and every settle confirmed by one more cycle (slow; the
+    reference the skipping is tested against)."""
     if not path.prices:
         raise BacktestError("no prices in the selected period")
-    sim = Simulator(setup)
+    sim = Simulator(setup, shortcuts=shortcuts)
     times, prices = path.times, path.prices
     sim.start(times[0], prices[0])
     n = len(prices)
