@@ -584,7 +584,8 @@ def run_backtest(
     state = strategy.state
     prev_t, prev_price = times[0], state.last_price or prices[0]
     _observe(sim, track, times[0], prev_price, 0)
-    read, tops = sim._read, sim._tops
+    read = sim._read
+    skipped = False  # quiet steps since the last full one
     # The loop's hot path (a step in the quiet band) works on locals; they are refreshed after
     # every full step, the only place the grid's state can change.
     lo, hi, until, stop, take = _band(sim)
@@ -608,9 +609,10 @@ def run_backtest(
             # depend on the PnL at this price (GridStrategy._check_limits' figure).
             pnl = cash + position * price - value0
             if (stop is None or pnl > stop) and (take is None or pnl < take):
-                state.last_price = price
-                strategy.bid, strategy.ask = tops.get(price) or sim.top_at(price)
+                # The strategy's last price and book top are set once the band is left (nothing
+                # reads them in between): `_leave_band`.
                 prev_price = price
+                skipped = True
                 if pnl > track.peak:
                     track.peak = pnl
                 elif track.peak - pnl > track.max_drawdown:
@@ -622,12 +624,14 @@ def run_backtest(
             # A new UTC day in the band: the per-day figures, then the quiet step as above.
             pnl = cash + position * price - value0
             if (stop is None or pnl > stop) and (take is None or pnl < take):
-                state.last_price = price
-                strategy.bid, strategy.ask = tops.get(price) or sim.top_at(price)
                 prev_price = price
+                _leave_band(sim, price)
                 _observe(sim, track, t, price, i)
                 day_end = (track.day_no + 1) * DAY_MS
                 continue
+        if skipped:
+            _leave_band(sim, prev_price)
+            skipped = False
         prev_price = sim.step(t, raw)
         strategy = sim.strategy
         state = strategy.state
@@ -637,8 +641,18 @@ def run_backtest(
         _observe(sim, track, t, prev_price, i)
         day_end = (track.day_no + 1) * DAY_MS
     track.span_ms, track.in_range_ms = span, in_range
+    if skipped:
+        _leave_band(sim, prev_price)
     _close_day(sim, track, prev_t)
     return _result(sim, track, path, prev_t)
+
+
+def _leave_band(sim: Simulator, price: Decimal) -> None:
+    """What the quiet steps since the last full one left to do: the strategy's last price and
+    book top at the last of them (as `Simulator.step` sets them on a quiet price)."""
+    strategy = sim.strategy
+    strategy.state.last_price = price
+    strategy.bid, strategy.ask = sim.top_at(price)
 
 
 def _band(sim: Simulator) -> tuple[Decimal, Decimal, int, Decimal | None, Decimal | None]:
