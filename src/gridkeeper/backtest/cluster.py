@@ -9,12 +9,14 @@ the data file nor the config files. Needs the optional `cluster` extra (`joblib`
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from gridkeeper.backtest.data import PricePath
 
 CONNECT_TIMEOUT = "10s"
+PROBE_TIMEOUT_S = 5.0
 R = TypeVar("R")
 
 
@@ -37,10 +39,33 @@ def run_on_cluster(
             "--cluster needs the cluster extra: pip install 'gridkeeper[cluster]' "
             f"(missing {exc.name})"
         ) from exc
+    _check_reachable(address)
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     with client, joblib.parallel_config(backend="dask", scatter=[path]):
-        results: list[R] = joblib.Parallel()(joblib.delayed(func)(path, *job) for job in jobs)
+        try:
+            results: list[R] = joblib.Parallel()(joblib.delayed(func)(path, *job) for job in jobs)
+        except Exception as exc:  # a worker's failure, raised here: say where it came from
+            raise ClusterError(
+                f"the sweep failed on the cluster ({type(exc).__name__}: {exc}); do the workers "
+                "run the same gridkeeper version with the cluster extra?"
+            ) from exc
     return results
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast, with a plain message, on an address that is malformed or where nothing listens
+    (a Client that fails to connect leaves a half-open client that complains at exit)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            raise ValueError(f"use tcp://HOST:PORT or tls://HOST:PORT, not {scheme}://")
+        host, port = parse_host_port(location)
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+            pass
+    except (OSError, ValueError, TypeError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from exc

@@ -3,6 +3,7 @@ ranked results as the local process pool, through the library and through the co
 
 from __future__ import annotations
 
+import operator
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from distributed import LocalCluster
 
 import gridkeeper.backtest
+from gridkeeper.backtest.cluster import ClusterError, run_on_cluster
 from gridkeeper.backtest.data import load_prices, parse_time
 from gridkeeper.backtest.setup import load_setup
 from gridkeeper.backtest.sweep import SweepError, run_sweep
@@ -51,6 +53,13 @@ def test_sweep_on_a_local_cluster_matches_the_local_run(cluster: LocalCluster) -
     assert any("run_combo" in prefix for prefix in cluster.scheduler.task_prefixes)
 
 
+def test_a_failure_on_the_workers_is_a_clear_error(cluster: LocalCluster) -> None:
+    path = load_prices(KLINES, symbol="SOL_USDC")
+    # PricePath / 0 raises TypeError on the worker (a stdlib function: the workers import it).
+    with pytest.raises(ClusterError, match="the sweep failed on the cluster \\(TypeError"):
+        run_on_cluster(cluster.scheduler_address, path, operator.truediv, [(0,)])
+
+
 def _command(*extra: str) -> subprocess.CompletedProcess[str]:
     args = ["--config", str(GRID), "--data", str(KLINES), "--to", "2024-05-01 12:00"]
     for key, values in SWEEPS:
@@ -80,6 +89,8 @@ def test_unreachable_scheduler_is_a_clear_error() -> None:
     setup = load_setup(GRID, None, first_price=path.prices[0])
     with pytest.raises(SweepError, match="cannot reach the Dask scheduler"):
         run_sweep(setup, KLINES, SWEEPS, end_ms=END_MS, cluster=address)
+    with pytest.raises(SweepError, match="use tcp://HOST:PORT"):
+        run_sweep(setup, KLINES, SWEEPS, end_ms=END_MS, cluster="http://127.0.0.1:8786")
     done = _command("--cluster", address)
     assert done.returncode == 1
     assert "cannot reach the Dask scheduler" in done.stderr
