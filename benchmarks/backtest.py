@@ -2,7 +2,7 @@
 live bot on the paper exchange, and a sweep on 1 core vs all.
 
     .venv/bin/python benchmarks/backtest.py [--days 30] [--live-bars 50] [--sweep 100]
-                                            [--sweep-days 3]
+                                            [--sweep-days 1]
 
 1. The bars come from the seeded sample generator (gridkeeper.backtest.sample). The no-op loop
    walks the same price path (4 prices a bar) doing nothing. Target: the backtest in <= 2 s.
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=30)
     parser.add_argument("--live-bars", type=int, default=50, help="0: skip the live replay")
     parser.add_argument("--sweep", type=int, default=100, help="0: skip the sweep")
-    parser.add_argument("--sweep-days", type=float, default=3)
+    parser.add_argument("--sweep-days", type=float, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "bars.csv"
