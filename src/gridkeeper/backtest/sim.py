@@ -657,11 +657,15 @@ def _leave_band(sim: Simulator, price: Decimal) -> None:
 
 def _band(sim: Simulator) -> tuple[Decimal, Decimal, int, Decimal | None, Decimal | None]:
     """The quiet band (lo, hi, until_ms; empty when none) and the PnL at or below which the
-    stop-loss fires, at or above which take-profit does."""
-    cfg = sim.strategy.config
-    stop = -cfg.stop_loss if cfg.stop_loss is not None else None
+    stop-loss fires, at or above which take-profit does (None: not watched — the limits are
+    checked only while the grid runs or waits in a boundary pause, as `_quiet` does)."""
+    strategy = sim.strategy
+    cfg, st = strategy.config, strategy.state
     band = quiet_band(sim)
     lo, hi, until = band if band is not None else (INF, -INF, 0)
+    if st.status != "running" and not st.auto_resume:
+        return lo, hi, until, None, None
+    stop = -cfg.stop_loss if cfg.stop_loss is not None else None
     return lo, hi, until, stop, cfg.take_profit
 
 
