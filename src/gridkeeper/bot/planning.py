@@ -48,7 +48,9 @@ class GridPlanner(InventoryCover):
             # A close resting at the band's edge (short of its level) goes back to its level
             # once the band and the book allow it there.
             stale = stale or (
-                st.status == "running" and self._exit_can_return(order, owners.get(order.client_id))
+                st.status == "running"
+                and not order.opening  # (the first test of _exit_can_return, without the call)
+                and self._exit_can_return(order, owners.get(order.client_id))
             )
             if stale or (st.status != "running" and not is_close and not kept_exit):
                 order.cancel_sent = True
