@@ -46,7 +46,7 @@ def quiet_band(sim: Simulator) -> tuple[Decimal, Decimal, int] | None:
     """(lo, hi, until_ms): a step at a tick price `lo <= p <= hi` before `until_ms` is quiet
     (if the PnL at `p` reaches no stop-loss/take-profit); None when no such band is known."""
     client = sim.client
-    if not (sim.shortcuts and sim.deferrable) or sim.always or client.fills or client.expired:
+    if not sim.shortcuts or sim.always or client.fills or client.expired:
         return None
     strategy = sim.strategy
     st, cfg = strategy.state, strategy.config

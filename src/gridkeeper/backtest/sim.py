@@ -169,9 +169,9 @@ class Simulator:
         self.capital = ZERO
         self.levels: list[Decimal] = []
         # A step in the quiet band (fast.py) skips the engine: its move fills nothing, and the
-        # next full step's `set_price` leaves the engine as every skipped one would have, unless
-        # the perp mark is an average over every price (mark_smoothing < 1).
-        self.deferrable = not self.pspec.is_perp or self.perps.mark_smoothing == 1
+        # next full step's `set_price` leaves the engine as every skipped one would have. Only a
+        # smoothed perp mark (an average over every price) is advanced on each skipped price.
+        self.smoothed_mark = self.pspec.is_perp and self.perps.mark_smoothing != 1
         # False: every price runs the full loop, and every settle its confirming cycle (the
         # reference the shortcuts are tested against).
         self.shortcuts = shortcuts
@@ -298,6 +298,11 @@ class Simulator:
     def _mark(self, symbol: str) -> None:
         if self.pspec.is_perp:
             perp.update_mark(self.engine, self.perps, symbol)
+
+    def mark_quiet(self, price: Decimal) -> None:
+        """A quiet price's move of a smoothed mark: `perp.update_mark` at that last price."""
+        marks, symbol = self.engine.marks, self.setup.symbol
+        marks[symbol] = perp.next_mark(self.perps, self.pspec, price, marks.get(symbol))
 
     def _fund(self, t: int) -> None:
         """Pay every funding interval that ended by `t` and book it as the bot does."""
@@ -586,6 +591,7 @@ def run_backtest(
     _observe(sim, track, times[0], prev_price, 0)
     read = sim._read
     skipped = False  # quiet steps since the last full one
+    smoothed = sim.smoothed_mark
     # The loop's hot path (a step in the quiet band) works on locals; they are refreshed after
     # every full step, the only place the grid's state can change.
     lo, hi, until, stop, take = _band(sim)
@@ -613,6 +619,8 @@ def run_backtest(
                 # reads them in between): `_leave_band`.
                 prev_price = price
                 skipped = True
+                if smoothed:
+                    sim.mark_quiet(price)
                 if pnl > track.peak:
                     track.peak = pnl
                 elif track.peak - pnl > track.max_drawdown:
@@ -625,6 +633,8 @@ def run_backtest(
             pnl = cash + position * price - value0
             if (stop is None or pnl > stop) and (take is None or pnl < take):
                 prev_price = price
+                if smoothed:
+                    sim.mark_quiet(price)
                 _leave_band(sim, price)
                 _observe(sim, track, t, price, i)
                 day_end = (track.day_no + 1) * DAY_MS
