@@ -23,7 +23,9 @@ from decimal import Decimal
 from typing import Any
 
 from gridkeeper.backtest.data import PricePath
+from gridkeeper.backtest.fast import INF, quiet_band
 from gridkeeper.backtest.simclient import SimClient, run_sync, to_fill, to_order
+from gridkeeper.bot.actions import Action, Place
 from gridkeeper.bot.client_ids import CLOSE_SLOT, free_tag
 from gridkeeper.bot.execution import Executor
 from gridkeeper.bot.grid import GridError
@@ -124,7 +126,7 @@ NOTABLE = {
 
 
 class Simulator:
-    def __init__(self, setup: SimSetup) -> None:
+    def __init__(self, setup: SimSetup, *, shortcuts: bool = True) -> None:
         self.setup = setup
         cfg = setup.exchange
         markets = [paper_market_spec(m) for m in cfg.markets if m.symbol == setup.symbol]
@@ -166,6 +168,16 @@ class Simulator:
         self.last_cycle_ms = 0
         self.capital = ZERO
         self.levels: list[Decimal] = []
+        # A step in the quiet band (fast.py) skips the engine: its move fills nothing, and the
+        # next full step's `set_price` leaves the engine as every skipped one would have. Only a
+        # smoothed perp mark (an average over every price) is advanced on each skipped price.
+        self.smoothed_mark = self.pspec.is_perp and self.perps.mark_smoothing != 1
+        # False: every price runs the full loop, and every settle its confirming cycle (the
+        # reference the shortcuts are tested against).
+        self.shortcuts = shortcuts
+        self.reconciled = False
+        self._read: dict[Decimal, Decimal] = {}
+        self._tops: dict[Decimal, tuple[Decimal | None, Decimal | None]] = {}
 
     @property
     def strategy(self) -> GridStrategy:
@@ -250,6 +262,21 @@ class Simulator:
             self.issued.add(order.client_id)
 
     # ---- one price step -------------------------------------------------------------------
+    def read_price(self, raw: Decimal) -> Decimal:
+        """A path price as the engine plays it (tick-rounded) and the bot reads it (cached)."""
+        price = self._read.get(raw)
+        if price is None:
+            spec = self.pspec
+            price = self._read[raw] = _as_read(max(spec.round_price(raw), spec.tick_size))
+        return price
+
+    def top_at(self, price: Decimal) -> tuple[Decimal | None, Decimal | None]:
+        """The book's top right after the engine moved to `price` (nothing taken yet)."""
+        top = self._tops.get(price)
+        if top is None:
+            top = self._tops[price] = self._book_top(price, fresh=True)
+        return top
+
     def step(self, t: int, raw: Decimal) -> Decimal:
         spec, symbol = self.pspec, self.setup.symbol
         price = max(spec.round_price(raw), spec.tick_size)
@@ -260,7 +287,7 @@ class Simulator:
         price = _as_read(price)
         if self.next_funding_ms is not None and t >= self.next_funding_ms:
             self._fund(t)
-        if self._quiet(price):
+        if self.shortcuts and self._quiet(price):
             st = self.strategy
             st.state.last_price = price
             st.bid, st.ask = self._book_top(price)
@@ -271,6 +298,11 @@ class Simulator:
     def _mark(self, symbol: str) -> None:
         if self.pspec.is_perp:
             perp.update_mark(self.engine, self.perps, symbol)
+
+    def mark_quiet(self, price: Decimal) -> None:
+        """A quiet price's move of a smoothed mark: `perp.update_mark` at that last price."""
+        marks, symbol = self.engine.marks, self.setup.symbol
+        marks[symbol] = perp.next_mark(self.perps, self.pspec, price, marks.get(symbol))
 
     def _fund(self, t: int) -> None:
         """Pay every funding interval that ended by `t` and book it as the bot does."""
@@ -290,14 +322,16 @@ class Simulator:
         self.client.drain()
         self._drain_events(t)
 
-    def _book_top(self, price: Decimal) -> tuple[Decimal | None, Decimal | None]:
-        """The best bid and ask the bot reads from `/api/v1/depth` (the paper's own book)."""
+    def _book_top(
+        self, price: Decimal, *, fresh: bool = False
+    ) -> tuple[Decimal | None, Decimal | None]:
+        """The best bid and ask the bot reads from `/api/v1/depth` (the paper's own book);
+        `fresh`: as right after a price move, before any taker consumed the model's depth."""
         if self.engine.liquidity is None:
             tick = self.pspec.tick_size
             return (price - tick if price - tick > 0 else None), price + tick
-        bids, asks = synthetic_book(
-            self.pspec, price, 1, self.engine.liquidity, self.engine.taken(self.setup.symbol)
-        )
+        taken = {} if fresh else self.engine.taken(self.setup.symbol)
+        bids, asks = synthetic_book(self.pspec, price, 1, self.engine.liquidity, taken)
         return (bids[0][0] if bids else None), (asks[0][0] if asks else None)
 
     def _quiet(self, price: Decimal) -> bool:
@@ -307,15 +341,17 @@ class Simulator:
             return False
         strategy = self.strategy
         st, cfg = strategy.state, strategy.config
-        if st.status != "running":
-            # Paused or stopped with its cancels done: only a boundary pause reacts to a price
-            # (it resumes back in range); risk limits are checked while running only.
-            return not (st.auto_resume and st.lower <= price <= st.upper)
-        pnl = st.total_pnl(price)  # the same figure GridStrategy._check_risk tests
+        if st.status != "running" and not st.auto_resume:
+            return True  # paused or stopped with its cancels done: no price changes that
+        # The same figure GridStrategy._check_limits tests, running or in a boundary pause.
+        pnl = st.total_pnl(price)
         if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
             return False
         if cfg.take_profit is not None and pnl >= cfg.take_profit:
             return False
+        if st.status != "running":
+            # A boundary pause resumes back in range.
+            return not (st.lower <= price <= st.upper)
         tol = cfg.boundary_tolerance
         if price > st.upper * (1 + tol) or price < st.lower * (1 - tol):
             return False
@@ -343,19 +379,30 @@ class Simulator:
 
     def settle(self, t: int, price: Decimal) -> None:
         for _ in range(MAX_ROUNDS):
-            if not self.cycle(t, price):
+            events = len(self.events)
+            actions = self.cycle(t, price)
+            if actions is None:
+                break
+            if self.shortcuts and self._settled(actions, events):
                 break
         else:
             raise BacktestError(f"price {price} at {t} did not settle in {MAX_ROUNDS} cycles")
         self._after_settle(t)
 
-    def cycle(self, t: int, price: Decimal) -> bool:
-        """One loop of the bot (`BotRunner._cycle` without I/O); True if anything happened."""
+    def cycle(self, t: int, price: Decimal) -> list[Action] | None:
+        """One loop of the bot (`BotRunner._cycle` without I/O): None if nothing happened, else
+        the actions it sent (the strategy's, then the invariant's)."""
         self.cycles += 1
         strategy, client = self.strategy, self.client
+        self.reconciled = client.expired
         fills = [to_fill(f) for f in client.fills]
         client.fills = []
-        opening = {cid: (o.opening, o.slot) for cid, o in strategy.state.orders.items()}
+        orders = strategy.state.orders
+        opening = {  # what each filled order was before the fill is applied
+            f.client_id: (o.opening, o.slot)
+            for f in fills
+            if f.client_id is not None and (o := orders.get(f.client_id)) is not None
+        }
         if client.expired:
             client.expired = False
             history = {
@@ -373,8 +420,10 @@ class Simulator:
                 in_flight=self.executor.busy,
             )
             applied = report.applied
-        else:
+        elif fills:
             applied = apply_fills(strategy, fills, self.issued, ())
+        else:
+            applied = []  # apply_fills of nothing applies nothing
         self._record(applied, opening)
         bid, ask = self._book_top(price)
         actions = strategy.on_price(price, t, bid=bid, ask=ask)
@@ -382,7 +431,42 @@ class Simulator:
         exits = strategy.check_exits(t)
         run_sync(self.executor.run(exits))
         self._drain_events(t)
-        return bool(applied or actions or exits or client.fills or client.expired)
+        if applied or actions or exits or client.fills or client.expired:
+            return actions + exits
+        return None
+
+    def _settled(self, actions: list[Action], events: int) -> bool:
+        """True when the next cycle at the same price provably does nothing, so the settling
+        loop may stop after this one (it would only confirm). Holds when this cycle's actions
+        were placements that now rest exactly as planned (a close at its level, for its whole
+        leg), it read no new fill and reconciled nothing, no invariant or notable event fired,
+        and the grid runs without `max_position`: the next plan then sees its own output, and
+        each of its steps (netting, inventory cover, cancels, placements) either finds nothing
+        new or is monotone in the orders just added (they can only block more)."""
+        client, strategy = self.client, self.strategy
+        st = strategy.state
+        if client.fills or client.expired or self.reconciled or len(self.events) != events:
+            return False
+        if st.status != "running" or st.closing or strategy.config.max_position is not None:
+            return False
+        if self.executor.deferred or strategy.exit_watch.since_ms is not None:
+            return False
+        qty = strategy.grid.quantity
+        for action in actions:
+            if not isinstance(action, Place):
+                return False
+            order = st.orders.get(action.order.client_id)
+            if order is None or order.status != "live" or order.filled:
+                return False
+            slot = next((s for s in st.slots if s.order == order.client_id), None)
+            if slot is None:
+                return False
+            side, level, opening = pending_leg(slot)
+            if opening != order.opening or side != order.side or order.price != level:
+                return False
+            if order.quantity != slot.size(qty) - slot.leg_filled:
+                return False
+        return True
 
     def _record(self, applied: list[Fill], opening: dict[int, tuple[bool, int]]) -> None:
         # In the exchange's order (trade ids are numbers); the bot applies them sorted by
@@ -488,32 +572,111 @@ def run_backtest(
     path: PricePath,
     *,
     progress: Callable[[int], None] | None = None,
+    shortcuts: bool = True,
 ) -> BacktestResult:
-    """Play `path` through the grid; the first price lays it out (as a bot started then)."""
+    """Play `path` through the grid; the first price lays it out (as a bot started then).
+    `shortcuts=False`: no step skipped and every settle confirmed by one more cycle (slow; the
+    reference the skipping is tested against)."""
     if not path.prices:
         raise BacktestError("no prices in the selected period")
-    sim = Simulator(setup)
+    sim = Simulator(setup, shortcuts=shortcuts)
     times, prices = path.times, path.prices
     sim.start(times[0], prices[0])
     n = len(prices)
     track = _Tracker(every=max(1, n // CHART_POINTS))
-    state = sim.strategy.state
+    every = track.every
+    strategy = sim.strategy
+    state = strategy.state
     prev_t, prev_price = times[0], state.last_price or prices[0]
     _observe(sim, track, times[0], prev_price, 0)
+    read = sim._read
+    skipped = False  # quiet steps since the last full one
+    smoothed = sim.smoothed_mark
+    # The loop's hot path (a step in the quiet band) works on locals; they are refreshed after
+    # every full step, the only place the grid's state can change.
+    lo, hi, until, stop, take = _band(sim)
+    lower, upper = state.lower, state.upper
+    cash, position, value0 = state.cash, state.position, state.value0
+    span = in_range = 0
+    day_end = (track.day_no + 1) * DAY_MS
+    chart = track.chart
     for i in range(1, n):
         t = times[i]
-        in_range = state.lower <= prev_price <= state.upper
-        track.span_ms += t - prev_t
-        if in_range:
-            track.in_range_ms += t - prev_t
-        prev_price = sim.step(t, prices[i])
-        state = sim.strategy.state
+        span += t - prev_t
+        if lower <= prev_price <= upper:
+            in_range += t - prev_t
         prev_t = t
-        _observe(sim, track, t, prev_price, i)
         if progress is not None and i % 100_000 == 0:
             progress(i)
+        raw = prices[i]
+        price = read.get(raw) or sim.read_price(raw)
+        if t < until and lo <= price <= hi and t < day_end:
+            # The quiet band (fast.py): nothing but the price changes; only the risk limits
+            # depend on the PnL at this price (GridStrategy._check_limits' figure).
+            pnl = cash + position * price - value0
+            if (stop is None or pnl > stop) and (take is None or pnl < take):
+                # The strategy's last price and book top are set once the band is left (nothing
+                # reads them in between): `_leave_band`.
+                prev_price = price
+                skipped = True
+                if smoothed:
+                    sim.mark_quiet(price)
+                if pnl > track.peak:
+                    track.peak = pnl
+                elif track.peak - pnl > track.max_drawdown:
+                    track.max_drawdown = track.peak - pnl
+                if i % every == 0:
+                    chart.append((t, price, pnl))
+                continue
+        if t < until and lo <= price <= hi:
+            # A new UTC day in the band: the per-day figures, then the quiet step as above.
+            pnl = cash + position * price - value0
+            if (stop is None or pnl > stop) and (take is None or pnl < take):
+                prev_price = price
+                if smoothed:
+                    sim.mark_quiet(price)
+                _leave_band(sim, price)
+                _observe(sim, track, t, price, i)
+                day_end = (track.day_no + 1) * DAY_MS
+                continue
+        if skipped:
+            _leave_band(sim, prev_price)
+            skipped = False
+        prev_price = sim.step(t, raw)
+        strategy = sim.strategy
+        state = strategy.state
+        lo, hi, until, stop, take = _band(sim)
+        lower, upper = state.lower, state.upper
+        cash, position, value0 = state.cash, state.position, state.value0
+        _observe(sim, track, t, prev_price, i)
+        day_end = (track.day_no + 1) * DAY_MS
+    track.span_ms, track.in_range_ms = span, in_range
+    if skipped:
+        _leave_band(sim, prev_price)
     _close_day(sim, track, prev_t)
     return _result(sim, track, path, prev_t)
+
+
+def _leave_band(sim: Simulator, price: Decimal) -> None:
+    """What the quiet steps since the last full one left to do: the strategy's last price and
+    book top at the last of them (as `Simulator.step` sets them on a quiet price)."""
+    strategy = sim.strategy
+    strategy.state.last_price = price
+    strategy.bid, strategy.ask = sim.top_at(price)
+
+
+def _band(sim: Simulator) -> tuple[Decimal, Decimal, int, Decimal | None, Decimal | None]:
+    """The quiet band (lo, hi, until_ms; empty when none) and the PnL at or below which the
+    stop-loss fires, at or above which take-profit does (None: not watched — the limits are
+    checked only while the grid runs or waits in a boundary pause, as `_quiet` does)."""
+    strategy = sim.strategy
+    cfg, st = strategy.config, strategy.state
+    band = quiet_band(sim)
+    lo, hi, until = band if band is not None else (INF, -INF, 0)
+    if st.status != "running" and not st.auto_resume:
+        return lo, hi, until, None, None
+    stop = -cfg.stop_loss if cfg.stop_loss is not None else None
+    return lo, hi, until, stop, cfg.take_profit
 
 
 def _totals(sim: Simulator) -> _Totals:

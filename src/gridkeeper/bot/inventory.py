@@ -87,11 +87,13 @@ class InventoryCover(GridBase):
         # cancel-pending spot sell counts while deciding to add (its base is still locked, it
         # still rests), not while deciding to shrink (it is going away): so the two decisions
         # can never undo each other.
-        excess = self.exit_cover(kind, pending=False) - abs(held)
+        cover = self.exit_cover(kind, pending=False)
+        excess = cover - abs(held)
         if excess > 0:
             self._shrink_inventory_closes(kind, excess, at_book=at_book)
             return
-        gap = abs(held) - self.exit_cover(kind, pending=True)
+        # `pending` counts only on spot: a perp's cover is the one just measured.
+        gap = abs(held) - (self.exit_cover(kind, pending=True) if market.spot else cover)
         qty = floor_to(gap, market.step_size)
         if qty <= 0 or qty < market.min_quantity:
             return  # dust below one order: nothing can be sent for it

@@ -33,7 +33,13 @@ class GridPlanner(InventoryCover):
             # cancelled in this same plan, so the close replacing it is not held back a loop.
             self._net_offsetting()
             self.cover_inventory()
-        wanted = {s.order for s in st.slots if s.order is not None}
+        # Each order's slot (the first that holds it), looked up once per plan: the loop below
+        # changes no slot, and a scan of the slots per order made plan quadratic.
+        owners: dict[int, SlotState] = {}
+        for s in st.slots:
+            if s.order is not None and s.order not in owners:
+                owners[s.order] = s
+        wanted = owners
         for order in st.orders.values():
             if order.status != "live" or order.cancel_sent:
                 continue
@@ -42,7 +48,11 @@ class GridPlanner(InventoryCover):
             kept_exit = (st.keep_orders or (st.keep_exits and not order.opening)) and not stale
             # A close resting at the band's edge (short of its level) goes back to its level
             # once the band and the book allow it there.
-            stale = stale or (st.status == "running" and self._exit_can_return(order))
+            stale = stale or (
+                st.status == "running"
+                and not order.opening  # (the first test of _exit_can_return, without the call)
+                and self._exit_can_return(order, owners.get(order.client_id))
+            )
             if stale or (st.status != "running" and not is_close and not kept_exit):
                 order.cancel_sent = True
                 actions.append(Cancel(order.client_id, order.order_id))
@@ -50,7 +60,11 @@ class GridPlanner(InventoryCover):
             self._blocked = {}
             # Nearest first: when max_position binds, the likeliest fills are the ones kept.
             mark = st.last_price or ZERO
-            for slot in sorted(st.slots, key=lambda s: abs(s.buy + s.sell - 2 * mark)):
+            # Only the slots that want an order are sorted (a stable sort of the same key: the
+            # same order as sorting every slot and skipping the others; placing one slot
+            # changes no other slot's order or back-off).
+            idle = [s for s in st.slots if s.order is None and now_ms >= s.retry_after_ms]
+            for slot in sorted(idle, key=lambda s: abs(s.buy + s.sell - 2 * mark)):
                 if slot.order is None and now_ms >= slot.retry_after_ms:
                     place = self._place_for(slot)
                     if place is not None:
@@ -156,10 +170,10 @@ class GridPlanner(InventoryCover):
         )
         return Place(order, post_only)
 
-    def _exit_can_return(self, order: TrackedOrder) -> bool:
+    def _exit_can_return(self, order: TrackedOrder, slot: SlotState | None) -> bool:
+        """`slot`: the (first) slot holding `order`, if any."""
         if order.opening or order.filled > 0 or order.price is None:
             return False
-        slot = next((s for s in self.state.slots if s.order == order.client_id), None)
         if slot is None or slot.inventory:
             return False
         side, level, _ = pending_leg(slot)

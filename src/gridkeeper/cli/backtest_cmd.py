@@ -85,6 +85,13 @@ See docs/backtest.md.""",
     type=click.IntRange(min=1),
     help="Sweep: worker processes (default: all cores).",
 )
+@click.option(
+    "--cluster",
+    default=None,
+    envvar="GRIDKEEPER_DASK_SCHEDULER",
+    help="Sweep: run the combinations on this Dask scheduler (tcp://HOST:8786) instead of "
+    "local processes (needs the cluster extra).",
+)
 def backtest(
     config_path: str,
     data_path: str,
@@ -98,6 +105,7 @@ def backtest(
     sweeps: tuple[str, ...],
     metric: str,
     workers: int | None,
+    cluster: str | None,
 ) -> None:
     """Backtest a grid: the bot's own strategy against the paper matching engine."""
     from gridkeeper.backtest.data import DataError, load_prices, parse_time
@@ -134,6 +142,7 @@ def backtest(
                 interval_s=interval_s,
                 start_ms=start_ms,
                 end_ms=end_ms,
+                cluster=cluster,
             )
             keys = [k for k, _ in parsed]
             if report_path:

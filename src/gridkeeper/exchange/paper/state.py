@@ -170,6 +170,14 @@ class EngineState:
         """Book-model quantity consumed by takers at each price since the price last moved."""
         return self._taken[symbol]
 
+    def resting_tops(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        """The highest resting bid and lowest resting ask (None: that side is empty).
+
+        Cancelled orders linger in the heaps until popped, so these bound the live book: a new
+        price `p` with `bid <= p <= ask` fills nothing (`set_price` trades through neither)."""
+        bids, asks = self._bids[symbol], self._asks[symbol]
+        return (-bids[0][0] if bids else None), (asks[0][0] if asks else None)
+
     def account_positions(self, account: str) -> list[tuple[str, PositionState]]:
         return [
             (symbol, pos)
