@@ -25,9 +25,10 @@ from pathlib import Path
 from backtest_live import replay_live
 
 from gridkeeper.backtest.data import PricePath, load_prices
+from gridkeeper.backtest.model import SimSetup
 from gridkeeper.backtest.sample import write
 from gridkeeper.backtest.setup import make_setup
-from gridkeeper.backtest.sim import SimSetup, run_backtest
+from gridkeeper.backtest.sim import run_backtest
 from gridkeeper.backtest.sweep import run_sweep
 
 GRID = {

@@ -5,7 +5,8 @@ Public surface: `run_backtest` (one run), `run_sweep` (many, in parallel), `load
 """
 
 from gridkeeper.backtest.data import PricePath, load_prices
-from gridkeeper.backtest.sim import BacktestResult, SimSetup, run_backtest
+from gridkeeper.backtest.model import BacktestResult, SimSetup
+from gridkeeper.backtest.sim import run_backtest
 from gridkeeper.backtest.sweep import run_sweep
 
 __all__ = ["BacktestResult", "PricePath", "SimSetup", "load_prices", "run_backtest", "run_sweep"]

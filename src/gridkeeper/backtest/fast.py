@@ -20,7 +20,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gridkeeper.backtest.sim import Simulator
+    from gridkeeper.backtest.simulator import Simulator
 
 INF = Decimal("Infinity")
 NEVER = sys.maxsize

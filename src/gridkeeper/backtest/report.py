@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gridkeeper.backtest.sim import BacktestResult
+from gridkeeper.backtest.model import BacktestResult
 
 W, H, PAD = 900, 260, 40
 DAILY_KEYS = ["day", "total_pnl", "realized", "fees", "funding", "fills", "round_trips"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from gridkeeper.backtest.sim import BacktestError, SimSetup
+from gridkeeper.backtest.model import BacktestError, SimSetup
 from gridkeeper.config.paper_exchange import PaperExchangeConfig
 from gridkeeper.config.strategy import GridStrategyConfig
 

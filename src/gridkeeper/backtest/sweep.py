@@ -22,7 +22,8 @@ from typing import Any
 
 from gridkeeper.backtest.cluster import ClusterError, run_on_cluster
 from gridkeeper.backtest.data import PricePath, load_prices
-from gridkeeper.backtest.sim import BacktestError, SimSetup, run_backtest
+from gridkeeper.backtest.model import BacktestError, SimSetup
+from gridkeeper.backtest.sim import run_backtest
 from gridkeeper.config.strategy import GridStrategyConfig
 
 __all__ = ["METRICS", "SweepError", "combinations", "parse_sweep", "run_combo", "run_sweep"]

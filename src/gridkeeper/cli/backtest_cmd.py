@@ -109,9 +109,10 @@ def backtest(
 ) -> None:
     """Backtest a grid: the bot's own strategy against the paper matching engine."""
     from gridkeeper.backtest.data import DataError, load_prices, parse_time
+    from gridkeeper.backtest.model import BacktestError
     from gridkeeper.backtest.report import html_report, sweep_html, sweep_text, text_summary
     from gridkeeper.backtest.setup import load_setup
-    from gridkeeper.backtest.sim import BacktestError, run_backtest
+    from gridkeeper.backtest.sim import run_backtest
     from gridkeeper.backtest.sweep import SweepError, parse_sweep, run_sweep
 
     try:

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from gridkeeper.backtest.data import load_prices
+from gridkeeper.backtest.model import BacktestResult
 from gridkeeper.backtest.sample import write
 from gridkeeper.backtest.setup import default_exchange, make_setup
-from gridkeeper.backtest.sim import BacktestResult, run_backtest
+from gridkeeper.backtest.sim import run_backtest
 
 PERP, SPOT = "SOL_USDC_PERP", "SOL_USDC"
 UNKIND: dict[str, Any] = {
