@@ -12,6 +12,7 @@ prometheus_client's server does not.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from gridkeeper.httpguard import configured_hosts, host_allowed
 from gridkeeper.monitor.samples import METRICS, Sample
+
+log = logging.getLogger("gridkeeper.monitor")
 
 PATH = "/metrics"
 
@@ -141,3 +144,20 @@ class Exporter:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def start_exporter(port: int, host: str) -> Exporter | None:
+    """The exporter listening, or None (logged) when the port is taken."""
+    try:
+        return Exporter(port, host).start()
+    except OSError as exc:
+        # Another monitor (a second home on this host) or program has the port: alerting
+        # matters more than the scrape endpoint, so the monitor runs on without it.
+        log.warning(
+            "metrics: cannot listen on %s:%d (%s); /metrics is off - set "
+            "monitor.metrics_port to a free port (0 turns it off)",
+            host,
+            port,
+            exc,
+        )
+        return None

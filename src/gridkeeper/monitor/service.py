@@ -19,19 +19,19 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gridkeeper.backoff import Backoff
 from gridkeeper.gridreport import ReportReader
 from gridkeeper.monitor import conditions as cond
 from gridkeeper.monitor.channels.base import Channel
 from gridkeeper.monitor.channels.factory import build_channels
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler
-from gridkeeper.monitor.exporter import Exporter
+from gridkeeper.monitor.exporter import Exporter, start_exporter
 from gridkeeper.monitor.grid_rules import grid_observations
 from gridkeeper.monitor.grids import GridProbe
+from gridkeeper.monitor.keeper_link import KeeperLink, keeper_pid
 from gridkeeper.monitor.keeperwatch import KeeperWatch, under_systemd
 from gridkeeper.monitor.lock import MonitorLock, monitor_running
 from gridkeeper.monitor.netcheck import check_all, result_samples
@@ -134,7 +134,7 @@ class MonitorService:
         self.outbox = Outbox(store, channels, retry, clock=self.clock)
         self.outbox.start()
         if self.settings.metrics_port:
-            self.exporter = self._start_exporter()
+            self.exporter = start_exporter(self.settings.metrics_port, self.settings.metrics_host)
             if self.exporter is not None:  # the grids' numbers are for /metrics only
                 self._grids = GridProbe(self.home)
         self._host = HostSampler(self._paths)
@@ -142,8 +142,9 @@ class MonitorService:
         if self._use_keeper:
             if self.settings.restart_keeper and not under_systemd():
                 self.keeper_watch = KeeperWatch(self.home, self._settings_path)
-            self._status = self._keeper_status
-            self._events = self._keeper_events()
+            link = KeeperLink(self.home, min(5.0, self.settings.interval), self._stop)
+            self._status = link.status
+            self._events = link.events(lambda: self._last_seq)
         if self._events is not None:
             t = threading.Thread(target=self._consume, name="monitor-events", daemon=True)
             t.start()
@@ -210,7 +211,7 @@ class MonitorService:
             samples += self._procs.sample(statuses)
             if self._grids is not None:  # only the exporter uses them: no scrape, no probe
                 samples += self._grids.sample(statuses)
-        self._keeper_pid = self._read_keeper_pid() if statuses is not None else None
+        self._keeper_pid = keeper_pid(self.home) if statuses is not None else None
         net = check_all(self.settings.network_targets)
         samples += result_samples(net)
         with self._lock:
@@ -330,50 +331,6 @@ class MonitorService:
             if not self._stop.is_set():
                 log.exception("keeper event stream failed")
 
-    def _keeper_client(self) -> Any:
-        from gridkeeper.keeper.client import KeeperClient
-
-        # A hung keeper (SIGSTOP) accepts the connection and never answers: without a short
-        # timeout the cycle would wait forever and keeper_down would never fire.
-        return KeeperClient(self.home, timeout=min(5.0, self.settings.interval))
-
-    def _keeper_status(self) -> Sequence[Mapping[str, Any]]:
-        result = self._keeper_client().request("status")
-        return list(result) if result else []
-
-    def _first_seq(self) -> int | None:
-        """Where a fresh monitor.db starts: just before the keeper's latest `keeper_started`.
-
-        Subscribing from None would give only new events, losing those the keeper emitted
-        before the monitor (its own built-in instance, started after them) subscribed.
-        """
-        events = self._keeper_client().request("events", limit=100, names=["keeper"])
-        starts = [
-            e["seq"]
-            for e in events or []
-            if e.get("kind") == "keeper_started" and isinstance(e.get("seq"), int)
-        ]
-        return max(starts) - 1 if starts else None
-
-    def _keeper_events(self) -> Iterator[Mapping[str, Any]]:
-        """Subscribe, and re-subscribe from the last seen seq whenever the stream breaks."""
-        from gridkeeper.keeper.client import KeeperClient
-
-        retry = Backoff(1.0, 30.0)
-        while not self._stop.is_set():
-            try:
-                since = self._last_seq
-                if since is None:
-                    since = self._first_seq()
-                # subscribe() blocks on its socket; it runs on the event thread only, so a hung
-                # keeper never holds up the cycle (which has its own short-timeout client).
-                for event in KeeperClient(self.home).subscribe(since_seq=since):
-                    retry.reset()
-                    yield event
-            except Exception as exc:
-                log.warning("keeper event stream: %s: %s", type(exc).__name__, exc)
-            self._stop.wait(retry.next())
-
     # -- helpers -----------------------------------------------------------------------------
     def _hide_channel_urls(self) -> None:
         """Webhook and Telegram URLs can be credentials: keep them out of every log line."""
@@ -443,29 +400,6 @@ class MonitorService:
             rollup_days=s.rollup_retention_days,
             max_bytes=int(s.max_db_mb * 1024 * 1024),
         )
-
-    def _start_exporter(self) -> Exporter | None:
-        s = self.settings
-        try:
-            return Exporter(s.metrics_port, s.metrics_host).start()
-        except OSError as exc:
-            # Another monitor (a second home on this host) or program has the port: alerting
-            # matters more than the scrape endpoint, so the monitor runs on without it.
-            log.warning(
-                "metrics: cannot listen on %s:%d (%s); /metrics is off - set "
-                "monitor.metrics_port to a free port (0 turns it off)",
-                s.metrics_host,
-                s.metrics_port,
-                exc,
-            )
-            return None
-
-    def _read_keeper_pid(self) -> int | None:
-        """The keeper's pid (it answered this cycle, so `keeper.pid` names a live keeper)."""
-        try:
-            return int((self.home / "keeper.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
 
     def _export(self) -> None:
         if self.exporter is None or self.store is None:
