@@ -24,6 +24,17 @@ def home_option(func: F) -> F:
     )(func)
 
 
+def configs_option(func: F) -> F:
+    """`--config FILE` (repeatable): instances named by their config file."""
+    return click.option(
+        "--config",
+        "configs",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Instance config file (repeatable).",
+    )(func)
+
+
 def settings_option(func: F) -> F:
     """`--settings FILE` (default $GRIDKEEPER_SETTINGS, else ./config/daemon_config.json)."""
     return click.option(

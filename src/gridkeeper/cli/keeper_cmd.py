@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gridkeeper.cli.common import command_env, home_option, keeper_for, settings_option, warn
+from gridkeeper.cli.common import (
+    command_env,
+    configs_option,
+    home_option,
+    keeper_for,
+    settings_option,
+    warn,
+)
 from gridkeeper.errors import OperationFailed, UsageError
 from gridkeeper.keeper.client import KeeperClient, KeeperError
 from gridkeeper.paths import find_settings, resolve_home
@@ -97,13 +104,7 @@ def _print_results(results: list[dict[str, Any]], as_json: bool = False) -> int:
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Instance config file (repeatable).",
-)
+@configs_option
 @click.option("--all", "all_", is_flag=True, help="Every config in the instances directory.")
 @click.option(
     "-d",
@@ -219,13 +220,7 @@ def _targets(names: tuple[str, ...], configs: tuple[Path, ...], all_: bool) -> d
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Instance config file (repeatable).",
-)
+@configs_option
 @click.option("--all", "all_", is_flag=True, help="Every instance (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @home_option

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gridkeeper.cli.common import home_option
+from gridkeeper.cli.common import configs_option, home_option
 from gridkeeper.cli.keeper_cmd import _keeper_if_anything_ran, _print_results, _spinner, _targets
 from gridkeeper.errors import UsageError
 from gridkeeper.keeper.client import KeeperClient
@@ -26,13 +26,7 @@ def _rows_for(client: KeeperClient, args: dict[str, Any]) -> list[dict[str, Any]
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Instance config file (repeatable).",
-)
+@configs_option
 @click.option("--all", "all_", is_flag=True, help="Every instance.")
 @click.option(
     "--cancel-orders",
