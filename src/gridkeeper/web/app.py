@@ -134,7 +134,9 @@ def build_app(config: WebConfig) -> Any:
 
     async def ack(request: Request) -> Response:
         raw = str(request.path_params["alert_id"])
-        if not raw.isdigit():
+        # ASCII only: str.isdigit() is true for "²", which int() refuses; and past 18 digits
+        # the id overflows SQLite's integer (both were 500s).
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise SourceError("alert id must be a number", 400)
         await sources.ack(int(raw))
         return JSONResponse({"acked": int(raw)})
@@ -216,7 +218,7 @@ def build_app(config: WebConfig) -> Any:
 
     async def grid_log(request: Request) -> Response:
         raw = request.query_params.get("lines", "200")
-        lines = min(int(raw), 2000) if raw.isdigit() else 200
+        lines = min(int(raw[:5]), 2000) if raw.isascii() and raw.isdigit() else 200
         return JSONResponse({"lines": await sources.log_tail(_name(request), lines)})
 
     async def grid_command(request: Request) -> Response:
