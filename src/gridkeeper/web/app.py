@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import sqlite3
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -135,7 +134,9 @@ def build_app(config: WebConfig) -> Any:
 
     async def ack(request: Request) -> Response:
         raw = str(request.path_params["alert_id"])
-        if not raw.isdigit():
+        # ASCII only: str.isdigit() is true for "²", which int() refuses; and past 18 digits
+        # the id overflows SQLite's integer (both were 500s).
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise SourceError("alert id must be a number", 400)
         await sources.ack(int(raw))
         return JSONResponse({"acked": int(raw)})
@@ -181,22 +182,23 @@ def build_app(config: WebConfig) -> Any:
         return JSONResponse(result)
 
     async def _wait_flat(name: str) -> None:
-        """The operator asked for a flat stop: the process is stopped only once the bot
-        reports no position. A close still working (or a bot that ignored the request) keeps
-        the bot running, so it can finish; the operator is told what it holds."""
+        """The operator asked for a flat stop: the process is stopped only once the bot's
+        close is done (`closing` ends, as `gridkeeper stop --flatten` waits for). Not
+        `position == 0`: a spot grid keeps the inventory it started with, and a perp grid may
+        keep dust below one order; neither ever reads 0. A close still working (or a bot that
+        ignored the request) keeps the bot running, so it can finish; the operator is told
+        what it holds."""
         deadline = anyio.current_time() + FLATTEN_WAIT_S
-        position = Decimal(0)
         while True:
             view = await sources.bot(name, "GET", "/api/grid")
-            position = Decimal(str(view.get("position") or 0))
-            if position == 0 or anyio.current_time() >= deadline:
+            if not view.get("closing") or anyio.current_time() >= deadline:
                 break
             await anyio.sleep(0.5)
-        if position != 0:
+        if view.get("closing"):
             raise SourceError(
-                f"{name} still holds {position} {FLATTEN_WAIT_S:g}s after the flatten request; "
-                "it keeps running so its close can finish: check `gridkeeper grid show "
-                f"{name}` and stop again",
+                f"{name} still holds {view.get('position')} {FLATTEN_WAIT_S:g}s after the "
+                "flatten request; it keeps running so its close can finish: check `gridkeeper "
+                f"grid show {name}` and stop again",
                 409,
             )
 
@@ -216,7 +218,7 @@ def build_app(config: WebConfig) -> Any:
 
     async def grid_log(request: Request) -> Response:
         raw = request.query_params.get("lines", "200")
-        lines = min(int(raw), 2000) if raw.isdigit() else 200
+        lines = min(int(raw[:5]), 2000) if raw.isascii() and raw.isdigit() else 200
         return JSONResponse({"lines": await sources.log_tail(_name(request), lines)})
 
     async def grid_command(request: Request) -> Response:

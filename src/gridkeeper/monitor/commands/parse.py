@@ -102,9 +102,14 @@ def parse(text: str) -> Command | None:
             raise CommandError(usage(name))
         return Command(name, instance=_name(name, args[0]) if args else None)
     if name == "ack":
-        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+        raw = args[0].lstrip("#") if len(args) == 1 else ""
+        # ASCII only: "²".isdigit() is true but int() refuses it (a ValueError the loop only
+        # logged, leaving the operator without an answer).
+        if not (raw.isascii() and raw.isdigit()):
             raise CommandError(usage(name))
-        return Command(name, alert_id=int(args[0].lstrip("#")))
+        if len(raw) > 18:  # past SQLite's 64-bit integers: no alert has such an id
+            raise CommandError(f"no alert #{raw}")
+        return Command(name, alert_id=int(raw))
     if name == "adjust":
         if len(args) != 3:
             raise CommandError(usage(name))

@@ -146,9 +146,16 @@ def execute(ops: Ops, name: str, action: dict[str, Any]) -> tuple[bool, str]:
         if view is None:
             return True, str(answer.body.get("status", "ok"))
         text = f"{render.grid_line(view)}, position {view.get('position')}"
-        if (action.get("body") or {}).get("flatten") and not _flat_or_closing(view):
+        flatten_done = answer.body.get("flatten") is True
+        if (
+            (action.get("body") or {}).get("flatten")
+            and not flatten_done
+            and not _flat_or_closing(view)
+        ):
             # Say it plainly rather than report a flatten that did not happen (a bot without
-            # the stop options stops trading and keeps its position).
+            # the stop options stops trading and keeps its position). A bot that flattens says
+            # so in its answer (`"flatten": true`): its position may stay non-zero (a spot
+            # grid keeps the inventory it started with; dust below one order stays).
             return False, (
                 f"{text}: the position is not closed and no close is under way; this bot may "
                 "not support flatten - close it on the host (gridkeeper grid ...)"
