@@ -140,4 +140,13 @@ def write_grid_range(path: Path, *, lower: Decimal, upper: Decimal, num: int) ->
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(new)
+        # On disk before the rename: a power loss must leave the old file or the new one,
+        # never an empty one under the config's name.
+        handle.flush()
+        os.fsync(handle.fileno())
     tmp.replace(path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself
+    finally:
+        os.close(dir_fd)
