@@ -3,6 +3,8 @@ nonce name the bot spells out instead of importing the keeper."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import orjson
@@ -70,3 +72,28 @@ def test_market_view_live_only_with_figures() -> None:
     assert view.top() == (Decimal("101.4"), Decimal("101.6"))
     view.live = False  # what a disconnect does
     assert view.price() is None and view.top() is None
+
+
+# What a running bot imports (cli/bot_cmd.py's serve), and what must stay out of it: each of these
+# costs MiB in every bot (docs/footprint.md, "Grid bot").
+BOT_PATH = (
+    "gridkeeper.cli.bot_cmd",
+    "gridkeeper.bot.api",
+    "gridkeeper.bot.runner",
+    "gridkeeper.bot.store",
+    "gridkeeper.exchange.client",
+    "gridkeeper.exchange.stream",
+    "gridkeeper.exchange.market_stream",
+)
+NOT_IN_A_BOT = ("cryptography", "rich", "pygments", "structlog", "gridkeeper.keeper")
+
+
+def test_bot_path_leaves_heavy_packages_out() -> None:
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in BOT_PATH)
+        + f"print(sorted(m for m in sys.modules if m.split('.')[0] in {NOT_IN_A_BOT!r} "
+        + f"or m.startswith({NOT_IN_A_BOT!r}[-1])))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
