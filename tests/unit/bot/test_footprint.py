@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
@@ -97,3 +98,40 @@ def test_bot_path_leaves_heavy_packages_out() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_control_server_serves_with_date_and_stops_when_told() -> None:
+    """The bot's uvicorn without the 100 ms timer still answers with a Date header, keeps it
+    current, and its serve() returns once should_exit is set (what the bot's shutdown does)."""
+    import asyncio
+
+    import httpx
+    import uvicorn
+
+    from tests.support import free_port
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def main() -> tuple[int, str, bool]:
+        port = free_port()
+        sock = bot_cmd.bind(port)
+        server = bot_cmd._QuietServer(
+            uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+        )
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):  # until it listens (deadline: 200 tries)
+                try:
+                    r = await http.get(f"http://127.0.0.1:{port}/")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+        return r.status_code, r.headers.get("date", ""), task.done()
+
+    status, date, done = asyncio.run(main())
+    assert status == 200 and date.endswith(" GMT") and done
+
