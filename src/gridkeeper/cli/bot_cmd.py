@@ -154,7 +154,9 @@ def _market_stream(inst: InstanceConfig) -> tuple[Any, asyncio.Task[None] | None
     exch = inst.exchange or ExchangeConfig()
     assert inst.metadata.symbol
     view = MarketView()
-    stream = MarketStream(exch.ws_url, inst.metadata.symbol, view)
+    # Backpack names its perps SYMBOL_PERP; only they have a mark price (and a stream of it).
+    perp = inst.metadata.symbol.upper().endswith("_PERP")
+    stream = MarketStream(exch.ws_url, inst.metadata.symbol, view, mark=perp)
     return view, asyncio.create_task(stream.run())
 
 

@@ -135,3 +135,21 @@ def test_control_server_serves_with_date_and_stops_when_told() -> None:
     status, date, done = asyncio.run(main())
     assert status == 200 and date.endswith(" GMT") and done
 
+
+def test_market_view_mark_price_from_the_perp_stream() -> None:
+    """A perp's stream subscribes markPrice and holds the mark; a spot stream does not ask for
+    it; a bad or non-positive mark is ignored; a disconnect hides it (callers read REST)."""
+    assert "markPrice.SOL_USDC" not in MarketStream("ws://x", "SOL_USDC", MarketView()).streams
+    view = MarketView()
+    stream = MarketStream("ws://127.0.0.1:1/ws", "SOL_USDC_PERP", view, mark=True)
+    assert "markPrice.SOL_USDC_PERP" in stream.streams
+    assert view.mark_price() is None
+    msg = {"e": "markPrice", "s": "SOL_USDC_PERP", "p": "100.123456", "i": "100.1"}
+    stream.handle(orjson.dumps({"data": msg}))
+    assert view.mark_price() == Decimal("100.123456")
+    stream.handle(orjson.dumps({"data": {**msg, "p": "-1"}}))
+    stream.handle(orjson.dumps({"data": {**msg, "p": None}}))
+    stream.handle(orjson.dumps({"data": {**msg, "s": "BTC_USDC_PERP", "p": "5"}}))
+    assert view.mark_price() == Decimal("100.123456")
+    view.live = False
+    assert view.mark_price() is None
