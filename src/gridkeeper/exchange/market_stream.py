@@ -33,6 +33,10 @@ from gridkeeper.backoff import Backoff
 log = logging.getLogger(__name__)
 
 
+# Backpack pushes the mark about once a second; older than this, the REST read is used instead.
+MARK_MAX_AGE_S = 3.0
+
+
 @dataclass
 class MarketView:
     """The newest streamed figures; `live` only while the stream is connected and acknowledged
@@ -44,14 +48,19 @@ class MarketView:
     mark: Decimal | None = None  # a perp's mark price (markPrice stream), when subscribed
     live: bool = False
     updated: float = 0.0  # monotonic time of the last message applied
+    mark_updated: float = 0.0  # monotonic time of the last mark applied
 
     def price(self) -> Decimal | None:
         """The last trade price, while the stream holds it."""
         return self.last if self.live else None
 
-    def mark_price(self) -> Decimal | None:
-        """The perp's mark price, while the stream holds it."""
-        return self.mark if self.live else None
+    def mark_price(self, max_age_s: float = MARK_MAX_AGE_S) -> Decimal | None:
+        """The perp's mark price, while the stream holds one at most `max_age_s` old. The
+        stop-loss compares PnL at the mark: a mark the exchange stopped pushing must not stand
+        in for a fresh read (callers then read REST, as without the stream)."""
+        if not self.live or self.mark is None:
+            return None
+        return self.mark if time.monotonic() - self.mark_updated <= max_age_s else None
 
     def top(self) -> tuple[Decimal, Decimal] | None:
         """Best bid and ask, while the stream holds both."""
@@ -143,6 +152,7 @@ class MarketStream:
             if mark is None:
                 return
             view.mark = mark
+            view.mark_updated = time.monotonic()
         else:
             return
         view.updated = time.monotonic()

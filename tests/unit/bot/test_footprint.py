@@ -151,5 +151,9 @@ def test_market_view_mark_price_from_the_perp_stream() -> None:
     stream.handle(orjson.dumps({"data": {**msg, "p": None}}))
     stream.handle(orjson.dumps({"data": {**msg, "s": "BTC_USDC_PERP", "p": "5"}}))
     assert view.mark_price() == Decimal("100.123456")
+    view.mark_updated -= 10.0  # the exchange stopped pushing the mark: too old to stand in
+    assert view.mark_price() is None
+    stream.handle(orjson.dumps({"data": msg}))
+    assert view.mark_price() == Decimal("100.123456")
     view.live = False
     assert view.mark_price() is None
