@@ -8,7 +8,11 @@ second (the least any bot on this price does), and a plain idle interpreter.
 
 Targets (issue 14): bot RSS <= 40 MiB, CPU <= 0.3 %.
 
-Run: .venv/bin/python benchmarks/bot_idle.py [--seconds 60] [--warmup 15]
+With --position the price first steps down across the 99 level (one buy fills), then ticks
+inside the 98..99 step: the bot holds a 1-lot long, as most perp grids do at rest, and values
+it at the mark price every poll (streamed, or `/api/v1/markPrices` without the stream).
+
+Run: .venv/bin/python benchmarks/bot_idle.py [--seconds 60] [--warmup 15] [--position]
 """
 
 from __future__ import annotations
@@ -82,6 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument(
+        "--position", action="store_true", help="hold a position (one fill) while at rest"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rig = PaperRig(Path(tmp))
@@ -92,10 +99,12 @@ def main() -> None:
             extra.append(subprocess.Popen([sys.executable, "-c", BARE_LOOP, rig.url]))
             extra.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1e6)"]))
             rng = random.Random(7)
+            # Inside one grid step around 100 (levels 99 and 101 rest): nothing fills. With
+            # --position, inside 98..99 after the buy at 99 filled (levels 98 and 100 rest).
+            centre = 98.5 if args.position else 100.0
 
             def tick() -> None:
-                # Inside one grid step around 100 (levels 99 and 101 rest): nothing fills.
-                rig.set_price(f"{100 + rng.uniform(-0.4, 0.4):.2f}")
+                rig.set_price(f"{centre + rng.uniform(-0.4, 0.4):.2f}")
 
             measure({}, args.warmup, tick)  # start-up reconcile, first full cycles
             procs = {
@@ -109,7 +118,8 @@ def main() -> None:
                 proc.terminate()
                 proc.wait()
             rig.close()
-    print(f"grid bot at rest, {args.seconds:g} s, price ticking 1/s, no fills")
+    held = ", holding a 1-lot long" if args.position else ""
+    print(f"grid bot at rest{held}, {args.seconds:g} s, price ticking 1/s, no fills")
     print(f"{'process':<18} {'RSS MiB':>8} {'PSS MiB':>8} {'CPU %':>7} {'threads':>7}")
     for s in samples:
         pss = f"{s.pss_mib:8.1f}" if s.pss_mib is not None else f"{'-':>8}"

@@ -32,15 +32,18 @@ class ExchangeReads(RunnerBase):
         positions = await self._call(self.client.get_positions(self.spec.symbol))
         return next((p.net_quantity for p in positions if p.symbol == self.spec.symbol), Decimal(0))
 
-    async def _refresh_mark(self) -> None:
+    async def _refresh_mark(self, *, full: bool = True) -> None:
         """Perps holding a position: keep the exchange's mark in the state (total PnL is valued
         at it, as the exchange values the account). `/api/v1/markPrices` gives it at full
         precision (the position's `markPrice` is rounded to the tick). A flat grid's PnL does
-        not depend on it: no read."""
+        not depend on it: no read. Between full reconciles the streamed mark (market_stream's
+        `markPrice.<symbol>`) stands in for the read while the stream holds one."""
         st = self.strategy.state
         if self.strategy.market.spot or st.position == 0:
             return
-        mark = await self._call(self.client.get_mark_price(self.spec.symbol))
+        mark = self.market.mark_price() if self.market is not None and not full else None
+        if mark is None:
+            mark = await self._call(self.client.get_mark_price(self.spec.symbol))
         if mark is not None and mark > 0:
             st.mark_price = mark
 

@@ -93,7 +93,7 @@ class FastFills(ExchangeReads):
         if self.unsaved_fills:
             self._save([])  # nothing was sent: the fills are still saved
         # Bookkeeping that can wait for the order: the mark (perps), the invariant, events.
-        await self._refresh_mark()
+        await self._refresh_mark(full=False)  # the streamed mark, when the stream holds one
         await self.executor.run(strategy.check_exits(now_ms()))
         self.last_loop_at = time.time()
         self._flush_events()

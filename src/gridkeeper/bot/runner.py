@@ -256,7 +256,7 @@ class BotRunner(PositionCheck, FastFills, RunnerViews):
             self.need_reconcile = False
         else:
             applied = apply_fills(strategy, fills, self.store.issued, seen)
-        await self._refresh_mark()  # perps: after the fills, so a new position is valued
+        await self._refresh_mark(full=full)  # perps: after the fills, so a new position is valued
         self._save([], applied)
         top = self.market.top() if self.market is not None and not full else None
         bid, ask = top if top is not None else await self._book_top()

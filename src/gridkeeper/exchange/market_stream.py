@@ -1,14 +1,17 @@
-"""Backpack's public `bookTicker.<symbol>` and `ticker.<symbol>` streams, as one price view.
+"""Backpack's public `bookTicker.<symbol>` and `ticker.<symbol>` streams (and, for a perp,
+`markPrice.<symbol>`), as one price view.
 
 A bot at rest used to read the ticker and the depth over REST every poll (two requests a
 second, each a few hundred microseconds of CPU on both ends). With this stream the exchange
-pushes what changed, and the bot's poll only reads `MarketView`. While the connection is down
+pushes what changed, and the bot's poll only reads `MarketView`. A perp bot holding a position
+also read `/api/v1/markPrices` every poll to value it; with `mark=True` the mark comes from the
+stream too (`view.mark_price()`). While the connection is down
 (or not acknowledged yet) `view.live` is False and callers read REST as before.
 
 Usage::
 
     view = MarketView()
-    stream = MarketStream(ws_url, "SOL_USDC", view)
+    stream = MarketStream(ws_url, "SOL_USDC_PERP", view, mark=True)
     task = asyncio.create_task(stream.run())   # reconnects by itself until cancelled
 """
 
@@ -30,6 +33,10 @@ from gridkeeper.backoff import Backoff
 log = logging.getLogger(__name__)
 
 
+# Backpack pushes the mark about once a second; older than this, the REST read is used instead.
+MARK_MAX_AGE_S = 3.0
+
+
 @dataclass
 class MarketView:
     """The newest streamed figures; `live` only while the stream is connected and acknowledged
@@ -38,12 +45,22 @@ class MarketView:
     last: Decimal | None = None
     bid: Decimal | None = None
     ask: Decimal | None = None
+    mark: Decimal | None = None  # a perp's mark price (markPrice stream), when subscribed
     live: bool = False
     updated: float = 0.0  # monotonic time of the last message applied
+    mark_updated: float = 0.0  # monotonic time of the last mark applied
 
     def price(self) -> Decimal | None:
         """The last trade price, while the stream holds it."""
         return self.last if self.live else None
+
+    def mark_price(self, max_age_s: float = MARK_MAX_AGE_S) -> Decimal | None:
+        """The perp's mark price, while the stream holds one at most `max_age_s` old. The
+        stop-loss compares PnL at the mark: a mark the exchange stopped pushing must not stand
+        in for a fresh read (callers then read REST, as without the stream)."""
+        if not self.live or self.mark is None:
+            return None
+        return self.mark if time.monotonic() - self.mark_updated <= max_age_s else None
 
     def top(self) -> tuple[Decimal, Decimal] | None:
         """Best bid and ask, while the stream holds both."""
@@ -72,6 +89,7 @@ class MarketStream:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         open_timeout_s: float = 10.0,
+        mark: bool = False,
     ) -> None:
         self.ws_url = ws_url
         self.symbol = symbol
@@ -80,6 +98,8 @@ class MarketStream:
         self.backoff_max_s = backoff_max_s
         self.open_timeout_s = open_timeout_s
         self.streams = [f"bookTicker.{symbol}", f"ticker.{symbol}"]
+        if mark:  # perps only: a spot market has no mark price
+            self.streams.append(f"markPrice.{symbol}")
 
     async def run(self) -> None:
         retry = Backoff(self.backoff_initial_s, self.backoff_max_s, jitter=0.2)
@@ -98,7 +118,7 @@ class MarketStream:
             finally:
                 # Until fresh figures arrive the old ones may be stale: callers use REST.
                 self.view.live = False
-                self.view.last = self.view.bid = self.view.ask = None
+                self.view.last = self.view.bid = self.view.ask = self.view.mark = None
             await asyncio.sleep(retry.next())
 
     def handle(self, raw: str | bytes) -> None:
@@ -127,6 +147,12 @@ class MarketStream:
             if last is None:
                 return
             view.last = last
+        elif data.get("e") == "markPrice":
+            mark = _dec(data.get("p"))
+            if mark is None:
+                return
+            view.mark = mark
+            view.mark_updated = time.monotonic()
         else:
             return
         view.updated = time.monotonic()

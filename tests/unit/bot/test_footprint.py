@@ -3,7 +3,10 @@ nonce name the bot spells out instead of importing the keeper."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
@@ -70,3 +73,87 @@ def test_market_view_live_only_with_figures() -> None:
     assert view.top() == (Decimal("101.4"), Decimal("101.6"))
     view.live = False  # what a disconnect does
     assert view.price() is None and view.top() is None
+
+
+# What a running bot imports (cli/bot_cmd.py's serve), and what must stay out of it: each of these
+# costs MiB in every bot (docs/footprint.md, "Grid bot").
+BOT_PATH = (
+    "gridkeeper.cli.bot_cmd",
+    "gridkeeper.bot.api",
+    "gridkeeper.bot.runner",
+    "gridkeeper.bot.store",
+    "gridkeeper.exchange.client",
+    "gridkeeper.exchange.stream",
+    "gridkeeper.exchange.market_stream",
+)
+NOT_IN_A_BOT = ("cryptography", "rich", "pygments", "structlog", "gridkeeper.keeper")
+
+
+def test_bot_path_leaves_heavy_packages_out() -> None:
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in BOT_PATH)
+        + f"print(sorted(m for m in sys.modules if m.split('.')[0] in {NOT_IN_A_BOT!r} "
+        + f"or m.startswith({NOT_IN_A_BOT!r}[-1])))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_control_server_serves_with_date_and_stops_when_told() -> None:
+    """The bot's uvicorn without the 100 ms timer still answers with a Date header, keeps it
+    current, and its serve() returns once should_exit is set (what the bot's shutdown does)."""
+    import asyncio
+
+    import httpx
+    import uvicorn
+
+    from tests.support import free_port
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def main() -> tuple[int, str, bool]:
+        port = free_port()
+        sock = bot_cmd.bind(port)
+        server = bot_cmd._QuietServer(
+            uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+        )
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):  # until it listens (deadline: 200 tries)
+                try:
+                    r = await http.get(f"http://127.0.0.1:{port}/")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+        return r.status_code, r.headers.get("date", ""), task.done()
+
+    status, date, done = asyncio.run(main())
+    assert status == 200 and date.endswith(" GMT") and done
+
+
+def test_market_view_mark_price_from_the_perp_stream() -> None:
+    """A perp's stream subscribes markPrice and holds the mark; a spot stream does not ask for
+    it; a bad or non-positive mark is ignored; a disconnect hides it (callers read REST)."""
+    assert "markPrice.SOL_USDC" not in MarketStream("ws://x", "SOL_USDC", MarketView()).streams
+    view = MarketView()
+    stream = MarketStream("ws://127.0.0.1:1/ws", "SOL_USDC_PERP", view, mark=True)
+    assert "markPrice.SOL_USDC_PERP" in stream.streams
+    assert view.mark_price() is None
+    msg = {"e": "markPrice", "s": "SOL_USDC_PERP", "p": "100.123456", "i": "100.1"}
+    stream.handle(orjson.dumps({"data": msg}))
+    assert view.mark_price() == Decimal("100.123456")
+    stream.handle(orjson.dumps({"data": {**msg, "p": "-1"}}))
+    stream.handle(orjson.dumps({"data": {**msg, "p": None}}))
+    stream.handle(orjson.dumps({"data": {**msg, "s": "BTC_USDC_PERP", "p": "5"}}))
+    assert view.mark_price() == Decimal("100.123456")
+    view.mark_updated -= 10.0  # the exchange stopped pushing the mark: too old to stand in
+    assert view.mark_price() is None
+    stream.handle(orjson.dumps({"data": msg}))
+    assert view.mark_price() == Decimal("100.123456")
+    view.live = False
+    assert view.mark_price() is None

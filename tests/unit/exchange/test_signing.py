@@ -103,3 +103,31 @@ def test_bad_secret_is_reported() -> None:
     """A secret that is not a base64 32-byte seed raises InvalidKeyError naming the problem."""
     with pytest.raises(signing.InvalidKeyError, match="32 bytes"):
         signing.sign("x", base64.b64encode(b"short").decode())
+
+
+def test_signatures_match_cryptography_byte_for_byte() -> None:
+    """The PyNaCl signer agrees with `cryptography`'s ED25519 (the previous signer) on keys,
+    signatures and verification, so a switch of library cannot change what Backpack receives."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    for i in range(20):
+        ref = Ed25519PrivateKey.generate()
+        secret = base64.b64encode(ref.private_bytes_raw()).decode()
+        public = base64.b64encode(ref.public_key().public_bytes_raw()).decode()
+        message = f"instruction=orderExecute&price=100.{i}&timestamp=1700000000000&window=5000"
+        assert signing.public_key_of(secret) == public
+        ours = signing.sign(message, secret)
+        assert base64.b64decode(ours) == ref.sign(message.encode())  # ED25519 is deterministic
+        assert signing.verify(message, ours, public)
+        ref.public_key().verify(base64.b64decode(ours), message.encode())  # raises if invalid
+
+
+def test_verify_never_raises_on_malformed_input() -> None:
+    """A short signature, a key that is not a curve point or not base64: False, not an error."""
+    secret, public = signing.keygen()
+    sig = signing.sign("m", secret)
+    short = base64.b64encode(b"\x01" * 10).decode()
+    assert not signing.verify("m", short, public)
+    assert not signing.verify("m", sig, base64.b64encode(b"\xff" * 32).decode())
+    assert not signing.verify("m", sig, base64.b64encode(b"\x00" * 31).decode())
+    assert not signing.verify("m", sig, "%%%")
