@@ -213,7 +213,11 @@ def main() -> int:
     finally:
         if web is not None:
             web.terminate()
-            web.wait(timeout=10)
+            try:
+                web.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # never skip the keeper's shutdown below
+                web.kill()
+                web.wait()
         subprocess.run(
             [sys.executable, "-m", "gridkeeper", "shutdown"],
             cwd=root,

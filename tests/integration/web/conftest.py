@@ -73,8 +73,14 @@ def web(ops: Ops, tmp_path: Path) -> Iterator[Web]:  # noqa: F811 (ops is the fi
         yield server
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-        out.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("gridkeeper web did not stop within 10 s of SIGTERM") from None
+        finally:
+            out.close()
 
 
 @dataclass
