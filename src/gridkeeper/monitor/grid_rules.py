@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from gridkeeper.config.monitor_grid import GridAlertRules
 from gridkeeper.gridreport import GridReport
 from gridkeeper.monitor.rules import Observation
+
+if TYPE_CHECKING:  # pydantic stays out of the monitor process (settings_view)
+    from gridkeeper.config.monitor_grid import GridAlertRules
 
 GRID_RULES = (
     "grid_paused",

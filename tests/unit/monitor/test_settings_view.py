@@ -90,3 +90,25 @@ def test_the_resolver_reads_a_real_file_with_variables(tmp_path: Path) -> None:
     assert config.notifications.telegram.bot_token.get_secret_value() == "123:abc"
     assert config.settings_path == path.resolve()
     assert "123:abc" in config.secrets
+
+
+def test_the_monitor_process_path_leaves_pydantic_out() -> None:
+    """Every module the monitor process runs (its entry point, the loop, trading alerts, grid
+    metrics, Telegram commands) imports no pydantic and no config model: a type-only import that
+    became a real one would cost the monitor ~15 MiB (docs/footprint.md, issue 14)."""
+    modules = [
+        "gridkeeper.monitor.main",
+        "gridkeeper.monitor.service",
+        "gridkeeper.monitor.grid_rules",
+        "gridkeeper.monitor.grids",
+        "gridkeeper.monitor.commands.poller",
+        "gridkeeper.monitor.channels.factory",
+    ]
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'"
+        + " or m.startswith('gridkeeper.config.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

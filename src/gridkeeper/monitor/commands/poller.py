@@ -26,9 +26,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gridkeeper.config.monitor import TelegramChannel
 from gridkeeper.logs import add_redactions, get_logger, log_event
 from gridkeeper.monitor.commands import render
 from gridkeeper.monitor.commands.botapi import BotApi, BotApiError
@@ -37,6 +36,9 @@ from gridkeeper.monitor.commands.ops import OpError, Ops
 from gridkeeper.monitor.commands.parse import Command, CommandError, help_text, parse
 from gridkeeper.monitor.commands.plan import execute, plan
 from gridkeeper.monitor.outbox import RetryPolicy
+
+if TYPE_CHECKING:  # pydantic stays out of the monitor process (settings_view)
+    from gridkeeper.config.monitor import TelegramChannel
 
 log = logging.getLogger("gridkeeper.monitor.telegram")
 audit = get_logger("gridkeeper.monitor.telegram")
