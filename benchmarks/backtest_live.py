@@ -135,7 +135,8 @@ def _drive(
     tokens = home / "tokens"
     _wait(lambda: (tokens / "bench.token").exists(), "the bot's token")
     bot_auth = {"Authorization": "Bearer " + (tokens / "bench.token").read_text().strip()}
-    admin = {"Authorization": "Bearer " + (tokens / "paper-exchange.token").read_text().strip()}
+    admin_token = (home / "paper" / "admin.token").read_text().strip()
+    admin = {"Authorization": "Bearer " + admin_token}
     with httpx.Client(timeout=10) as http:
 
         def detailed() -> dict[str, Any]:

@@ -225,7 +225,7 @@ def main() -> None:
             servers.append(
                 spawn([python, __file__, "--serve-noop", str(noop_port)], noop_url + "/noop")
             )
-            token = (home / "kind" / "tokens" / "paper-exchange.token").read_text().strip()
+            token = (home / "kind" / "paper" / "admin.token").read_text().strip()
             asyncio.run(http_noop(noop_url, 200))  # warm-up
             noop_rate = asyncio.run(http_noop(noop_url, args.orders))
             order_rate = asyncio.run(http_orders(urls["kind"], args.orders))

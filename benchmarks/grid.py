@@ -210,8 +210,7 @@ def latency(rounds: int) -> tuple[list[float], list[float], list[float]]:
             )
             keys = orjson.loads((home / "paper" / "demo-account.json").read_bytes())
             admin = {
-                "Authorization": "Bearer "
-                + (home / "tokens" / "paper-exchange.token").read_text().strip()
+                "Authorization": "Bearer " + (home / "paper" / "admin.token").read_text().strip()
             }
             return asyncio.run(_measure(url, keys, admin, bot_port, rounds))
         finally:

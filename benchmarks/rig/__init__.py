@@ -114,7 +114,7 @@ class PaperRig:
     @property
     def admin(self) -> dict[str, str]:
         if self._admin is None:
-            token = (self.home / "tokens" / "paper-exchange.token").read_text().strip()
+            token = (self.home / "paper" / "admin.token").read_text().strip()
             self._admin = {"Authorization": f"Bearer {token}"}
         return self._admin
 

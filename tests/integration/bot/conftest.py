@@ -75,7 +75,7 @@ class Paper:
 
     @property
     def admin(self) -> dict[str, str]:
-        token = (self.home / "tokens" / "paper-exchange.token").read_text().strip()
+        token = (self.home / "paper" / "admin.token").read_text().strip()
         return {"Authorization": f"Bearer {token}"}
 
     def set_price(self, symbol: str, price: str) -> dict[str, Any]:

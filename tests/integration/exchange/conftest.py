@@ -50,7 +50,7 @@ class Paper:
         self.home = home
         self.base_url = server.base_url
         self.ws_url = server.ws_url
-        self.token = (home / "tokens" / "paper-exchange.token").read_text().strip()
+        self.token = (home / "paper" / "admin.token").read_text().strip()
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = httpx.post(

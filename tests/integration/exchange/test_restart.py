@@ -45,7 +45,7 @@ def _start(config: Path, home: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def _price(home: Path, port: int, symbol: str, price: str) -> None:
-    token = (home / "tokens" / "paper-exchange.token").read_text().strip()
+    token = (home / "paper" / "admin.token").read_text().strip()
     response = httpx.post(
         f"http://127.0.0.1:{port}/_paper/price",
         json={"symbol": symbol, "price": price},

@@ -64,7 +64,7 @@ def test_loader_errors_name_file_and_key(tmp_path: Path) -> None:
 def test_admin_token_is_private_and_stable(tmp_path: Path) -> None:
     """The admin token is created 0600 once and read back afterwards."""
     token = admin_token(tmp_path)
-    path = tmp_path / "tokens" / "paper-exchange.token"
+    path = tmp_path / "paper" / "admin.token"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert admin_token(tmp_path) == token and len(token) >= 32
 
@@ -123,3 +123,15 @@ def test_cli_keygen_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture
     missing = tmp_path / "nope.json"
     assert main(["exchange", "--config", str(missing), "--home", str(tmp_path)]) == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_admin_token_moves_out_of_the_grid_bots_tokens_folder(tmp_path: Path) -> None:
+    """A token file in <home>/tokens marks a grid bot (status columns, stop --cancel-orders):
+    the exchange's admin token from an older home moves to <home>/paper, keeping its value."""
+    legacy = tmp_path / "tokens" / "paper-exchange.token"
+    legacy.parent.mkdir()
+    legacy.write_text("old-admin-token-" + "x" * 20)
+    legacy.chmod(0o600)
+    assert admin_token(tmp_path) == "old-admin-token-" + "x" * 20
+    assert not legacy.exists()
+    assert (tmp_path / "paper" / "admin.token").read_text() == "old-admin-token-" + "x" * 20

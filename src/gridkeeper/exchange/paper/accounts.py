@@ -66,9 +66,19 @@ def resolve_accounts(config: PaperExchangeConfig, home: Path) -> list[Account]:
     return [resolve_account(spec, home) for spec in config.accounts]
 
 
+def admin_token_path(home: Path) -> Path:
+    """<home>/paper/admin.token: beside the exchange's other files, not in <home>/tokens, where
+    a token file marks a grid bot's control API (`gridkeeper status`, `stop --cancel-orders`)."""
+    return home / "paper" / "admin.token"
+
+
 def admin_token(home: Path) -> str:
-    """The bearer token of `/_paper/*`, created at first start in <home>/tokens (0600)."""
-    path = home / "tokens" / "paper-exchange.token"
+    """The bearer token of `/_paper/*`, created at first start (0600)."""
+    path = admin_token_path(home)
+    legacy = home / "tokens" / "paper-exchange.token"  # where it was until 2026-11-30
+    if legacy.exists() and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        legacy.replace(path)
     if path.exists():
         return path.read_text().strip()
     token = secrets.token_urlsafe(32)
