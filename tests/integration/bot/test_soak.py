@@ -328,7 +328,13 @@ def sample(
     """One sampled moment: every running bot settles at `price`, then the invariant must hold
     (a breach is collected, so the soak goes on and reports every one at the end)."""
     for g in grids:
-        wait_for(lambda g=g: settled(g, paper, price), what=f"{g.account.name} settled at {price}")
+        # Up to a full reconcile (10 s) after a gap: a fill the order stream missed is read
+        # over REST then (docs/bot.md); 429s on the realistic profile can delay it once more.
+        wait_for(
+            lambda g=g: settled(g, paper, price),
+            timeout=60,
+            what=f"{g.account.name} settled at {price}",
+        )
     for g in grids:
         if g.view()["status"] != "running":
             continue
