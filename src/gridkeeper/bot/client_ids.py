@@ -21,6 +21,7 @@ SLOT_BITS = 11
 GEN_BITS = 13
 MAX_SLOT = (1 << SLOT_BITS) - 2
 CLOSE_SLOT = (1 << SLOT_BITS) - 1
+UNOWNED_SLOT = -1  # reconcile's marker for a duplicate order no slot owns (being cancelled)
 
 
 def instance_tag(instance: str) -> int:

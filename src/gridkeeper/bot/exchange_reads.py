@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gridkeeper.bot.reconcile import apply_fills
 from gridkeeper.bot.runner_base import RunnerBase
 from gridkeeper.exchange.errors import ExchangeError
 from gridkeeper.exchange.models import Fill, Order
@@ -79,6 +80,16 @@ class ExchangeReads(RunnerBase):
                 self.client.get_order_history(self.spec.symbol, order_id=tracked.order_id)
             )
         return found
+
+    async def _catch_up_fills(self) -> None:
+        """Apply every fill the exchange has that is not applied yet, read over REST (they join
+        `unsaved_fills`, saved with the state). Runs before a decision that
+        changes the grid's status: the order stream delivers one fill per message, and a
+        boundary action or stop-loss taken between two of them would act on a position missing
+        fills that already happened (re-laying the range around half a jump, say)."""
+        fills = await self._fills_since(self.strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
+        seen = self._seen(fills)
+        self.unsaved_fills += apply_fills(self.strategy, fills, self.store.issued, seen)
 
     async def _fills_since(self, from_ms: int) -> list[Fill]:
         fills: list[Fill] = []

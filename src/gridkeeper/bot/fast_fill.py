@@ -75,19 +75,22 @@ class FastFills(ExchangeReads):
         fills, self.stream_fills = self.stream_fills, []
         if not fills:
             return False
-        seen = self.store.seen(f.trade_id for f in fills)
-        applied = apply_fills(strategy, fills, self.store.issued, seen)
+        applied = apply_fills(strategy, fills, self.store.issued, self._seen(fills))
         if not applied:
             return False
+        # The fills and the state they make are saved with the replacement's intent, in the
+        # executor's save before the POST: one commit (one fsync) ahead of the order.
+        self.unsaved_fills += applied
         # The streamed price and book when live (the same figures the poll would use), else
         # the newest fill's price, a real trade, standing in for both.
         streamed = self.market.price() if self.market is not None else None
         price = streamed if streamed is not None else max(applied, key=fill_order).price
+        if strategy.decision_due(price):
+            # A boundary action or a limit fires at this price: on every fill there is, not
+            # on the one this message carried (the others may be a message behind).
+            await self._catch_up_fills()
         top = self.market.top() if self.market is not None else None
         bid, ask = top if top is not None else (None, None)
-        # The fills and the state they make are saved with the replacement's intent, in the
-        # executor's save before the POST: one commit (one fsync) ahead of the order.
-        self.unsaved_fills.extend(applied)
         actions = strategy.on_price(price, now_ms(), bid=bid, ask=ask)
         await self.executor.run(actions)
         if self.unsaved_fills:

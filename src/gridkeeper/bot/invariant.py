@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from gridkeeper.bot.client_ids import UNOWNED_SLOT
 from gridkeeper.bot.state import ZERO, GridState, TrackedOrder
 
-UNOWNED_SLOT = -1  # reconcile's marker for a duplicate order no slot owns (being cancelled)
 GRACE_MS = 30_000  # a gap that lasts this long is not a race: the grid pauses
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gridkeeper import backoff
-from gridkeeper.bot.client_ids import CLOSE_SLOT
+from gridkeeper.bot.client_ids import CLOSE_SLOT, UNOWNED_SLOT
 from gridkeeper.bot.grid import floor_to
 from gridkeeper.bot.inventory import InventoryCover
 from gridkeeper.bot.lots import apply_fill
@@ -79,6 +79,11 @@ class OutcomeBook(InventoryCover):
             return
         order.status = "gone"
         order.final_executed = executed
+        if order.slot == UNOWNED_SLOT:
+            # A duplicate no slot owns: no slot waits for its fills (a late one still moves the
+            # position, as an untracked fill), so nothing is gained by tracking it further.
+            self.state.orders.pop(client_id, None)
+            return
         self._finalize_if_done(order)
 
     def _finalize_if_done(self, order: TrackedOrder) -> None:

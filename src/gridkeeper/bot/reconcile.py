@@ -13,11 +13,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from gridkeeper.bot.client_ids import UNOWNED_SLOT
 from gridkeeper.bot.state import ZERO, GridState, TrackedOrder
 from gridkeeper.bot.strategy import GridStrategy
 from gridkeeper.exchange.models import Fill, FundingPayment, Order
-
-UNOWNED_SLOT = -1
 
 
 @dataclass
@@ -86,9 +85,16 @@ def reconcile(
     report = ReconcileReport()
     report.applied = apply_fills(strategy, fills, issued, seen)
     state = strategy.state
+    done = _filled_in_full(open_orders, fills)
     open_by_id: dict[int, Order] = {}
     for order in open_orders:
         if order.symbol != strategy.market.symbol:
+            continue
+        if order.id in done:
+            # The open orders are read before the fills (so a fill between the reads is never
+            # lost): an order the fills show complete filled in between. It is not open any
+            # more, and its fills moved its slot on; taking it for a duplicate would track a
+            # ghost no fill ever completes (and price the slot's next leg around it).
             continue
         if order.client_id is not None and order.client_id in issued:
             open_by_id[order.client_id] = order
@@ -142,6 +148,16 @@ def reconcile(
         )
     strategy.emit("reconciled", "state reconciled with the exchange", **report.summary())
     return report
+
+
+def _filled_in_full(open_orders: list[Order], fills: list[Fill]) -> set[str]:
+    """Ids of the listed open orders whose quantity the fills cover in full."""
+    listed = {o.id: o.quantity for o in open_orders}
+    executed: dict[str, Decimal] = {}
+    for fill in fills:
+        if fill.order_id in listed:
+            executed[fill.order_id] = executed.get(fill.order_id, ZERO) + fill.quantity
+    return {oid for oid, qty in executed.items() if qty >= listed[oid]}
 
 
 # ---- position and funding (defect 5) ----------------------------------------------------------

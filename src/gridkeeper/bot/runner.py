@@ -232,12 +232,13 @@ class BotRunner(PositionCheck, FastFills, RunnerViews):
             )
             history += await self._look_up_missing(open_orders, history)
         fills = []
-        if full or self.fills_due or not self._stream_live():
+        read_fills = full or self.fills_due or not self._stream_live()
+        if read_fills:
             # Fills over REST: in every full reconcile, and in between only when the order
             # stream is down or reported a fill it could not describe (fast_fill).
             self.fills_due = False
             fills = await self._fills_since(strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
-        seen = self.store.seen(f.trade_id for f in fills)
+        seen = self._seen(fills)
         if full:
             report = reconcile(
                 strategy,
@@ -248,16 +249,20 @@ class BotRunner(PositionCheck, FastFills, RunnerViews):
                 history={o.client_id: o for o in history if o.client_id is not None},
                 in_flight=self.executor.busy,
             )
-            applied = report.applied
+            # Recorded at once: a read below that fails must not leave them applied in memory
+            # yet unknown to the store (the next read would apply them twice).
+            self.unsaved_fills += report.applied
             await self._book_funding()
             assert position_before is not None
             await self._check_position(position_before, await self._exchange_figure())
             self._last_reconcile = time.monotonic()
             self.need_reconcile = False
         else:
-            applied = apply_fills(strategy, fills, self.store.issued, seen)
+            self.unsaved_fills += apply_fills(strategy, fills, self.store.issued, seen)
+            if not read_fills and strategy.decision_due(price):
+                await self._catch_up_fills()
         await self._refresh_mark(full=full)  # perps: after the fills, so a new position is valued
-        self._save([], applied)
+        self._save([])
         top = self.market.top() if self.market is not None and not full else None
         bid, ask = top if top is not None else await self._book_top()
         actions = strategy.on_price(price, now_ms(), bid=bid, ask=ask)

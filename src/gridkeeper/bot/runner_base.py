@@ -107,6 +107,13 @@ class RunnerBase:
         self._emit("exchange_error", str(exc), code=exc.code)
         self._flush_events()
 
+    def _seen(self, fills: list[Fill]) -> set[str]:
+        """Trade ids among `fills` already applied: saved, or applied and not saved yet (a read
+        that failed mid-cycle leaves them unsaved; they must not be applied twice)."""
+        seen = self.store.seen(f.trade_id for f in fills)
+        seen.update(f.trade_id for f in self.unsaved_fills)
+        return seen
+
     def _save(self, intents: list[TrackedOrder], fills: list[Fill] | None = None) -> None:
         if self._strategy is not None:
             applied = [*self.unsaved_fills, *(fills or [])]

@@ -98,8 +98,28 @@ class GridStrategy(GridCore):
             self.resume("price back in range")
         return self.plan(now_ms)
 
-    def _check_limits(self, price: Decimal) -> bool:
-        """stop_loss / take_profit on total PnL at `price`; True when one fired."""
+    def decision_due(self, price: Decimal) -> bool:
+        """Whether `on_price(price)` would change the grid's status (a stop-loss, take-profit,
+        boundary action or auto-resume fires). Changes nothing: the runner reads every fill
+        over REST first when it is due, so such a decision never rests on a position that is
+        missing fills the order stream has not delivered yet."""
+        st = self.state
+        if st.status == "running":
+            return self._limit_hit(price) is not None or (
+                self.config.enable_boundary_check and self._outside(price)
+            )
+        return (
+            st.status == "paused"
+            and st.auto_resume
+            and (self._limit_hit(price) is not None or st.lower <= price <= st.upper)
+        )
+
+    def _outside(self, price: Decimal) -> bool:
+        tol, st = self.config.boundary_tolerance, self.state
+        return price > st.upper * (1 + tol) or price < st.lower * (1 - tol)
+
+    def _limit_hit(self, price: Decimal) -> tuple[str, str] | None:
+        """(action, reason) of the stop_loss / take_profit that total PnL at `price` hits."""
         cfg, st = self.config, self.state
         # Perps: the worse of the PnL at the mark (how the exchange values the account) and at
         # the last trade (what a close would get from the book). The mark is smoothed: a fast
@@ -109,26 +129,25 @@ class GridStrategy(GridCore):
         if st.mark_price is not None:
             pnl = min(pnl, st.total_pnl(st.mark_price))
         if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
-            self.trigger(
-                _limit_action(cfg.stop_loss_action),
-                f"stop_loss: total PnL {pnl} <= -{cfg.stop_loss}",
-            )
-            return True
+            return cfg.stop_loss_action, f"stop_loss: total PnL {pnl} <= -{cfg.stop_loss}"
         if cfg.take_profit is not None and pnl >= cfg.take_profit:
-            self.trigger(
-                _limit_action(cfg.take_profit_action),
-                f"take_profit: total PnL {pnl} >= {cfg.take_profit}",
-            )
-            return True
-        return False
+            return cfg.take_profit_action, f"take_profit: total PnL {pnl} >= {cfg.take_profit}"
+        return None
+
+    def _check_limits(self, price: Decimal) -> bool:
+        """stop_loss / take_profit on total PnL at `price`; True when one fired."""
+        hit = self._limit_hit(price)
+        if hit is None:
+            return False
+        self.trigger(_limit_action(hit[0]), hit[1])
+        return True
 
     def _check_risk(self, price: Decimal) -> None:
         cfg, st = self.config, self.state
         if self._check_limits(price):
             return
         tol = cfg.boundary_tolerance
-        outside = price > st.upper * (1 + tol) or price < st.lower * (1 - tol)
-        if outside and cfg.enable_boundary_check:
+        if self._outside(price) and cfg.enable_boundary_check:
             self.trigger(
                 cfg.boundary_action,
                 f"price {price} left the range {st.lower}-{st.upper} by more than {tol * 100}%",

@@ -309,3 +309,104 @@ def test_fills_of_one_moment_apply_in_trade_id_order_not_text_order() -> None:
 
     ordered = sorted([fill("10"), fill("9"), fill("100")], key=fill_order)
     assert [f.trade_id for f in ordered] == ["9", "10", "100"]
+
+
+def test_an_order_filled_between_the_reads_is_not_a_duplicate() -> None:
+    """The open orders are read before the fills: an order listed open whose fills complete it
+    filled in between. Taken for a duplicate it was tracked as a ghost that no fill completes,
+    kept the views unsettled for ever and pushed the next closes off their levels."""
+    strategy, sim = running()
+    snapshot = sim.exchange_orders()  # read before the price moved
+    sim.down = True  # the fills reach the bot through this reconcile only
+    sim.move(D("97.5"))  # buys at 100 and 98 fill
+    sim.down = False
+    report = reconcile(
+        strategy,
+        open_orders=snapshot,
+        fills=sim.fills,
+        issued=set(sim.sent),
+        seen=set(),
+    )
+    assert len(report.applied) == 2
+    assert report.duplicates == []
+    assert all(o.slot != -1 for o in strategy.state.orders.values())
+    actions = strategy.on_price(D("97.5"), sim.now)
+    assert not [a for a in actions if isinstance(a, Cancel)]
+    closes = sorted((a.order.side, a.order.price) for a in actions if isinstance(a, Place))
+    assert closes == [("Ask", D(100)), ("Ask", D(102))]  # each at its level
+
+
+def test_an_order_the_stream_already_filled_is_not_a_duplicate() -> None:
+    """The same, when the order stream applied the fills before the full reconcile read them."""
+    strategy, sim = running()
+    snapshot = sim.exchange_orders()
+    sim.down = True
+    sim.move(D("97.5"))
+    sim.down = False
+    strategy_fills = list(sim.fills)
+    for fill in strategy_fills:
+        strategy.on_fill(fill)  # what fast_fill does with the streamed fills
+    report = reconcile(
+        strategy,
+        open_orders=snapshot,
+        fills=strategy_fills,
+        issued=set(sim.sent),
+        seen={f.trade_id for f in strategy_fills},
+    )
+    assert report.applied == [] and report.duplicates == []
+
+
+def test_a_partly_filled_listed_order_is_still_adopted() -> None:
+    """Fills that cover only part of a listed order leave it open: it stays tracked."""
+    strategy, sim = running()
+    tracked = next(o for o in strategy.state.orders.values() if o.side == "Bid")
+    listed = [o for o in sim.exchange_orders() if o.client_id == tracked.client_id]
+    part = Fill(
+        trade_id="9001",
+        order_id=tracked.order_id or "",
+        client_id=tracked.client_id,
+        symbol=PERP.symbol,
+        side="Bid",
+        price=tracked.price or D(0),
+        quantity=tracked.quantity / 2,
+        fee=D(0),
+        fee_symbol="USDC",
+        is_maker=True,
+        timestamp_ms=sim.now,
+    )
+    report = reconcile(strategy, open_orders=listed, fills=[part], issued=set(sim.sent), seen=set())
+    assert report.duplicates == [] and tracked.client_id in strategy.state.orders
+    assert strategy.state.orders[tracked.client_id].filled == tracked.quantity / 2
+
+
+def test_a_gone_duplicate_is_dropped_at_once() -> None:
+    """A duplicate no slot owns waits for no fill once the exchange no longer holds it."""
+    strategy, sim = running()
+    report = reconcile(
+        strategy,
+        open_orders=[*sim.exchange_orders(), _dup(123456)],
+        fills=[],
+        issued={*sim.sent, 123456},
+        seen=set(),
+    )
+    assert report.duplicates == [123456]
+    strategy.on_gone(123456, D(1))  # it filled in full before the cancel reached it
+    assert 123456 not in strategy.state.orders
+
+
+def _dup(client_id: int) -> Order:
+    return Order(
+        id="778",
+        client_id=client_id,
+        symbol=PERP.symbol,
+        side="Bid",
+        order_type="Limit",
+        price=D(96),
+        quantity=D(1),
+        executed_quantity=D(0),
+        executed_quote_quantity=D(0),
+        status="New",
+        reduce_only=False,
+        post_only=True,
+        created_at_ms=0,
+    )

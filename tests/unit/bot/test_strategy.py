@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal as D
 
 import pytest
@@ -213,3 +214,35 @@ def test_rejected_close_is_not_resent_without_reduce_only() -> None:
     assert strategy.plan(sim.now) == []
     retry = [a for a in strategy.plan(sim.now + 10_000) if hasattr(a, "order")]
     assert retry and all(a.order.reduce_only for a in retry)  # type: ignore[union-attr]
+
+
+def test_decision_due_says_when_a_price_would_change_the_status() -> None:
+    """The runner reads every fill over REST before a price that changes the grid's status;
+    `decision_due` says which prices do, exactly as `on_price` then acts, and changes nothing."""
+
+    def acts(strategy: GridStrategy, price: D) -> bool:
+        trial = copy.deepcopy(strategy)
+        before = (trial.state.status, trial.state.lower, trial.state.upper)
+        trial.on_price(price, 10_000_000)
+        return (trial.state.status, trial.state.lower, trial.state.upper) != before
+
+    prices = [D(p) / 2 for p in range(140, 260, 3)]  # 70 .. 129.5
+    cases = [
+        start(market=PERP, inventory=D(0), stop_loss=D(5), boundary_tolerance=D("0.01")),
+        start(market=PERP, inventory=D(0), take_profit=D(1), boundary_tolerance=D(1)),
+        start(market=PERP, inventory=D(0), boundary_action="adjust_range"),
+        start(boundary_tolerance=D("0.01")),
+    ]
+    for strategy, sim in cases:
+        for moves in ([], [D("95.5")], [D("95.5"), D("99.5")], [D(112)]):
+            for move in moves:
+                sim.move(move)
+            strategy.drain_events()
+            doc = state_to_dict(strategy.state)
+            due = [p for p in prices if strategy.decision_due(p)]
+            assert due == [p for p in prices if acts(strategy, p)], (strategy.state.status, moves)
+            assert state_to_dict(strategy.state) == doc and not strategy.drain_events()
+    paused, sim = start(boundary_tolerance=D("0.01"))
+    sim.move(D(112))
+    assert paused.state.status == "paused"
+    assert not paused.decision_due(D(113)) and paused.decision_due(D(105))
