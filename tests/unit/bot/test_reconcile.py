@@ -45,22 +45,27 @@ def closed_order(tracked: TrackedOrder, executed: D) -> Order:
     )
 
 
-def foreign(oid: str = "999") -> Order:
+def open_order(oid: str, client_id: int | None, price: D) -> Order:
+    """An open resting Bid of 1 as the exchange lists it."""
     return Order(
         id=oid,
-        client_id=None,
+        client_id=client_id,
         symbol=PERP.symbol,
         side="Bid",
         order_type="Limit",
-        price=D(50),
+        price=price,
         quantity=D(1),
         executed_quantity=D(0),
         executed_quote_quantity=D(0),
         status="New",
         reduce_only=False,
-        post_only=False,
+        post_only=client_id is not None,
         created_at_ms=0,
     )
+
+
+def foreign(oid: str = "999") -> Order:
+    return open_order(oid, None, D(50))
 
 
 def test_fills_during_outage_are_applied_once_and_opposites_placed() -> None:
@@ -159,21 +164,7 @@ def test_foreign_orders_are_left_alone_and_duplicates_cancelled() -> None:
     doc = state_to_dict(strategy.state)
     new = restart(strategy, sim, doc)
     dup_id = 123456
-    dup = Order(
-        id="777",
-        client_id=dup_id,
-        symbol=PERP.symbol,
-        side="Bid",
-        order_type="Limit",
-        price=D(96),
-        quantity=D(1),
-        executed_quantity=D(0),
-        executed_quote_quantity=D(0),
-        status="New",
-        reduce_only=False,
-        post_only=True,
-        created_at_ms=0,
-    )
+    dup = _dup(dup_id, "777")
     report = reconcile(
         new,
         open_orders=[*sim.exchange_orders(), foreign(), dup],
@@ -394,19 +385,6 @@ def test_a_gone_duplicate_is_dropped_at_once() -> None:
     assert 123456 not in strategy.state.orders
 
 
-def _dup(client_id: int) -> Order:
-    return Order(
-        id="778",
-        client_id=client_id,
-        symbol=PERP.symbol,
-        side="Bid",
-        order_type="Limit",
-        price=D(96),
-        quantity=D(1),
-        executed_quantity=D(0),
-        executed_quote_quantity=D(0),
-        status="New",
-        reduce_only=False,
-        post_only=True,
-        created_at_ms=0,
-    )
+def _dup(client_id: int, order_id: str = "778") -> Order:
+    """An open order with one of our clientIds that no slot owns."""
+    return open_order(order_id, client_id, D(96))
