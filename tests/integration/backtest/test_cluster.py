@@ -36,6 +36,9 @@ def cluster() -> Iterator[LocalCluster]:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # The scheduler's HTTP server (health routes) starts even without a dashboard, on
+        # 8787 by default: a random free port keeps two runs (or anything else) from meeting.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     ) as local:
         yield local
 
