@@ -5,6 +5,7 @@ httpx on 127.0.0.1 against a real `gridkeeper web` process and a real keeper. Th
 
 from __future__ import annotations
 
+import signal
 import socket
 import struct
 from collections.abc import Callable
@@ -69,3 +70,21 @@ def test_a_dropped_feed_returns_the_keepers_subscribers_to_their_count(
         assert next(line for line in lines if line == "event: instances")
         assert subscribers(ops.home) == baseline + 1
     wait_for(lambda: subscribers(ops.home) == baseline, timeout=RELEASE_S, what="its release")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill-9"])
+def test_a_dashboard_that_goes_away_with_a_feed_open_releases_its_subscription(
+    ops: Ops, web: Web, sig: signal.Signals
+) -> None:
+    """Stopped (SIGTERM: uvicorn ends the open stream after its 3 s grace) or killed, the
+    dashboard's subscription ends: the keeper sees the hang-up itself, not at its next event."""
+    ops.program("plain")
+    assert ops.gk("start", "-d").returncode == 0
+    baseline = quiet_subscribers(ops.home)
+    with httpx.stream("GET", web.url + "/api/events", headers=web.auth(), timeout=10) as feed:
+        lines = feed.iter_lines()  # held open while the dashboard goes away
+        assert next(line for line in lines if line.startswith("event:")) == "event: instances"
+        wait_for(lambda: subscribers(ops.home) == baseline + 1, what="the feed's subscription")
+        web.proc.send_signal(sig)
+        assert web.proc.wait(timeout=10) is not None
+        wait_for(lambda: subscribers(ops.home) == baseline, timeout=RELEASE_S, what="its release")
