@@ -75,6 +75,7 @@ class Api:
             "settings": str(self.sup.settings_path) if self.sup.settings_path else None,
             "state_store_degraded": self.sup.store_degraded,
             "task_failures": self.sup.task_failures,
+            "subscribers": self.sup.subscriber_count(),
         }
 
     async def op_status(self, names: list[str] | None = None) -> list[dict[str, Any]]:

@@ -73,7 +73,7 @@ async def _client(
                 await writer.drain()
                 continue
             if op == "subscribe":
-                await _subscribe(supervisor, writer, args.get("since_seq"))
+                await _subscribe(supervisor, reader, writer, args.get("since_seq"))
                 break
             writer.write(await _dispatch(supervisor, op, args))
             await writer.drain()
@@ -101,8 +101,30 @@ async def _dispatch(supervisor: Supervisor, op: str, args: dict[str, Any]) -> by
         return _reply(False, {"code": "failed", "message": f"{type(exc).__name__}: {exc}"})
 
 
-async def _subscribe(supervisor: Supervisor, writer: asyncio.StreamWriter, since: Any) -> None:
+async def _until_eof(reader: asyncio.StreamReader) -> None:
+    """A subscriber has nothing more to say after `subscribe`: anything it sends is ignored."""
+    while await reader.read(4096):
+        pass
+
+
+async def _subscribe(
+    supervisor: Supervisor, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, since: Any
+) -> None:
     queue = supervisor.subscribe()
+
+    def hung_up(read: asyncio.Task[None]) -> None:
+        # The subscriber's EOF means it went away. Without this a closed dashboard tab held
+        # its subscription, queue and socket until the next event's write failed: on a quiet
+        # keeper, indefinitely.
+        if not read.cancelled():
+            read.exception()  # a reset is a hang-up too
+            supervisor.unsubscribe(queue)
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
+    hangup = asyncio.create_task(_until_eof(reader))
+    hangup.add_done_callback(hung_up)
     try:
         writer.write(_reply(True, {"subscribed": True}))
         last = 0
@@ -120,4 +142,5 @@ async def _subscribe(supervisor: Supervisor, writer: asyncio.StreamWriter, since
             writer.write(orjson.dumps({"event": item}) + b"\n")
             await writer.drain()
     finally:
+        hangup.cancel()
         supervisor.unsubscribe(queue)

@@ -558,6 +558,10 @@ class Supervisor:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
         self._subscribers.discard(queue)
 
+    def subscriber_count(self) -> int:
+        """Open `subscribe` streams (the monitor's, one per open dashboard): `ping` shows it."""
+        return len(self._subscribers)
+
     # ------------------------------------------------------------------ life
     async def shutdown(self, *, stop_instances: bool, resume: bool = False) -> None:
         """Stop (or leave running) every instance, then end the keeper. `resume`: the system

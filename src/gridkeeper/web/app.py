@@ -127,7 +127,7 @@ def build_app(config: WebConfig) -> Any:
     async def events(request: Request) -> Response:
         feed = Feed(sources, config.refresh_s)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return EventStreamResponse(feed.stream(), headers)  # type: ignore[return-value]
+        return EventStreamResponse(feed.run, headers)  # type: ignore[return-value]
 
     async def alerts(request: Request) -> Response:
         return JSONResponse(await sources.alerts())

@@ -10,6 +10,11 @@ What a dashboard receives (`event: <name>`, `data: <JSON>`):
 - `alerts`: at connect and whenever `monitor.db` changes (checked every second: a stat);
 - `host`: the monitor's latest host metrics, every `refresh_s`;
 - `problem`: a source that failed (no keeper answers), shown in a banner until the next success.
+
+Ending a feed: the response (not an async generator's `finally`) owns the feed's tasks and
+cancels each until it has ended. No `asyncio.wait_for` here: on Python 3.11 it swallows a
+cancellation that arrives as its inner await completes (it returns the result instead), which
+left a closed tab's feed running, and its keeper subscription open, until the server stopped.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,31 @@ from gridkeeper.web.sources import SourceError, Sources
 DEBOUNCE_S = 0.2
 RECONNECT_S = (0.5, 1.0, 2.0, 5.0)
 LINE_LIMIT = 16 << 20
+KEEPALIVE_S = 15.0  # proxies close idle streams
+STOP_POLL_S = 0.5
+
+Emit = Callable[[bytes], Awaitable[None]]
+Body = Callable[[Emit], Coroutine[Any, Any, None]]  # Feed.run: feeds the page through Emit
+
+
+async def finish(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel `tasks` until every one has ended. One cancellation is not always enough: a
+    coroutine that swallows it (3.11's `wait_for` racing a result, a library's broad `except`)
+    would keep running, and whatever it holds stays open. Being cancelled meanwhile does not
+    cut this short (that would leave them running): it is raised once they have all ended."""
+    cancelled = False
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        try:
+            await asyncio.wait(pending, timeout=STOP_POLL_S)
+        except asyncio.CancelledError:
+            cancelled = True
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure of a feed we are ending is not news
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def keeper_events(home: Path) -> AsyncGenerator[dict[str, Any], None]:
@@ -37,7 +67,8 @@ async def keeper_events(home: Path) -> AsyncGenerator[dict[str, Any], None]:
     try:
         writer.write(orjson.dumps({"op": "subscribe", "args": {}}) + b"\n")
         await writer.drain()
-        first = orjson.loads(await asyncio.wait_for(reader.readline(), 10.0) or b"{}")
+        async with asyncio.timeout(10.0):
+            first = orjson.loads(await reader.readline() or b"{}")
         if not first.get("ok"):
             raise ConnectionError("the keeper refused the subscription")
         yield {}  # subscribed (no event): the caller clears a "no keeper" banner
@@ -113,7 +144,8 @@ class Feed:
         last_sent = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.dirty.wait(), max(0.0, next_tick - time.monotonic()))
+                async with asyncio.timeout(max(0.0, next_tick - time.monotonic())):
+                    await self.dirty.wait()
                 # At most one table per DEBOUNCE_S: an event after a quiet spell goes out at
                 # once; a burst (crashed, backoff, starting) gives one more table at its end.
                 await asyncio.sleep(max(0.0, last_sent + DEBOUNCE_S - time.monotonic()))
@@ -133,58 +165,58 @@ class Feed:
                 await self._send("alerts", self.sources.alerts)
             await asyncio.sleep(1.0)
 
-    async def stream(self) -> AsyncIterator[bytes]:
-        yield b"retry: 2000\n\n"
-        await self._send("instances", self.sources.instances)
-        await self._send("host", self.sources.host)
-        tasks = [
-            asyncio.create_task(self._events()),
-            asyncio.create_task(self._tables()),
-            asyncio.create_task(self._alerts()),
-        ]
+    async def run(self, emit: Emit) -> None:
+        """Feed the dashboard through `emit` until cancelled (or `emit` fails). Everything it
+        opens (the keeper subscription, its producer tasks) is closed on the way out, on every
+        path: cancelled before it ever ran, mid-send, or mid-connect to the keeper."""
+        tasks: list[asyncio.Task[None]] = []
         try:
+            await emit(b"retry: 2000\n\n")
+            await self._send("instances", self.sources.instances)
+            await self._send("host", self.sources.host)
+            tasks = [
+                asyncio.create_task(self._events()),
+                asyncio.create_task(self._tables()),
+                asyncio.create_task(self._alerts()),
+            ]
             while True:
                 try:
-                    yield await asyncio.wait_for(self.queue.get(), 15.0)
+                    async with asyncio.timeout(KEEPALIVE_S):
+                        chunk = await self.queue.get()
                 except TimeoutError:
-                    yield b": keep-alive\n\n"  # proxies close idle streams
+                    chunk = b": keep-alive\n\n"
+                await emit(chunk)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await finish(*tasks)
 
 
 class EventStreamResponse:
     """An SSE response that ends the feed the moment the browser goes away. Starlette's
-    StreamingResponse (under ASGI 2.4) notices only when its next write fails, up to
-    `refresh_s` later, holding the keeper subscription meanwhile."""
+    StreamingResponse (under ASGI 2.4) notices only when its next write fails, and uvicorn's
+    h11 server never fails a write after a disconnect (it drops it): a feed relying on that
+    would hold its keeper subscription until the server stops. Here a second task waits for
+    `http.disconnect` (as sse-starlette does) and the feed task is cancelled until it ends."""
 
-    def __init__(self, body: AsyncIterator[bytes], headers: dict[str, str]) -> None:
-        self.body = body
+    def __init__(self, run: Body, headers: dict[str, str]) -> None:
+        self.run = run
         self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         headers = [(b"content-type", b"text/event-stream; charset=utf-8"), *self.headers]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
-        async def pump() -> None:
-            async for chunk in self.body:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        async def emit(chunk: bytes) -> None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
 
-        tasks = [asyncio.create_task(pump()), asyncio.create_task(watch())]
+        feed = asyncio.create_task(self.run(emit))
+        watcher = asyncio.create_task(watch())
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({feed, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            aclose = getattr(self.body, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+            await finish(feed, watcher)
         with contextlib.suppress(Exception):
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from gridkeeper.keeper.client import KeeperClient
 from tests.integration.bot.conftest import wait_for
 from tests.integration.keeper.conftest import FAST
 from tests.integration.operations.conftest import Ops, ops  # noqa: F401 (the fixture)
@@ -48,6 +49,20 @@ class Web:
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+def subscribers(home: Path) -> int:
+    """The keeper's open `subscribe` streams (its `ping`): the monitor's, one per live feed."""
+    count = KeeperClient(home).ping()
+    assert count is not None, "no keeper answers"
+    return int(count["subscribers"])
+
+
+def quiet_subscribers(home: Path) -> int:
+    """The count with no dashboard feed open, once the monitor (started by the keeper after
+    `start`) holds its one subscription: what a released feed must bring the count back to."""
+    wait_for(lambda: subscribers(home) == 1, timeout=60, what="the monitor's subscription")
+    return 1
 
 
 @pytest.fixture
