@@ -82,7 +82,6 @@ class Executor:
         self.clock = clock
         self.in_flight: set[int] = set()
         self.sent = 0
-        self.rejected = 0  # orders the exchange refused (the monitor's rejects counter)
         # Places held back by a rate limit, in the order they were planned, and when sending
         # may start again (clock seconds).
         self.deferred: list[Place] = []
@@ -244,7 +243,6 @@ class Executor:
         except AuthError as exc:
             raise BotFatal(f"the exchange refused our keys: {exc}") from exc
         except RejectedError as exc:
-            self.rejected += 1
             self.strategy.on_rejected(cid, exc.code, exc.message, now_ms())
             return True
         except UnknownOutcomeError as exc:

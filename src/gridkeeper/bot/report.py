@@ -104,6 +104,9 @@ class Reporter:
         self.clock = clock
         self.on_error = on_error
         self.rejects: deque[float] = deque(maxlen=REJECTS_KEPT)
+        # Every order the exchange refused since start: /health/detailed's orders_rejected
+        # (the monitor's rejects counter); `rejects` keeps the recent times for the alert.
+        self.rejected_total = 0
         self.trading_since: float | None = None
         self._last: tuple[str, str | None] | None = None
         self._written_at = 0.0
@@ -111,6 +114,7 @@ class Reporter:
         self._failing = False
 
     def rejected(self) -> None:
+        self.rejected_total += 1
         self.rejects.append(self.clock())
         self._dirty = True
 

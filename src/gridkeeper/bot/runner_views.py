@@ -70,7 +70,7 @@ class RunnerViews(RunnerBase):
                     "pnl": self.pnl(),
                     "fills": st.fills_applied,
                     "orders_sent": self.executor.sent,
-                    "orders_rejected": self.executor.rejected,
+                    "orders_rejected": self.reporter.rejected_total,
                 }
             )
         return data

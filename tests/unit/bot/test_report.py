@@ -112,6 +112,7 @@ def test_reporter_writes_on_change_at_once_else_at_most_every_few_seconds(tmp_pa
     assert rep is not None and rep.status == "paused" and rep.reason_kind == "operator"
     clock.now += 1
     reporter.rejected()
+    assert reporter.rejected_total == 1  # /health/detailed's orders_rejected
     assert write()
     clock.now += REPORT_EVERY_S
     strategy.resume()
@@ -134,6 +135,7 @@ def test_reporter_survives_an_unwritable_home_and_says_so_once(tmp_path: Path) -
             strategy, instance="sol", symbol="SOL_USDC", exchange_position=None, balances=None
         )
     assert len(errors) == 1 and "grid report" in errors[0]
+    assert reporter.rejected_total == 3
     blocker.unlink()
     assert reporter.write_if_due(
         strategy, instance="sol", symbol="SOL_USDC", exchange_position=None, balances=None
