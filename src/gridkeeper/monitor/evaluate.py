@@ -1,4 +1,4 @@
-"""One sampling cycle's level rules: measurements and keeper status in, transitions out. Pure.
+"""One sampling cycle's level rules: measurements and keeper status in, transitions out. No I/O.
 
 Apart from the loop (service.py) so that what a cycle *decides* can be read, and tested, without
 threads, sockets or monitor.db. The order of the rules is the order transitions are recorded and
