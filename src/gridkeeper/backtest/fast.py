@@ -1,9 +1,9 @@
 """The quiet band: the prices at which a backtest step provably does nothing, found once.
 
-Most price steps of a grid fill nothing and change nothing. `Simulator._quiet` proves that for
+Most price steps of a grid fill nothing and change nothing. `shortcuts.quiet` proves that for
 one price (a full check: the engine's move, risk limits, boundary, waiting levels); here the same
 proof is turned around after a step that did run it: the band `[lo, hi]` of prices, valid until
-`until_ms`, inside which every condition of `_quiet` holds *and* the engine's move would fill
+`until_ms`, inside which every condition of `quiet` holds *and* the engine's move would fill
 nothing. A step inside the band then needs neither the engine nor the strategy: the driver only
 records the new price (`run_backtest`). Only the stop-loss/take-profit test, which depends on
 the PnL at the price, is left to the driver (it computes that PnL for the drawdown anyway).
@@ -60,7 +60,7 @@ def quiet_band(sim: Simulator) -> tuple[Decimal, Decimal, int] | None:
     lo = bid if bid is not None else -INF
     hi = ask if ask is not None else INF
     if st.status != "running":
-        # `_quiet`: only a boundary pause reacts to a price (it resumes back in range).
+        # `shortcuts.quiet`: only a boundary pause reacts to a price (it resumes back in range).
         if st.auto_resume:
             if price < st.lower:
                 below = at_most(st.lower, tick)
@@ -77,7 +77,7 @@ def quiet_band(sim: Simulator) -> tuple[Decimal, Decimal, int] | None:
     for side, level, retry_ms in sim.idle:
         if retry_ms > sim.last_cycle_ms:
             if retry_ms <= client.now_ms:
-                return None  # `_quiet`: a refused level's back-off ended, plan again
+                return None  # `shortcuts.quiet`: a refused level's back-off ended, plan again
             until = min(until, retry_ms)  # ...and once it ends, the full path decides
             continue
         # A waiting level rests only at or beyond the book's top, which is strictly on the far

@@ -154,7 +154,7 @@ def _leave_band(sim: Simulator, price: Decimal) -> None:
 def _band(sim: Simulator) -> tuple[Decimal, Decimal, int, Decimal | None, Decimal | None]:
     """The quiet band (lo, hi, until_ms; empty when none) and the PnL at or below which the
     stop-loss fires, at or above which take-profit does (None: not watched — the limits are
-    checked only while the grid runs or waits in a boundary pause, as `_quiet` does)."""
+    checked only while the grid runs or waits in a boundary pause, as `shortcuts.quiet` does)."""
     strategy = sim.strategy
     cfg, st = strategy.config, strategy.state
     band = quiet_band(sim)

@@ -10,7 +10,7 @@ loop (no code of the strategy is re-implemented).
 Each price step is played until it has *settled*: cycles run until one applies no fill and sends
 nothing — the state the live bot reaches after a price move however its loop is timed. A step
 that provably changes nothing (no fill, no risk limit reached, no waiting level the new price
-lets rest) skips the cycle; see `_quiet`.
+lets rest) skips the cycle; see shortcuts.py.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
+from gridkeeper.backtest.capital import grid_capital, quote_need
 from gridkeeper.backtest.model import (
     ACCOUNT,
     MAX_ROUNDS,
@@ -29,12 +30,12 @@ from gridkeeper.backtest.model import (
     SimSetup,
     _s,
 )
+from gridkeeper.backtest.shortcuts import after_settle, quiet, settled
 from gridkeeper.backtest.simclient import SimClient, run_sync, to_fill, to_order
-from gridkeeper.bot.actions import Action, Place
+from gridkeeper.bot.actions import Action
 from gridkeeper.bot.client_ids import CLOSE_SLOT, free_tag
 from gridkeeper.bot.execution import Executor
 from gridkeeper.bot.grid import GridError
-from gridkeeper.bot.layout import pending_leg
 from gridkeeper.bot.reconcile import apply_fills, apply_funding, reconcile
 from gridkeeper.bot.runner import market_spec
 from gridkeeper.bot.state import TrackedOrder
@@ -130,7 +131,7 @@ class Simulator:
             if mspec.spot:
                 inventory = self.client.base_available(mspec.base)
                 strategy = GridStrategy.fresh(self.setup.name, cfg, mspec, price, inventory)
-                need = self._quote_need(strategy, price)
+                need = quote_need(strategy, price)
                 have = self.client.base_available(mspec.quote)
                 if need > have:
                     raise BacktestError(
@@ -148,7 +149,9 @@ class Simulator:
         strategy.state.quantity = strategy.grid.quantity
         self._strategy = strategy
         self._executor = Executor(self.client, strategy, self._save, sleep=_no_sleep)
-        self.capital = self.setup.capital or self._capital(strategy, price)
+        self.capital = self.setup.capital or grid_capital(
+            strategy, price, self.pspec.initial_margin
+        )
         self.levels = sorted(
             {s.buy for s in strategy.state.slots} | {s.sell for s in strategy.state.slots}
         )
@@ -156,28 +159,6 @@ class Simulator:
         if not mspec.spot and self.perps.funding:
             self.next_funding_ms = perp.interval_end_ms(t, self.perps.funding_interval_s)
         self.settle(t, price)
-
-    @staticmethod
-    def _quote_need(strategy: GridStrategy, price: Decimal) -> Decimal:
-        qty = strategy.grid.quantity
-        return sum(
-            (
-                s.buy * qty
-                for s in strategy.state.slots
-                if pending_leg(s)[0] == "Bid" and s.buy < price
-            ),
-            ZERO,
-        )
-
-    def _capital(self, strategy: GridStrategy, price: Decimal) -> Decimal:
-        """What the grid ties up: spot, the buys below the price plus the inventory at the price;
-        perp, the initial margin of every level filled at once (the largest exposure)."""
-        st = strategy.state
-        if strategy.market.spot:
-            return self._quote_need(strategy, price) + st.position * price
-        qty = strategy.grid.quantity
-        notional = sum((max(s.buy, s.sell) * qty for s in st.slots), ZERO)
-        return notional * self.pspec.initial_margin
 
     def _save(self, intents: list[TrackedOrder]) -> None:
         # The store's job live: remember every clientId issued (fills are ours by it).
@@ -197,7 +178,7 @@ class Simulator:
         """The book's top right after the engine moved to `price` (nothing taken yet)."""
         top = self._tops.get(price)
         if top is None:
-            top = self._tops[price] = self._book_top(price, fresh=True)
+            top = self._tops[price] = self.book_top(price, fresh=True)
         return top
 
     def step(self, t: int, raw: Decimal) -> Decimal:
@@ -210,10 +191,10 @@ class Simulator:
         price = _as_read(price)
         if self.next_funding_ms is not None and t >= self.next_funding_ms:
             self._fund(t)
-        if self.shortcuts and self._quiet(price):
+        if self.shortcuts and quiet(self, price):
             st = self.strategy
             st.state.last_price = price
-            st.bid, st.ask = self._book_top(price)
+            st.bid, st.ask = self.book_top(price)
         else:
             self.settle(t, price)
         return price
@@ -245,7 +226,7 @@ class Simulator:
         self.client.drain()
         self._drain_events(t)
 
-    def _book_top(
+    def book_top(
         self, price: Decimal, *, fresh: bool = False
     ) -> tuple[Decimal | None, Decimal | None]:
         """The best bid and ask the bot reads from `/api/v1/depth` (the paper's own book);
@@ -257,60 +238,17 @@ class Simulator:
         bids, asks = synthetic_book(self.pspec, price, 1, self.engine.liquidity, taken)
         return (bids[0][0] if bids else None), (asks[0][0] if asks else None)
 
-    def _quiet(self, price: Decimal) -> bool:
-        """True when a cycle at `price` provably does nothing: no fill to apply, the grid trades,
-        no risk limit is reached, and no waiting level would rest at the new book's top."""
-        if self.client.fills or self.client.expired or self.always:
-            return False
-        strategy = self.strategy
-        st, cfg = strategy.state, strategy.config
-        if st.status != "running" and not st.auto_resume:
-            return True  # paused or stopped with its cancels done: no price changes that
-        # The same figure GridStrategy._check_limits tests, running or in a boundary pause.
-        pnl = st.total_pnl(price)
-        if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
-            return False
-        if cfg.take_profit is not None and pnl >= cfg.take_profit:
-            return False
-        if st.status != "running":
-            # A boundary pause resumes back in range.
-            return not (st.lower <= price <= st.upper)
-        tol = cfg.boundary_tolerance
-        if price > st.upper * (1 + tol) or price < st.lower * (1 - tol):
-            return False
-        if not self.idle:
-            return True
-        bid, ask = self._book_top(price)
-        market = strategy.market
-        for side, level, retry_ms in self.idle:
-            if retry_ms > self.client.now_ms:
-                continue
-            if retry_ms > self.last_cycle_ms:
-                return False  # a refused level's back-off ended
-            if side == "Bid":
-                rests = level <= bid if bid is not None else level < price
-            else:
-                rests = level >= ask if ask is not None else level > price
-            if not rests:
-                continue
-            if market.band_min is not None and level < price * market.band_min:
-                continue
-            if market.band_max is not None and level > price * market.band_max:
-                continue
-            return False
-        return True
-
     def settle(self, t: int, price: Decimal) -> None:
         for _ in range(MAX_ROUNDS):
             events = len(self.events)
             actions = self.cycle(t, price)
             if actions is None:
                 break
-            if self.shortcuts and self._settled(actions, events):
+            if self.shortcuts and settled(self, actions, events):
                 break
         else:
             raise BacktestError(f"price {price} at {t} did not settle in {MAX_ROUNDS} cycles")
-        self._after_settle(t)
+        after_settle(self, t)
 
     def cycle(self, t: int, price: Decimal) -> list[Action] | None:
         """One loop of the bot (`BotRunner._cycle` without I/O): None if nothing happened, else
@@ -348,7 +286,7 @@ class Simulator:
         else:
             applied = []  # apply_fills of nothing applies nothing
         self._record(applied, opening)
-        bid, ask = self._book_top(price)
+        bid, ask = self.book_top(price)
         actions = strategy.on_price(price, t, bid=bid, ask=ask)
         run_sync(self.executor.run(actions))
         exits = strategy.check_exits(t)
@@ -357,39 +295,6 @@ class Simulator:
         if applied or actions or exits or client.fills or client.expired:
             return actions + exits
         return None
-
-    def _settled(self, actions: list[Action], events: int) -> bool:
-        """True when the next cycle at the same price provably does nothing, so the settling
-        loop may stop after this one (it would only confirm). Holds when this cycle's actions
-        were placements that now rest exactly as planned (a close at its level, for its whole
-        leg), it read no new fill and reconciled nothing, no invariant or notable event fired,
-        and the grid runs without `max_position`: the next plan then sees its own output, and
-        each of its steps (netting, inventory cover, cancels, placements) either finds nothing
-        new or is monotone in the orders just added (they can only block more)."""
-        client, strategy = self.client, self.strategy
-        st = strategy.state
-        if client.fills or client.expired or self.reconciled or len(self.events) != events:
-            return False
-        if st.status != "running" or st.closing or strategy.config.max_position is not None:
-            return False
-        if self.executor.deferred or strategy.exit_watch.since_ms is not None:
-            return False
-        qty = strategy.grid.quantity
-        for action in actions:
-            if not isinstance(action, Place):
-                return False
-            order = st.orders.get(action.order.client_id)
-            if order is None or order.status != "live" or order.filled:
-                return False
-            slot = next((s for s in st.slots if s.order == order.client_id), None)
-            if slot is None:
-                return False
-            side, level, opening = pending_leg(slot)
-            if opening != order.opening or side != order.side or order.price != level:
-                return False
-            if order.quantity != slot.size(qty) - slot.leg_filled:
-                return False
-        return True
 
     def _record(self, applied: list[Fill], opening: dict[int, tuple[bool, int]]) -> None:
         # In the exchange's order (trade ids are numbers); the bot applies them sorted by
@@ -419,32 +324,6 @@ class Simulator:
         last = self.ranges[-1] if self.ranges else None
         if last is None or (last[1], last[2]) != (st.lower, st.upper):
             self.ranges.append((t, st.lower, st.upper))
-
-    def _after_settle(self, t: int) -> None:
-        """Cache what `_quiet` needs: the levels that wait, and states that need every step."""
-        self.last_cycle_ms = t
-        strategy = self.strategy
-        st = strategy.state
-        self.always = (
-            st.closing
-            or strategy.exit_watch.since_ms is not None
-            or bool(self.executor.deferred)
-            or any(o.status != "live" for o in st.orders.values())
-        )
-        idle: list[tuple[str, Decimal, int]] = []
-        for slot in st.slots:
-            if slot.order is None:
-                side, level, _ = pending_leg(slot)
-                idle.append((side, level, slot.retry_after_ms))
-            else:
-                order = st.orders.get(slot.order)
-                if order is not None and not order.opening and order.price is not None:
-                    side, level, _ = pending_leg(slot)
-                    # A close resting short of its level (a band clamp) may return to it on a
-                    # price move: such a grid is planned on every step.
-                    if (order.price < level) if side == "Ask" else (order.price > level):
-                        self.always = True
-        self.idle = idle
 
 
 def _as_read(price: Decimal) -> Decimal:

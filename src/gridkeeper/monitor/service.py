@@ -28,14 +28,17 @@ from gridkeeper.monitor import conditions as cond
 from gridkeeper.monitor.channels.base import Channel
 from gridkeeper.monitor.channels.factory import build_channels
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler
+from gridkeeper.monitor.evaluate import cycle_transitions
 from gridkeeper.monitor.exporter import Exporter, start_exporter
 from gridkeeper.monitor.grid_rules import grid_observations
 from gridkeeper.monitor.grids import GridProbe
+from gridkeeper.monitor.journal import record_transitions
 from gridkeeper.monitor.keeper_link import KeeperLink, keeper_pid
 from gridkeeper.monitor.keeperwatch import KeeperWatch, under_systemd
 from gridkeeper.monitor.lock import MonitorLock, monitor_running
 from gridkeeper.monitor.netcheck import check_all, result_samples
 from gridkeeper.monitor.outbox import Outbox, RetryPolicy
+from gridkeeper.monitor.redact import hide_channel_urls
 from gridkeeper.monitor.rules import AlertBook, Observation, Policy, Transition
 from gridkeeper.monitor.samples import Sample, labels, stored
 from gridkeeper.monitor.store import DAY, Store
@@ -125,7 +128,7 @@ class MonitorService:
         self.book.restore(store.live_alerts(), store.fire_times(now - self.rules.flap_window))
         seq = store.get_meta(LAST_SEQ)
         self._last_seq = int(seq) if seq is not None else None
-        self._hide_channel_urls()
+        hide_channel_urls(self._notifications)
         channels = self._channels
         if channels is None:
             channels = build_channels(self._notifications)
@@ -219,26 +222,17 @@ class MonitorService:
                 self.store.add_samples([s for s in samples if stored(s)], now)
             except sqlite3.Error as exc:  # a full disk must not stop alerting
                 log.error("cannot record samples: %s", exc)
-            out: list[Transition] = []
-            for rule, observations in cond.host_observations(samples, self.rules).items():
-                out += self.book.observe_all(rule, observations, now)
-            if statuses is not None:
-                out += self.book.observe_all(
-                    "instance_down", cond.instance_down_observations(statuses, self.rules), now
-                )
-                for obs in cond.restart_observations(statuses, self._restarts, self.rules):
-                    out += self.book.observe(obs, now)
-                live = [(a.rule, a.subject) for a in self.book.alerts.values()]
-                for obs in cond.status_clears(statuses, live):
-                    out += self.book.observe(obs, now)
-                for obs in cond.keeper_write_observations(statuses, self.rules):
-                    out += self.book.observe(obs, now)
-            out += self.book.observe_all(
-                "network_down", cond.network_observations(net, self.rules), now
+            out = cycle_transitions(
+                self.book,
+                self.rules,
+                samples,
+                statuses,
+                net,
+                keeper_watched=self._status is not None,
+                keeper_error=keeper_error,
+                restarts=self._restarts,
+                now=now,
             )
-            if self._status is not None:
-                for obs in cond.keeper_observation(not keeper_error, keeper_error, self.rules):
-                    out += self.book.observe(obs, now)
             if statuses is not None:
                 self._instance_states = {str(s.get("name")): str(s.get("state")) for s in statuses}
             out += self._grid_alerts(now, every=True)
@@ -332,24 +326,6 @@ class MonitorService:
                 log.exception("keeper event stream failed")
 
     # -- helpers -----------------------------------------------------------------------------
-    def _hide_channel_urls(self) -> None:
-        """Webhook and Telegram URLs can be credentials: keep them out of every log line."""
-        from gridkeeper.logs import add_redactions
-
-        # httpx logs every request's full URL at INFO (the Telegram one holds the bot token).
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        n = self._notifications
-        secrets = []
-        if n.webhook.url:
-            secrets.append(n.webhook.url)
-        token = n.telegram.bot_token.get_secret_value()
-        if token:
-            secrets += [f"{n.telegram.api_base.rstrip('/')}/bot{token}", token]
-        if n.alertmanager.password.get_secret_value():
-            secrets.append(n.alertmanager.password.get_secret_value())
-        if secrets:
-            add_redactions(secrets)
-
     def _silenced(self, rule: str, subject: str) -> bool:
         return any(
             fnmatch.fnmatchcase(rule, p) or fnmatch.fnmatchcase(f"{rule}:{subject}", p)
@@ -359,36 +335,7 @@ class MonitorService:
     def _apply(self, transitions: Iterable[Transition]) -> None:
         """Record firing/reminder/resolved transitions and queue the ones that notify."""
         assert self.store is not None and self.outbox is not None
-        ids: dict[str, int] = {}
-        for t in transitions:
-            if t.kind in ("pending", "cancelled"):
-                continue
-            alert = t.alert
-            log.info("alert %s %s %s: %s", t.kind, alert.rule, alert.subject, alert.summary)
-            if alert.id is None and alert.fingerprint in ids:
-                alert.id = ids[alert.fingerprint]  # a one-shot fired and resolved in one batch
-            try:
-                # One transaction: an alert row without its notifications (or the reverse)
-                # would be a message lost or one about an alert that does not exist.
-                with self.store.transaction():
-                    alert_id = self.store.save_alert(alert)
-                    self.store.add_alert_event(alert_id, t.at, t.kind, t.notify, alert.summary)
-                    if t.notify:
-                        self.outbox.enqueue(t)
-            except sqlite3.Error as exc:
-                alert.id = None
-                log.error("cannot record alert %s %s: %s", t.kind, alert.fingerprint, exc)
-                continue
-            ids[alert.fingerprint] = alert_id
-            live = self.book.alerts.get(alert.fingerprint)
-            if live is not None:
-                live.id = alert_id
-        for live_alert in self.book.take_dirty():
-            if live_alert.id is not None and live_alert.state == "firing":
-                try:
-                    self.store.save_alert(live_alert)
-                except sqlite3.Error as exc:
-                    log.error("cannot record alert %s: %s", live_alert.fingerprint, exc)
+        record_transitions(self.store, self.outbox, self.book, transitions)
 
     def _prune(self, now: float) -> None:
         assert self.store is not None

@@ -1,5 +1,5 @@
 """The backtester's shortcuts change nothing: skipping quiet prices (the quiet band and
-`Simulator._quiet`) and the confirming cycle after a settle give the same fills, PnL, per-day
+`shortcuts.quiet`) and the confirming cycle after a settle give the same fills, PnL, per-day
 figures, events, chart and ranges as playing every price through the full bot loop."""
 
 from __future__ import annotations

@@ -5,35 +5,34 @@ the current price (a market order with slippage added); a resting limit order fi
 maker at its own price, once the price trades *through* it (a bid when the price drops below it,
 an ask when it rises above it). With a `LiquidityModel` (paper/liquidity.py) takers walk a
 synthetic book with a spread and finite depth, and resting orders fill at most the model's traded
-volume per price level per price update, so they can fill partially. State and queries live in
-paper/state.py.
+volume per price level per price update, so they can fill partially.
+
+The engine is layered, one responsibility a module: paper/state.py (state and queries) <-
+paper/settlement.py (reserve, fill, release: the money) <- paper/resting.py (price moves and the
+resting fills they cause) <- this module (order entry: taking, resting, cancels).
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable
 from decimal import Decimal
 
 from gridkeeper.exchange.paper.book import (
     ZERO,
-    BookFill,
     BookOrder,
     EngineReject,
     MarketSpec,
     OrderInput,
-    PositionState,
-    fee_of,
 )
 from gridkeeper.exchange.paper.liquidity import Level, best_bid_ask, walk
+from gridkeeper.exchange.paper.resting import RestingFills
 from gridkeeper.exchange.paper.rules import validate
 from gridkeeper.exchange.paper.selftrade import self_trade
-from gridkeeper.exchange.paper.state import Changes, EngineState
+from gridkeeper.exchange.paper.state import Changes
 
 __all__ = ["Changes", "Engine", "EngineReject", "OrderInput"]
 
 
-class Engine(EngineState):
+class Engine(RestingFills):
     # -- orders --------------------------------------------------------------------------
 
     def place(
@@ -195,62 +194,6 @@ class Engine(EngineState):
             cancelled.append(order)
         return cancelled
 
-    # -- prices --------------------------------------------------------------------------
-
-    def set_price(self, symbol: str, price: Decimal, now_ms: int) -> int:
-        """Move the market; fill every resting order the move trades through. Returns fills."""
-        spec = self.market(symbol)
-        self.prices[symbol] = price
-        self._changes.prices.add(symbol)
-        self._taken[symbol].clear()  # the book model's depth is regenerated around the new price
-        budget = self.liquidity.trade_volume_per_level if self.liquidity else None
-        bids, asks = self._bids[symbol], self._asks[symbol]
-        fills = 0
-        if budget is None:
-            while bids and -bids[0][0] > price:
-                _, _, order_id = heapq.heappop(bids)
-                fills += self._fill_resting(spec, order_id, None, now_ms)[0]
-            while asks and asks[0][0] < price:
-                _, _, order_id = heapq.heappop(asks)
-                fills += self._fill_resting(spec, order_id, None, now_ms)[0]
-            return fills
-        fills += self._sweep(spec, bids, lambda key: -key > price, budget, now_ms)
-        fills += self._sweep(spec, asks, lambda key: key < price, budget, now_ms)
-        return fills
-
-    def _sweep(
-        self,
-        spec: MarketSpec,
-        heap: list[tuple[Decimal, int, str]],
-        crossed: Callable[[Decimal], bool],
-        budget: Decimal,
-        now_ms: int,
-    ) -> int:
-        """Fill crossed resting orders with at most `budget` per price level, FIFO in a level.
-
-        What is left open stays crossed in the book and gets another `budget` next update.
-        """
-        fills = 0
-        keep: list[tuple[Decimal, int, str]] = []
-        level: Decimal | None = None
-        left = budget
-        while heap and crossed(heap[0][0]):
-            entry = heapq.heappop(heap)
-            order = self.orders.get(entry[2])
-            if order is None or not order.is_open:
-                continue  # lazy deletion
-            if entry[0] != level:
-                level, left = entry[0], budget
-            if left > ZERO:
-                filled, used = self._fill_resting(spec, entry[2], left, now_ms)
-                fills += filled
-                left -= used
-            if order.is_open:
-                keep.append(entry)
-        for entry in keep:
-            heapq.heappush(heap, entry)
-        return fills
-
     # -- internals -----------------------------------------------------------------------
 
     def _check_reduces(self, account: str, spec: MarketSpec, req: OrderInput) -> None:
@@ -267,165 +210,3 @@ class Engine(EngineState):
                 f"Reduce only order quantity {req.quantity} exceeds the position {abs(net)} "
                 "(ReduceOnlyNotReduced)",
             )
-
-    def _reserve(
-        self, spec: MarketSpec, order: BookOrder, plan: list[Level], last: Decimal
-    ) -> None:
-        """Lock what the order may spend (spot), or check margin (perp)."""
-        planned = sum((q for _, q in plan), ZERO)
-        plan_notional = sum((p * q for p, q in plan), ZERO)
-        if spec.is_perp:
-            if order.reduce_only:
-                return
-            rest_price = order.price if order.price is not None else (plan[-1][0] if plan else last)
-            notional = plan_notional + (order.quantity - planned) * rest_price
-            required = notional * spec.initial_margin
-            if required + self._margin_in_use(order.account) > self.equity(order.account):
-                raise EngineReject("INSUFFICIENT_MARGIN", "Insufficient margin")
-            return
-        if order.side == "Bid":
-            asset = spec.quote
-            # A limit bid holds its price; a market bid exactly what its fills will cost.
-            amount = order.quantity * order.price if order.price is not None else plan_notional
-        else:
-            asset, amount = spec.base, order.quantity
-        bal = self.balance(order.account, asset)
-        if bal.available < amount:
-            raise EngineReject("INSUFFICIENT_FUNDS", "Insufficient funds")
-        bal.available -= amount
-        bal.locked += amount
-        order.locked = amount
-        self._changes.balances.add((order.account, asset))
-
-    def _fill_resting(
-        self, spec: MarketSpec, order_id: str, cap: Decimal | None, now_ms: int
-    ) -> tuple[int, Decimal]:
-        """Fill a crossed resting order (at most `cap`); return (fills, quantity filled)."""
-        order = self.orders.get(order_id)
-        if order is None or not order.is_open:
-            return 0, ZERO  # cancelled since it was pushed: lazy deletion
-        assert order.price is not None
-        quantity = order.remaining
-        reducible: Decimal | None = None
-        if order.reduce_only:
-            pos = self.positions.get((order.account, order.symbol))
-            net = pos.net_quantity if pos else ZERO
-            reducible = net if order.side == "Ask" else -net
-            if reducible <= ZERO:
-                self._close(order, "Expired", now_ms, "ReduceOnlyNotReduced")
-                self._touch(order)
-                return 0, ZERO
-            quantity = min(quantity, reducible)
-        if cap is not None:
-            quantity = min(quantity, cap)
-        self._fill(spec, order, order.price, quantity, is_maker=True, now_ms=now_ms)
-        if order.is_open and reducible is not None and reducible <= quantity:
-            # a reduce-only order the position could not absorb in full
-            self._close(order, "Expired", now_ms, "ReduceOnlyNotReduced")
-        self._touch(order)
-        return 1, quantity
-
-    def _fill(
-        self,
-        spec: MarketSpec,
-        order: BookOrder,
-        price: Decimal,
-        quantity: Decimal,
-        *,
-        is_maker: bool,
-        now_ms: int,
-    ) -> None:
-        rate = spec.maker_fee if is_maker else spec.taker_fee
-        notional = price * quantity
-        account = order.account
-        if spec.is_perp:
-            fee, fee_symbol = fee_of(notional, rate), spec.quote
-            pos = self.positions.setdefault((account, spec.symbol), PositionState())
-            realized = pos.apply_fill(order.side, quantity, price)
-            self.balance(account, spec.quote).available += realized - fee
-            self._changes.positions.add((account, spec.symbol))
-            self._changes.balances.add((account, spec.quote))
-        elif order.side == "Bid":
-            fee, fee_symbol = fee_of(quantity, rate), spec.base
-            quote = self.balance(account, spec.quote)
-            # A market bid locked the exact cost of its fills; a limit bid its own price.
-            held = notional if order.price is None else order.locked * quantity / order.remaining
-            quote.locked -= held
-            quote.available += held - notional  # a taker fill below the limit refunds the rest
-            order.locked -= held
-            self.balance(account, spec.base).available += quantity - fee
-            self._changes.balances.update({(account, spec.quote), (account, spec.base)})
-        else:
-            fee, fee_symbol = fee_of(notional, rate), spec.quote
-            base = self.balance(account, spec.base)
-            base.locked -= quantity
-            order.locked -= quantity
-            self.balance(account, spec.quote).available += notional - fee
-            self._changes.balances.update({(account, spec.quote), (account, spec.base)})
-        order.executed_quantity += quantity
-        order.executed_quote_quantity += notional
-        order.status = "Filled" if order.remaining == ZERO else "PartiallyFilled"
-        order.updated_at_ms = now_ms
-        fill = BookFill(
-            trade_id=self.next_trade_id,
-            order_id=order.id,
-            account=account,
-            client_id=order.client_id,
-            symbol=order.symbol,
-            side=order.side,
-            price=price,
-            quantity=quantity,
-            fee=fee,
-            fee_symbol=fee_symbol,
-            is_maker=is_maker,
-            timestamp_ms=now_ms,
-            system_order_type=order.system_order_type,
-        )
-        self.next_trade_id += 1
-        self._changes.fills.append(fill)
-        self._event("orderFill", order, now_ms, fill)
-        if order.status == "Filled":
-            self.orders.pop(order.id, None)
-            self._drop_pending_cancel(order.id)  # nothing left to cancel
-        if spec.is_perp and self.reduce_only_modify:
-            self._fit_reduce_only(spec, account, order.id, now_ms)
-
-    def _fit_reduce_only(self, spec: MarketSpec, account: str, skip: str, now_ms: int) -> None:
-        """Shrink resting reduce-only orders to the position left (orderModified) or expire."""
-        pos = self.positions.get((account, spec.symbol))
-        net = pos.net_quantity if pos else ZERO
-        for other in list(self.orders.values()):
-            if other.id == skip or not other.reduce_only or other.account != account:
-                continue
-            if other.symbol != spec.symbol:
-                continue
-            reducible = net if other.side == "Ask" else -net
-            if reducible <= ZERO:
-                self._close(other, "Expired", now_ms, "ReduceOnlyNotReduced")
-            elif other.remaining > reducible:
-                other.quantity = other.executed_quantity + reducible
-                other.updated_at_ms = now_ms
-                self._event("orderModified", other, now_ms)
-                self._touch(other)
-
-    def _drop_pending_cancel(self, order_id: str) -> None:
-        if self.pending_cancels.pop(order_id, None) is not None:
-            self._changes.pending_cancels[order_id] = None  # and its row in the store
-
-    def _close(self, order: BookOrder, status: str, now_ms: int, reason: str | None) -> None:
-        """Cancel or expire the rest of an order and release what it still holds."""
-        if order.locked > ZERO:
-            spec = self.markets[order.symbol]
-            asset = spec.quote if order.side == "Bid" else spec.base
-            bal = self.balance(order.account, asset)
-            bal.locked -= order.locked
-            bal.available += order.locked
-            order.locked = ZERO
-            self._changes.balances.add((order.account, asset))
-        order.status = status
-        order.expiry_reason = reason
-        order.updated_at_ms = now_ms
-        self.orders.pop(order.id, None)
-        self._drop_pending_cancel(order.id)
-        self._event("orderCancelled" if status == "Cancelled" else "orderExpired", order, now_ms)
-        self._touch(order)

@@ -1,8 +1,8 @@
 """The matching engine's state and read-only queries: markets, prices, balances, open orders.
 
-`Engine` (paper/engine.py) adds the operations that change it. Every mutation is recorded in
-`Changes` so the store can persist exactly what changed (`drain`) and the websocket can publish
-Backpack-shaped order updates.
+paper/settlement.py, paper/resting.py and `Engine` (paper/engine.py) add the operations that
+change it. Every mutation is recorded in `Changes` so the store can persist exactly what changed
+(`drain`) and the websocket can publish Backpack-shaped order updates.
 """
 
 from __future__ import annotations
