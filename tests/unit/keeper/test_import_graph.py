@@ -65,3 +65,9 @@ def test_the_keeper_layers() -> None:
     for part in ("instance_core", "instance_process", "instance_probes"):
         assert not {"instance", "supervisor", "journal"} & graph[part], part
     assert not {"instance_process", "instance_probes"} & graph["instance_core"]
+
+
+def test_the_config_layers() -> None:
+    graph = _graph("gridkeeper.config")
+    for part in ("jsonfile", "crosscheck", "secret_checks"):
+        assert "loader" not in graph[part], part
