@@ -71,3 +71,9 @@ def test_the_config_layers() -> None:
     graph = _graph("gridkeeper.config")
     for part in ("jsonfile", "crosscheck", "secret_checks"):
         assert "loader" not in graph[part], part
+
+
+def test_the_logs_layers() -> None:
+    graph = _graph("gridkeeper.logs")
+    assert not {"sink", "sink_writer"} & graph["sink_config"]
+    assert "sink" not in graph["sink_writer"]
