@@ -31,6 +31,8 @@ KILL_RETRY = 5.0  # the keeper never forgets a process it has not seen die: SIGK
 
 
 class Instance(ProcessLife, ProbesAndLimits):
+    """One supervised instance, as the supervisor and the socket API see it."""
+
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
         now = time.time()
@@ -56,6 +58,7 @@ class Instance(ProcessLife, ProbesAndLimits):
             "adopted": self.adopted,
         }
 
+    # ------------------------------------------------------------------ the machine's actions
     def _run(self, action: Action) -> None:
         kind = action.kind
         if kind == "spawn":

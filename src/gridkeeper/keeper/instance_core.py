@@ -50,6 +50,8 @@ Settle = Callable[[Machine], "dict[str, Any] | None"]
 
 
 class InstanceCore:
+    """The fields and primitives the parts of an instance share (see keeper/instance.py)."""
+
     def __init__(self, cfg: InstanceSpec, host: Host[Any]) -> None:
         self.cfg = cfg
         self.next_cfg: InstanceSpec | None = None  # applied at the next spawn (restart)
