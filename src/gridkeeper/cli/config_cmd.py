@@ -21,8 +21,9 @@ from gridkeeper.config import (
     load_settings,
     settings_warnings,
 )
+from gridkeeper.config.crosscheck import check_unique
 from gridkeeper.config.exchange import endpoint_warnings
-from gridkeeper.config.loader import check_unique, read_json
+from gridkeeper.config.jsonfile import read_json
 from gridkeeper.errors import ConfigError
 
 INSTANCE_KEYS = frozenset({"metadata", "daemon_config", "exchange_config", "strategy_config"})

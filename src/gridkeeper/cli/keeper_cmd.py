@@ -40,7 +40,7 @@ def _context(home: Path | None, settings_path: Path | None) -> tuple[Path, Path 
 
 def _default_configs(spath: Path | None, settings: Settings) -> list[InstanceConfig]:
     from gridkeeper.config import instances_dir, legacy_instance, load_instance
-    from gridkeeper.config.loader import check_dependencies
+    from gridkeeper.config.crosscheck import check_dependencies
 
     if spath is not None and settings.has_legacy_program:
         return [legacy_instance(spath, settings)]
@@ -64,7 +64,7 @@ def _with_dependencies(
     if not missing:
         return loaded
     from gridkeeper.config import instances_dir, load_instance
-    from gridkeeper.config.loader import check_dependencies
+    from gridkeeper.config.crosscheck import check_dependencies
 
     folder = instances_dir(spath, settings)
     active = {
@@ -134,7 +134,7 @@ def start(
       gridkeeper start                                      # foreground; Ctrl-C stops all
     """
     from gridkeeper.config import load_instance
-    from gridkeeper.config.loader import check_unique
+    from gridkeeper.config.crosscheck import check_unique
 
     home_dir, spath, settings = _context(home, settings_path)
     if configs:
@@ -212,7 +212,7 @@ def _targets(names: tuple[str, ...], configs: tuple[Path, ...], all_: bool) -> d
     if names:
         args["names"] = list(names)
     if configs:
-        from gridkeeper.config.loader import resolve_file
+        from gridkeeper.config.jsonfile import resolve_file
 
         args["configs"] = [str(resolve_file(p)) for p in configs]
     return args

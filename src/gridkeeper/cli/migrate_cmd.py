@@ -27,7 +27,8 @@ def migrate(files: tuple[Path, ...], write: bool) -> None:
       gridkeeper config migrate config/active/*.json --write   # FILE.bak kept; 0600 if a key
       gridkeeper config migrate config/daemon_config.json      # settings: secrets -> ${VAR}
     """
-    from gridkeeper.config.loader import known_keys, read_json
+    from gridkeeper.config.jsonfile import read_json
+    from gridkeeper.config.loader import known_keys
     from gridkeeper.config.migrate import is_instance_file, migrate_settings
     from gridkeeper.config.migrate import migrate as clean
 

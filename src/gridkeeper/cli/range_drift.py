@@ -59,7 +59,7 @@ def compare(name: str, file_range: dict[str, Any], view: dict[str, Any]) -> dict
 
 def file_range(path: Path) -> dict[str, Any] | None:
     """The range as written in the file (read raw: no environment needed, nothing validated)."""
-    from gridkeeper.config.loader import read_json
+    from gridkeeper.config.jsonfile import read_json
 
     try:
         strategy = read_json(path).get("strategy_config")

@@ -86,7 +86,7 @@ def list_(as_json: bool, home: Path | None, settings_path: Path | None) -> None:
     Example: gridkeeper list --json
     """
     from gridkeeper.config import instances_dir, load_instance
-    from gridkeeper.config.loader import resolve_file
+    from gridkeeper.config.jsonfile import resolve_file
 
     home_dir, spath, settings = _context(home, settings_path)
     client = keeper_for(home_dir, spath)

@@ -11,9 +11,8 @@ from gridkeeper.config.loader import (
     load_active,
     load_instance,
     load_settings,
-    secret_values,
-    settings_warnings,
 )
+from gridkeeper.config.secret_checks import secret_values, settings_warnings
 from gridkeeper.config.settings import DaemonDefaults, HealthCheck, InstanceDaemon, Settings
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Change a value in a config file in place, keeping everything else byte for byte.
 
-Config files are strict JSON (loader.read_json), which has no comments; what an operator cares
+Config files are strict JSON (jsonfile.read_json), which has no comments; what an operator cares
 about is their layout: key order, indentation, spacing, the other values exactly as written.
 Re-dumping the parsed object would re-indent the file and turn "140" into 140, so instead the
 value's span in the text is found with json's own scanner and only that span is replaced.

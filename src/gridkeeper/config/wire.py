@@ -20,8 +20,8 @@ from gridkeeper.config.loader import (
     load_instance,
     load_settings,
     program_instance,
-    secret_values,
 )
+from gridkeeper.config.secret_checks import secret_values
 from gridkeeper.config.settings import DaemonDefaults, Settings
 from gridkeeper.errors import ConfigError
 

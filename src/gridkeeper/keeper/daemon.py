@@ -19,6 +19,7 @@ from typing import IO, Any
 from gridkeeper.errors import GridkeeperError, KeeperUnavailable
 from gridkeeper.keeper.api import Api
 from gridkeeper.keeper.client import STARTED_BY_ENV
+from gridkeeper.keeper.restore import restore
 from gridkeeper.keeper.sdnotify import notify
 from gridkeeper.keeper.server import close_connections, serve
 from gridkeeper.keeper.spec import Resolution, SettingsSpec, resolve
@@ -191,7 +192,7 @@ async def _main(
         f"keeper started (pid {os.getpid()}){by}",
         {"pid": os.getpid(), "home": str(home), "started_by": started_by},
     )
-    await supervisor.restore()
+    await restore(supervisor)
     report("ok")
     status = f"supervising {len(supervisor.instances)} instance(s)"
     notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS={status}")

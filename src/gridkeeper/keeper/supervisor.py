@@ -1,5 +1,9 @@
-"""The supervisor: owns every instance, reaps children, routes output to the log sink, records
-events, and answers the socket API's operations."""
+"""The supervisor: owns every instance, reaps children, routes output to the log sink, resolves
+configs, and answers the socket API's operations.
+
+What it records (events, instance rows, task failures) is keeper/journal.py's; its resource
+samples are keeper/resources.py's; taking over from a previous keeper at start is
+keeper/restore.py's."""
 
 from __future__ import annotations
 
@@ -7,21 +11,20 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
-
 from gridkeeper.errors import ConfigError, GridkeeperError
 from gridkeeper.keeper import heap, process
 from gridkeeper.keeper.instance import Instance
-from gridkeeper.keeper.names import BUILTINS, LEGACY, MONITOR, WEB, ApiError
+from gridkeeper.keeper.journal import EventJournal
+from gridkeeper.keeper.names import BUILTINS, ApiError
 from gridkeeper.keeper.output import OutputRouter, Sink
 from gridkeeper.keeper.policy import Exit
 from gridkeeper.keeper.process import exit_from_status
+from gridkeeper.keeper.resources import ResourceSampling
 from gridkeeper.keeper.sampling import Sampler
 from gridkeeper.keeper.sdnotify import notify
 from gridkeeper.keeper.spec import (
@@ -29,22 +32,12 @@ from gridkeeper.keeper.spec import (
     Resolution,
     SettingsSpec,
     check_unique,
-    instance_from_wire,
-    instance_to_wire,
     resolve_async,
 )
 from gridkeeper.keeper.state import StateStore
 
-SUBSCRIBER_QUEUE = 10_000
-SAMPLE_EVERY = 5.0  # with a memory or CPU limit to enforce
-IDLE_RECHECK = 30.0  # no limits: look again this often whether one appeared (a reload)
-FRESH_ENOUGH = 1.0  # status reuses a sample this young
 TRIM_AFTER = 2.0  # seconds after the last busy operation, freed memory goes back (heap.py)
 QUIET_OPS = frozenset({"ping", "status", "events", "subscribe"})  # allocate next to nothing
-CATCH_UP_EVERY = 1.0
-MAX_UNWRITTEN = 10_000  # events kept in memory while the store cannot write
-# What a state store that cannot write raises (a full disk: "database or disk is full").
-STORE_ERRORS = (sqlite3.Error, OSError)
 
 
 class Operations(Protocol):
@@ -58,7 +51,7 @@ class Operations(Protocol):
     ) -> dict[str, list[str]]: ...
 
 
-class Supervisor:
+class Supervisor(EventJournal, ResourceSampling):
     def __init__(
         self,
         home: Path,
@@ -103,147 +96,7 @@ class Supervisor:
         self.api = api(self)
 
     # ------------------------------------------------------------------ Host protocol
-    def emit(
-        self, instance: str, kind: str, message: str, data: dict[str, Any] | None = None
-    ) -> None:
-        """Record an event and hand it to subscribers. A store that cannot write (a full disk)
-        never stops the caller: the event waits in memory and is written when space returns."""
-        level = "error" if kind in ("crashed", "fatal", "contain_failed") else "info"
-        self._log(level, message, name=instance, kind=kind, **(data or {}))
-        if self._unwritten_events:
-            self._queue_event(instance, kind, message, data)  # keep the order
-            return
-        try:
-            event = self.store.add_event(instance, kind, message, data)
-        except STORE_ERRORS as exc:
-            self._store_failed(exc)
-            self._queue_event(instance, kind, message, data)
-            return
-        self._publish(event)
-
-    def _log(self, level: str, message: str, **fields: Any) -> None:
-        with contextlib.suppress(Exception):  # the log sink never raises, but be sure
-            getattr(self.log, level)(message, **fields)
-
-    def _queue_event(
-        self, instance: str, kind: str, message: str, data: dict[str, Any] | None
-    ) -> None:
-        if len(self._unwritten_events) >= MAX_UNWRITTEN:
-            self._dropped_events += 1
-            return
-        self._unwritten_events.append((instance, kind, message, data))
-
-    def _store_failed(self, exc: BaseException) -> None:
-        if not self.store_degraded:
-            self._log("error", "state store cannot write; acting anyway", error=str(exc))
-        self.store_degraded = True
-        self._ensure_catch_up()
-
-    def _ensure_catch_up(self) -> None:
-        if self._catch_up is None or self._catch_up.done():
-            self._catch_up = self.spawn_task(self._catch_up_loop(), "state store catch-up")
-
-    async def _catch_up_loop(self) -> None:
-        """Write what could not be written, once a second, until everything is on disk."""
-        while self.store_degraded:
-            await asyncio.sleep(CATCH_UP_EVERY)
-            self.flush_store()
-
-    def flush_store(self) -> bool:
-        """Write the instances and events a failing store left in memory; True when done."""
-        try:
-            for name in sorted(self._unsaved):
-                inst = self.instances.get(name)
-                if inst is not None:
-                    self._save(inst)
-                self._unsaved.discard(name)
-            while self._unwritten_events:
-                event = self.store.add_event(*self._unwritten_events[0])
-                self._unwritten_events.pop(0)
-                self._publish(event)
-            if self._dropped_events:
-                event = self.store.add_event(
-                    "keeper",
-                    "events_lost",
-                    f"{self._dropped_events} events were lost while the state store could "
-                    "not write",
-                    {"count": self._dropped_events},
-                )
-                self._dropped_events = 0
-                self._publish(event)
-        except STORE_ERRORS:
-            return False
-        if self.store_degraded:
-            self.store_degraded = False
-            self._log("info", "state store writes again; caught up")
-        return True
-
-    def spawn_task(self, coro: Any, what: str) -> asyncio.Task[Any]:
-        """A background task whose failure is logged, never lost."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                exc = t.exception()
-                assert exc is not None
-                self.task_failed(what, exc)
-
-        task.add_done_callback(done)
-        return task
-
-    def task_failed(self, what: str, exc: BaseException) -> None:
-        """Every background failure lands here: logged with its traceback, counted, and for
-        the store, retried by the catch-up loop."""
-        self.task_failures += 1
-        if isinstance(exc, STORE_ERRORS):
-            self._store_failed(exc)
-            return
-        self._log("error", f"{what} failed", exc_info=exc)
-
-    def _publish(self, event: dict[str, Any]) -> None:
-        for queue in list(self._subscribers):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:
-                # A subscriber that cannot keep up is cut off (its connection closes at the end
-                # marker) and catches up from the state file when it reconnects with since_seq.
-                self._subscribers.discard(queue)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                queue.put_nowait(None)
-
-    def persist(self, inst: Instance) -> None:
-        """Save an instance's row; on a failing store, remember it for the catch-up loop."""
-        if self.store_degraded:
-            self._unsaved.add(inst.name)
-            self._ensure_catch_up()
-            return
-        try:
-            self._save(inst)
-        except STORE_ERRORS as exc:
-            self._unsaved.add(inst.name)
-            self._store_failed(exc)
-
-    def _save(self, inst: Instance) -> None:
-        self.store.save(
-            inst.name,
-            config=str(inst.cfg.path),
-            desired=inst.desired,
-            pid=inst.pid,
-            identity=inst.identity if inst.pid else None,
-            started_at=inst.started_at,
-            restarts=inst.restarts,
-            last_exit_code=inst.last_exit_code,
-            last_exit=inst.last_exit,
-            state=inst.state,
-            # The config the process runs with, so a keeper restart can adopt it even when the
-            # file changed or vanished meanwhile. Secrets stay out of the state file.
-            spec=orjson.dumps({**instance_to_wire(inst.cfg), "secrets": []}).decode(),
-            history=orjson.dumps(inst.history).decode(),
-        )
-
+    # (emit, persist and task_failed come from EventJournal)
     def watch_output(self, inst: Instance) -> None:
         self.output.watch(inst.name)
 
@@ -404,135 +257,12 @@ class Supervisor:
             found += match
         return found
 
-    # ------------------------------------------------------------------ restore
-    async def restore(self) -> None:
-        """Re-adopt what a previous keeper left running (even if its config file changed or
-        vanished since: the state file holds the config it runs with); restart what died while
-        no keeper watched, after killing what it left behind; leave fatal, exited and stopped
-        instances as they were. Then run the built-in monitor (alerts with no second terminal;
-        it talks to us through the socket like any client)."""
-        home = str(self.home)
-        rows = self.store.instances()
-        wanted = [
-            r.config for r in rows if r.name not in (*BUILTINS, LEGACY) and Path(r.config).exists()
-        ]
-        # What the last start command resolved stays in force across a keeper restart.
-        kept = {
-            str(r.config): dict(r.spec.get("kept_env") or {}) for r in rows if r.spec is not None
-        }
-        result = await self.resolve_configs(wanted, kept=kept) if wanted else None
-        fresh = {c.name: c for c in result.instances} if result else {}
-        if rows and any(r.name == LEGACY for r in rows):
-            fresh.update(
-                {
-                    c.name: c
-                    for c in (await self.resolve_configs(defaults=True, kept=kept)).instances
-                    if c.name == LEGACY
-                }
-            )
-        for file, message in result.errors if result else []:
-            self.emit("keeper", "config_error", f"cannot read {file}: {message}")
-        builtins = {MONITOR: self.monitor_spec, WEB: self.web_spec}
-        for saved in rows:
-            stored = instance_from_wire(saved.spec) if saved.spec else None
-            alive = saved.pid is not None and process.same_process(
-                saved.pid, saved.identity, saved.name, home
-            )
-            if saved.name in builtins:
-                spec = builtins[saved.name]
-                if alive and spec is not None:
-                    assert saved.pid is not None and saved.identity is not None
-                    self.register(spec).adopt(saved.pid, saved.identity, saved.started_at)
-                continue
-            # A live process keeps the config it was started with; a restart takes the file.
-            cfg = (stored or fresh.get(saved.name)) if alive else (fresh.get(saved.name) or stored)
-            if cfg is None:
-                self.emit(saved.name, "config_error", f"{saved.name}: no config to restore from")
-                continue
-            inst = self.register(cfg)
-            if saved.name in fresh:  # the stored spec keeps no secrets: redact today's
-                self.add_redactions(fresh[saved.name].secrets)
-            inst.restarts = saved.restarts
-            inst.history = list(saved.history)
-            inst.last_exit_code, inst.last_exit = saved.last_exit_code, saved.last_exit
-            if alive:
-                assert saved.pid is not None and saved.identity is not None
-                inst.adopt(saved.pid, saved.identity, saved.started_at, saved.desired)
-            elif saved.desired == "running" and saved.state in (
-                None,
-                "starting",
-                "running",
-                "backoff",
-                "stopping",
-            ):
-                await inst.contain_orphans()
-                inst.last_exit = "ended while the keeper was down"
-                # Nobody saw it die: say so (the monitor alerts on it) and count the restart.
-                self.emit(
-                    saved.name,
-                    "crashed",
-                    f"{saved.name} (pid {saved.pid}) ended while the keeper was down",
-                    {"pid": saved.pid, "code": None, "signal": None, "cause": "exit"},
-                )
-                inst.restarts += 1
-                inst.history.append(time.time())
-                inst.start(operator=False)
-            elif saved.desired == "running" and saved.state == "stopped":
-                # Stopped with the keeper by the system (a reboot): wanted running, so resume.
-                self.emit(saved.name, "resumed", f"{saved.name} resumed after a keeper restart")
-                inst.start(operator=False)
-            else:
-                inst.state = (
-                    "fatal"
-                    if saved.state == "fatal"
-                    else ("exited" if saved.state == "exited" else "stopped")
-                )
-                inst.desired = "stopped" if inst.state == "stopped" else inst.desired
-                self.persist(inst)
-        for name, spec in builtins.items():
-            if spec is not None and name not in self.instances:
-                self.register(spec).start(operator=False)
+    # ------------------------------------------------------------------ resource samples
+    def after_restore(self) -> None:
+        """Once restore (keeper/restore.py) has registered every instance: start the resource
+        sampler and give freed memory back soon."""
         self._sampler = self.spawn_task(self._sample_forever(), "resource sampler")
         self.trim_soon()
-
-    async def _sample_forever(self) -> None:
-        """Resource samples of every live instance from one /proc pass, every min(5 s, the
-        shortest health_check_interval) while some instance has a memory or CPU limit. Without
-        limits nothing needs them between two `status` requests (which sample on demand), so the
-        keeper stays asleep until an instance is registered (start, reload), and looks every
-        30 s in case a reload changed a running instance's limits."""
-        while True:
-            limited = [i for i in self.instances.values() if i.has_limits()]
-            if not limited:
-                self._limits_changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._limits_changed.wait(), IDLE_RECHECK)
-                continue
-            intervals = [i.cfg.daemon.health_check_interval for i in limited]
-            await asyncio.sleep(min([SAMPLE_EVERY, *intervals]))
-            try:
-                self.sample(check_limits=True)
-            except Exception as exc:  # one bad sample must not end sampling for good
-                self.task_failed("resource sampling", exc)
-
-    def sample(self, *, check_limits: bool) -> None:
-        """Measure every live instance's process tree (one /proc pass for all of them). Only
-        the timer's samples count towards `limit_samples`: a burst of `status` requests must
-        not make a limit trip sooner."""
-        live = [i for i in self.instances.values() if i.pid is not None]
-        usage = self._usage.sample([i.pid for i in live if i.pid is not None])
-        self._sampled_at = time.monotonic()
-        for inst in live:
-            if inst.pid is not None:
-                inst.sample(usage.get(inst.pid), check_limits=check_limits)
-
-    def refresh_usage(self) -> None:
-        """Before a `status` answer: figures at most FRESH_ENOUGH old."""
-        if time.monotonic() - self._sampled_at >= FRESH_ENOUGH:
-            try:
-                self.sample(check_limits=False)
-            except Exception as exc:  # status answers with the last figures
-                self.task_failed("resource sampling", exc)
 
     # ------------------------------------------------------------------ operations
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
@@ -548,19 +278,6 @@ class Supervisor:
         if self._trim is not None:
             self._trim.cancel()
         self._trim = asyncio.get_running_loop().call_later(TRIM_AFTER, heap.trim)
-
-    # ------------------------------------------------------------------ subscriptions
-    def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
-        self._subscribers.add(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
-        self._subscribers.discard(queue)
-
-    def subscriber_count(self) -> int:
-        """Open `subscribe` streams (the monitor's, one per open dashboard): `ping` shows it."""
-        return len(self._subscribers)
 
     # ------------------------------------------------------------------ life
     async def shutdown(self, *, stop_instances: bool, resume: bool = False) -> None:

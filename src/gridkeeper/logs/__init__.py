@@ -10,7 +10,8 @@ See docs/logs.md for the files written, the settings and how to read them.
 from __future__ import annotations
 
 from gridkeeper.logs.logger import add_redactions, configure_logging, get_logger, log_event
-from gridkeeper.logs.sink import LogSink, SinkConfig
+from gridkeeper.logs.sink import LogSink
+from gridkeeper.logs.sink_config import SinkConfig
 
 __all__ = [
     "LogSink",

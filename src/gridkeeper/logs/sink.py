@@ -1,95 +1,44 @@
 """LogSink: the single writer of every log file of one keeper.
 
 Callers (the keeper's pipe readers, its own logger) only append to a bounded deque; one writer
-thread parses, renders, redacts and writes; a housekeeping thread compresses and deletes.
+thread (logs/sink_writer.py) parses, renders, redacts and writes; a housekeeping thread
+compresses and deletes. This module is the callers' side: admission to the queue (what a full
+queue drops), redactions, per-instance directories and retention, flush, close and counters.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal, TextIO, cast
 
 from gridkeeper.logs.housekeeping import Housekeeper
-from gridkeeper.logs.records import ERROR, WARNING, Record, TracebackTracker, looks_severe
+from gridkeeper.logs.records import ERROR, WARNING, TracebackTracker, looks_severe
 from gridkeeper.logs.redact import MIN_SECRET_LEN, Redactor
 from gridkeeper.logs.retention import RetentionPolicy
+from gridkeeper.logs.sink_config import SinkConfig
+from gridkeeper.logs.sink_writer import Item, Marker, SinkWriter
 from gridkeeper.logs.streams import SinkStream
 from gridkeeper.logs.timefmt import TimestampFormatter
 from gridkeeper.logs.writer import InstanceLog
 
-# A traceback is held this long after its last line for a chained exception to follow.
-GROUP_QUIET_S: Final = 0.2
-# How often open files are checked for having been deleted: a deleted file of a quiet instance
-# must not hold its disk space for more than a second (docs/logs.md).
-GONE_CHECK_S: Final = 0.5
-# The writer flushes its file buffers at least every this many lines of a long batch.
-_BATCH_LINES: Final = 4096
 # Past queue_size only severe lines are queued; past this many times queue_size none are, so a
 # program printing nothing but "severe" lines cannot grow the queue without bound.
 _HARD_CAP_FACTOR: Final = 4
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,127}$")
 
 
-@dataclass(frozen=True)
-class SinkConfig:
-    """Where and how the sink writes. See docs/logs.md for each setting."""
-
-    log_dir: Path
-    rotate_bytes: int = 10 * 1024 * 1024
-    backups: int = 10
-    compress: bool = True
-    rotate_daily: bool = False
-    retention_days: float = 30.0
-    max_total_bytes: int = 1024 * 1024 * 1024
-    cleanup_interval_s: float = 3600.0
-    queue_size: int = 100_000
-    redact: frozenset[str] = frozenset()
-
-    def __post_init__(self) -> None:
-        checks = {
-            "rotate_bytes": self.rotate_bytes >= 1,
-            "backups": self.backups >= 0,
-            "retention_days": self.retention_days > 0,
-            "max_total_bytes": self.max_total_bytes >= 0,
-            "cleanup_interval_s": self.cleanup_interval_s > 0,
-            "queue_size": self.queue_size >= 1,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"SinkConfig: out of range: {', '.join(bad)}")
-
-
-class _Marker:
-    """A flush or stop request travelling through the queue behind the lines before it."""
-
-    __slots__ = ("done", "stop")
-
-    def __init__(self, *, stop: bool) -> None:
-        self.stop = stop
-        self.done = threading.Event()
-
-
-# (instance, stream, payload, ts, level, logger, event): payload is a captured line (level -1,
-# parsed by the writer; logger and event unused) or the other fields of one of our own records
-# (level known). One flat tuple per record: the caller copies nothing.
-_Item = tuple[str, str, Any, float, int, str | None, str]
-
-
-class LogSink:
+class LogSink(SinkWriter):
     """The single writer of every log file; one per keeper. See docs/logs.md."""
 
     def __init__(self, config: SinkConfig) -> None:
         self._config = config
-        self._queue: deque[_Item | _Marker] = deque()
+        self._queue: deque[Item | Marker] = deque()
         self._limit = config.queue_size
         self._hard_limit = config.queue_size * _HARD_CAP_FACTOR
         self._tracebacks = TracebackTracker()
@@ -271,7 +220,7 @@ class LogSink:
         """Wait until everything submitted so far is written; False on timeout."""
         if not self._writer.is_alive():
             return not self._queue
-        marker = _Marker(stop=False)
+        marker = Marker(stop=False)
         self._queue.append(marker)
         self._wake.set()
         return marker.done.wait(timeout)
@@ -284,7 +233,7 @@ class LogSink:
             if not self._started:
                 self.start()
             deadline = time.monotonic() + timeout
-            marker = _Marker(stop=True)
+            marker = Marker(stop=True)
             # Lines submitted from here on would land behind the stop marker: refuse them.
             self._closing = True
             self._queue.append(marker)
@@ -310,178 +259,3 @@ class LogSink:
             "released": self._released,
             "queued": queued,
         }
-
-    # ----------------------------------------------------------------- writer thread
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            self._wake.wait(self._wait_timeout())
-            self._wake.clear()
-            try:
-                stop = self._drain()
-                self._release_gone()
-                self._housekeeper.tick()
-            except Exception as exc:  # the writer must outlive any bug in one record
-                self._report(f"writer error: {exc!r}")
-        self._begin_batch()
-        for log in self._logs.values():
-            with contextlib.suppress(OSError):
-                log.close(self._batch_now, self._batch_redact)
-
-    def _drain(self) -> bool:
-        queue = self._queue
-        logs = self._logs
-        count = 0
-        self._begin_batch()
-        while queue:
-            item = queue.popleft()
-            if isinstance(item, _Marker):
-                self._finish_batch(release_all=True)
-                item.done.set()
-                if item.stop:
-                    return True
-                continue
-            self._dequeued += 1
-            instance, stream, payload, ts, level, logger, event = item
-            try:
-                if level < 0:
-                    self._feed(instance, stream, payload, ts)
-                else:
-                    log = logs.get(instance) or self._log(instance)
-                    if log is not None:
-                        log.write_own(ts, level, stream, logger, event, payload)
-                        self._written += 1
-            except Exception as exc:  # one record that cannot be rendered costs only itself
-                self._write_errors += 1
-                self._report(f"cannot write a record of {instance}: {exc!r}")
-            count += 1
-            if count >= _BATCH_LINES:
-                self._flush_files()
-                self._begin_batch()
-                count = 0
-        self._finish_batch(release_all=False)
-        return False
-
-    def _feed(self, instance: str, stream: str, line: bytes | str, ts: float) -> None:
-        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-        text = text.rstrip("\r\n")
-        log = self._logs.get(instance) or self._log(instance)
-        if log is None:
-            return
-        parser = log.parsers.get(stream) or log.parser(stream)
-        if "\n" in text:
-            for part in text.split("\n"):
-                self._write(log, parser.feed(part.rstrip("\r"), ts))
-        else:
-            self._write(log, parser.feed(text, ts))
-        if parser.pending:
-            self._held[(instance, stream)] = time.monotonic() + GROUP_QUIET_S
-        elif self._held:
-            self._held.pop((instance, stream), None)
-
-    def _log(self, instance: str) -> InstanceLog | None:
-        log = self._logs.get(instance)
-        if log is not None:
-            return log
-        try:
-            log = InstanceLog(
-                self._dirs.get(instance, self._config.log_dir / instance),
-                instance,
-                max_bytes=self._config.rotate_bytes,
-                daily=self._config.rotate_daily,
-                on_rotated=self._on_rotated,
-                fmt=self._fmt,
-            )
-        except OSError as exc:
-            self._write_errors += 1
-            self._report(f"cannot open the logs of {instance}: {exc}")
-            return None
-        self._logs[instance] = log
-        return log
-
-    def _on_rotated(self, path: Path) -> None:
-        self._rotations += 1
-        self._housekeeper.rotated(path)
-
-    def _begin_batch(self) -> None:
-        # One clock reading and one redaction check per batch, not per record.
-        self._batch_now = time.time()
-        self._batch_redact = self._redactor if self._redactor.active else None
-
-    def _write(self, log: InstanceLog, records: list[Record]) -> None:
-        for record in records:
-            log.write(record)
-            self._written += record.lines
-
-    def _wait_timeout(self) -> float | None:
-        waits = [self._hold_timeout(), self._housekeeper.due_in()]
-        if self._logs:
-            waits.append(max(0.0, self._next_gone_check - time.monotonic()))
-        known = [w for w in waits if w is not None]
-        return min(known) if known else None
-
-    def _release_gone(self) -> None:
-        """Close deleted files even when no line arrives (a quiet instance's file)."""
-        now = time.monotonic()
-        if now < self._next_gone_check:
-            return
-        self._next_gone_check = now + GONE_CHECK_S
-        for log in self._logs.values():
-            self._released += log.release_if_gone()
-
-    def _hold_timeout(self) -> float | None:
-        if not self._held:
-            return None
-        return max(0.0, min(self._held.values()) - time.monotonic())
-
-    def _finish_batch(self, *, release_all: bool) -> None:
-        """Emit tracebacks whose quiet time is over (or all), log drops, write the buffers."""
-        self._begin_batch()
-        if self._held:
-            now = time.monotonic()
-            for key, until in list(self._held.items()):
-                if release_all or until <= now:
-                    del self._held[key]
-                    log = self._logs.get(key[0])
-                    if log is not None:
-                        self._write(log, log.parser(key[1]).flush())
-        self._log_drops()
-        self._flush_files()
-
-    def _log_drops(self) -> None:
-        if not self._drops and not self._severe_drops:
-            return
-        with self._drop_lock:
-            drops, self._drops = self._drops, {}
-            severe, self._severe_drops = self._severe_drops, {}
-        for counts, level, event in (
-            (drops, WARNING, "log queue full: dropped low-severity lines"),
-            (severe, ERROR, "log queue over its hard cap: dropped error lines"),
-        ):
-            for instance, count in counts.items():
-                log = self._log(instance)
-                if log is None:
-                    continue
-                fields = {
-                    "level": "error" if level == ERROR else "warning",
-                    "logger": "gridkeeper.logs",
-                    "event": event,
-                    "dropped": count,
-                }
-                self._write(log, [Record(time.time(), level, "sink", "", fields, lines=0)])
-
-    def _flush_files(self) -> None:
-        for log in self._logs.values():
-            try:
-                log.flush(self._batch_now, self._batch_redact)
-            except OSError as exc:
-                self._write_errors += 1
-                self._report(f"writing the logs of {log.instance} failed: {exc}")
-
-    def _report(self, message: str) -> None:
-        # Our own log may be the one failing; the original stderr is the last resort.
-        stream = sys.__stderr__
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.write(f"gridkeeper.logs: {message}\n")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gridkeeper.logs import LogSink, SinkConfig
 from gridkeeper.logs.records import ERROR, INFO
-from gridkeeper.logs.sink import _BATCH_LINES
+from gridkeeper.logs.sink_writer import _BATCH_LINES
 
 MakeSink = Callable[..., LogSink]
 SECRET = "sk-live-4f9a8b7c"
