@@ -41,6 +41,8 @@ class ExchangeReads(RunnerBase):
         `markPrice.<symbol>`) stands in for the read while the stream holds one."""
         st = self.strategy.state
         if self.strategy.market.spot or st.position == 0:
+            if st.position == 0:
+                st.mark_price = None  # as on a fill that made it flat (a state saved before)
             return
         mark = self.market.mark_price() if self.market is not None and not full else None
         if mark is None:
