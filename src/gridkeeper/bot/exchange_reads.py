@@ -49,10 +49,12 @@ class ExchangeReads(RunnerBase):
             try:
                 mark = await self._call(self.client.get_mark_price(self.spec.symbol))
             except ExchangeError as exc:
-                # The mark only values the position: a failed read keeps the last one (the
-                # limits also watch the last trade). Failing the cycle here held back every
-                # order it implied, the closes of fills just applied too, for the whole outage.
-                self._emit("exchange_error", f"mark price not read ({exc}); the last stands")
+                # The mark only values the position: without it the limits watch the last trade
+                # alone (what a close would get). Failing the cycle here held back every order
+                # it implied, the closes of fills just applied too, for the whole outage. The
+                # old mark is dropped, not kept: it may be one saved long ago (a restart).
+                st.mark_price = None
+                self._emit("exchange_error", f"mark price not read ({exc}); valued at the last")
                 return
         if mark is not None and mark > 0:
             st.mark_price = mark

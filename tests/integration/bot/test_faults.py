@@ -213,6 +213,8 @@ def test_a_failing_bookkeeping_read_does_not_hold_back_the_closes(
         wait_for(lambda: _closes_cover(bot), what="closes for the bought units, read failing")
         failed = proxy.failed
         wait_for(lambda: proxy.failed > failed, what="the read is still tried (and fails)")
+        if path == "/api/v1/markPrices":
+            assert bot.get("/api/grid")["mark_price"] is None  # valued at the last trade
         held = wait_for(lambda: _agreed(bot, paper), what="the bot agrees with the exchange")
         assert D(bot.get("/api/grid")["position"]) == held > 0
         if path != "/api/v1/position":
