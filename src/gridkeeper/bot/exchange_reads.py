@@ -41,10 +41,21 @@ class ExchangeReads(RunnerBase):
         `markPrice.<symbol>`) stands in for the read while the stream holds one."""
         st = self.strategy.state
         if self.strategy.market.spot or st.position == 0:
+            if st.position == 0:
+                st.mark_price = None  # as on a fill that made it flat (a state saved before)
             return
         mark = self.market.mark_price() if self.market is not None and not full else None
         if mark is None:
-            mark = await self._call(self.client.get_mark_price(self.spec.symbol))
+            try:
+                mark = await self._call(self.client.get_mark_price(self.spec.symbol))
+            except ExchangeError as exc:
+                # The mark only values the position: without it the limits watch the last trade
+                # alone (what a close would get). Failing the cycle here held back every order
+                # it implied, the closes of fills just applied too, for the whole outage. The
+                # old mark is dropped, not kept: it may be one saved long ago (a restart).
+                st.mark_price = None
+                self._emit("exchange_error", f"mark price not read ({exc}); valued at the last")
+                return
         if mark is not None and mark > 0:
             st.mark_price = mark
 
@@ -87,7 +98,14 @@ class ExchangeReads(RunnerBase):
         changes the grid's status: the order stream delivers one fill per message, and a
         boundary action or stop-loss taken between two of them would act on a position missing
         fills that already happened (re-laying the range around half a jump, say)."""
-        fills = await self._fills_since(self.strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
+        try:
+            fills = await self._fills_since(self.strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
+        except ExchangeError as exc:
+            # Deciding on the fills the stream delivered beats not deciding: failing here held
+            # the boundary action or stop-loss back every cycle while the fills endpoint failed.
+            # A close waits for the fills of the orders it cancels; the reconcile reads the rest.
+            self._emit("exchange_error", f"fills not read before a decision ({exc}); deciding")
+            return
         seen = self._seen(fills)
         self.unsaved_fills += apply_fills(self.strategy, fills, self.store.issued, seen)
 

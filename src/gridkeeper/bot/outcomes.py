@@ -118,6 +118,11 @@ class OutcomeBook(InventoryCover):
             st.cash -= fill.fee
         st.cash -= sign * qty * price
         st.position += base_delta
+        if st.position == 0:
+            # Flat: the mark values nothing, and kept it would value the next position at a
+            # price from when the grid last held one (the fast path checks the limits before it
+            # reads the mark again): a stop-loss fired on a loss that never was.
+            st.mark_price = None
         st.fees += fee_quote
         before = st.realized_profit
         st.lots = apply_fill(st.lots, base_delta, cash_before - st.cash)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from gridkeeper.bot.adopt import MISMATCH
 from gridkeeper.bot.reconcile import apply_funding, mismatch_reason, position_gap
 from gridkeeper.bot.runner_base import RunnerBase
+from gridkeeper.exchange.errors import ExchangeError
 
 FUNDING_PAGE = 100
 # A position gap must last this long (and two full reconciles) before it pauses the grid: fill
@@ -70,11 +71,18 @@ class PositionCheck(RunnerBase):
         payments = []
         offset = 0
         while True:  # newest first: page back until the checkpoint is reached
-            page = await self._call(
-                self.client.get_funding_payments(
-                    self.spec.symbol, limit=FUNDING_PAGE, offset=offset
+            try:
+                page = await self._call(
+                    self.client.get_funding_payments(
+                        self.spec.symbol, limit=FUNDING_PAGE, offset=offset
+                    )
                 )
-            )
+            except ExchangeError as exc:
+                # Bookkeeping: the checkpoint stays, so the next reconcile books them. Failing
+                # the reconcile here failed every one after it (each loop retries a due one)
+                # and froze trading, closes and limits included, while the endpoint failed.
+                self._emit("exchange_error", f"funding not read ({exc}); booked next reconcile")
+                return
             payments += page
             oldest = min((p.interval_end_ms for p in page), default=0)
             if len(page) < FUNDING_PAGE or oldest <= (st.funding_checkpoint_ms or 0):

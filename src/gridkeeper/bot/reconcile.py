@@ -83,9 +83,13 @@ def reconcile(
     """Bring the state in line with the exchange. `history`: closed orders by clientId, to learn
     how much of a vanished order executed; `in_flight`: ids whose POST has not answered yet."""
     report = ReconcileReport()
-    report.applied = apply_fills(strategy, fills, issued, seen)
     state = strategy.state
-    done = _filled_in_full(open_orders, fills)
+    tracked_before = {o.order_id for o in state.orders.values() if o.order_id}
+    report.applied = apply_fills(strategy, fills, issued, seen)
+    # Completed by these fills: its first part may have filled before the fills window (the
+    # checkpoint moved on since), so the window alone does not show it complete.
+    completed = tracked_before - {o.order_id for o in state.orders.values() if o.order_id}
+    done = _filled_in_full(open_orders, fills) | completed
     open_by_id: dict[int, Order] = {}
     for order in open_orders:
         if order.symbol != strategy.market.symbol:

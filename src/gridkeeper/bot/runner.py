@@ -172,9 +172,15 @@ class BotRunner(PositionCheck, FastFills, RunnerViews):
                 due = (
                     time.monotonic() - self._last_reconcile >= self.spec.config.reconcile_interval_s
                 )
+                full = False
                 try:
                     async with self.lock:
-                        full = due or self.need_reconcile
+                        # After a failed full reconcile one light cycle runs before the next try:
+                        # a read only the reconcile makes (open orders, history, the position)
+                        # failing for long must not also hold back the closes of new fills and
+                        # the limits (every loop retried the due reconcile, and failed).
+                        full = (due or self.need_reconcile) and not self._reconcile_failed
+                        self._reconcile_failed = False
                         # A streamed fill goes straight to its replacement (fast_fill); the
                         # full cycle waits for the next wake-up.
                         if full or not await self._fill_cycle():
@@ -182,6 +188,7 @@ class BotRunner(PositionCheck, FastFills, RunnerViews):
                 except BotFatal:
                     raise
                 except ExchangeError as exc:
+                    self._reconcile_failed = full
                     self._exchange_failed(exc)
                     await asyncio.sleep(min(5.0, self.spec.config.poll_interval_s * 2))
         finally:

@@ -68,6 +68,7 @@ class RunnerBase:
         self.exchange_error: str | None = None
         self.need_reconcile = True
         self._last_reconcile = 0.0
+        self._reconcile_failed = False  # the last full reconcile failed: a light cycle is next
         self._strategy: GridStrategy | None = None
         self._executor: Executor | None = None
         self.exchange_position: Decimal | None = None  # last figure read in a full reconcile

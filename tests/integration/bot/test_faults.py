@@ -90,7 +90,9 @@ def proxy(paper: Paper) -> Iterator[FailingProxy]:
         yield p
 
 
-def _bot(paper: Paper, proxy: FailingProxy, tmp_path: Path) -> Bot:
+def _bot(paper: Paper, proxy: FailingProxy, tmp_path: Path, *, stream: bool = False) -> Bot:
+    """A perp bot whose REST goes through `proxy`; `stream`: its websockets reach the paper
+    exchange directly (else nothing listens at its ws URL and the bot polls)."""
     project = tmp_path / "project"
     (project / "config" / "active").mkdir(parents=True)
     port = free_port()
@@ -104,7 +106,11 @@ def _bot(paper: Paper, proxy: FailingProxy, tmp_path: Path) -> Bot:
         "daemon_config": {"web_port": port},
         "exchange_config": {
             "base_url": proxy.url,
-            "ws_url": f"ws://127.0.0.1:{free_port()}/ws",  # nothing listens: the bot polls
+            "ws_url": (
+                paper.url.replace("http", "ws") + "/ws"
+                if stream
+                else f"ws://127.0.0.1:{free_port()}/ws"  # nothing listens: the bot polls
+            ),
             "max_retries": 0,
         },
         "strategy_config": {
@@ -166,6 +172,84 @@ def test_a_read_failing_after_fills_applies_them_once(
         )
         held = wait_for(lambda: _agreed(bot, paper), what="the bot agrees with the exchange")
         assert D(bot.get("/api/grid")["position"]) == held > 0
+    finally:
+        with contextlib.suppress(Exception):
+            bot.stop()
+
+
+def _closes_cover(bot: Bot) -> bool:
+    """Every unit the grid holds has a resting reduce-only close (and the grid holds some)."""
+    g = bot.get("/api/grid")
+    resting = sum(
+        (D(o["quantity"]) - D(o["filled"]) for o in g["open_orders"] if o["reduce_only"]),
+        D(0),
+    )
+    return (
+        bool(g["open_orders"])
+        and all(o["status"] == "live" for o in g["open_orders"])
+        and resting >= D(g["position"]) > 0
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/markPrices", "/wapi/v1/history/funding", "/api/v1/position"]
+)
+def test_a_failing_bookkeeping_read_does_not_hold_back_the_closes(
+    paper: Paper, proxy: FailingProxy, tmp_path: Path, path: str
+) -> None:
+    """The mark only values the position, funding only books cash, the position read only
+    checks the grid's figure: while one of them fails (a 503 on every try) the bought units
+    still get their closes. They did not: every cycle (the mark) or every full reconcile, then
+    retried each loop (funding, the position), stopped at the failing read before any order,
+    so the position stayed without an exit, and the limits unwatched, while it failed."""
+    bot = _bot(paper, proxy, tmp_path)
+    try:
+        bot.start()
+        wait_for(lambda: len(bot.get("/api/grid")["open_orders"]) >= 5, what="grid placed")
+        proxy.failing.add(path)
+        paper.set_price(PERP, "97")  # the buy at 98 fills
+        wait_for(lambda: exchange_position(paper) > 0, what="the buy filled")
+        wait_for(lambda: proxy.failed >= 3, what="cycles met the failing read")
+        wait_for(lambda: _closes_cover(bot), what="closes for the bought units, read failing")
+        failed = proxy.failed
+        wait_for(lambda: proxy.failed > failed, what="the read is still tried (and fails)")
+        if path == "/api/v1/markPrices":
+            assert bot.get("/api/grid")["mark_price"] is None  # valued at the last trade
+        held = wait_for(lambda: _agreed(bot, paper), what="the bot agrees with the exchange")
+        assert D(bot.get("/api/grid")["position"]) == held > 0
+        if path != "/api/v1/position":
+            # Bookkeeping only: the full reconcile still completes (its position check, after
+            # funding, sees the fill).
+            wait_for(
+                lambda: D(bot.get("/api/grid")["exchange_position"]) == held,
+                what="a full reconcile completed",
+            )
+    finally:
+        with contextlib.suppress(Exception):
+            bot.stop()
+
+
+def test_a_failing_fills_read_does_not_hold_back_a_boundary_action(
+    paper: Paper, proxy: FailingProxy, tmp_path: Path
+) -> None:
+    """Before a decision that changes the grid's status the bot reads every fill over REST
+    (the stream delivers them one message at a time). While that read fails (a 503 on every
+    try) it decides on the fills the stream delivered: it used to not decide at all, every
+    cycle, so a price far out of the range (or a stop-loss) was never acted on while the
+    fills endpoint failed."""
+    bot = _bot(paper, proxy, tmp_path, stream=True)
+    try:
+        bot.start()
+        wait_for(lambda: len(bot.get("/api/grid")["open_orders"]) >= 5, what="grid placed")
+        wait_for(lambda: bot.get("/api/grid")["status"] == "running", what="running")
+        proxy.failing.add("/wapi/v1/history/fills")
+        paper.set_price(PERP, "80")  # far below 90 * (1 - 0.01): boundary_action pause
+        wait_for(lambda: exchange_position(paper) > 0, what="buys filled")
+        wait_for(
+            lambda: bot.get("/api/grid")["status"] == "paused",
+            what="the boundary pause, fills read failing",
+        )
+        assert proxy.failed > 0 and "/wapi/v1/history/fills" in proxy.failing
     finally:
         with contextlib.suppress(Exception):
             bot.stop()

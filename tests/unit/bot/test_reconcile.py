@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 from gridkeeper.bot.reconcile import reconcile
@@ -388,3 +389,49 @@ def test_a_gone_duplicate_is_dropped_at_once() -> None:
 def _dup(client_id: int, order_id: str = "778") -> Order:
     """An open order with one of our clientIds that no slot owns."""
     return open_order(order_id, client_id, D(96))
+
+
+def test_an_order_completed_between_the_reads_after_an_old_partial_fill_is_no_duplicate() -> None:
+    """Fills are read from the checkpoint back FILL_OVERLAP_MS only: an order whose first part
+    filled long before (applied then, the checkpoint moved on since) and whose rest filled
+    between the open-orders and fills reads shows in the fills for its rest alone. The fills
+    read still completed it: it is not a duplicate (it was: a ghost no fill completes, cancelled
+    for nothing, and a close priced one tick off its level to clear it)."""
+    strategy, sim = running()
+    tracked = max(
+        (o for o in strategy.state.orders.values() if o.side == "Bid"), key=lambda o: o.price or 0
+    )
+
+    def part(trade_id: str, at_ms: int) -> Fill:
+        return Fill(
+            trade_id=trade_id,
+            order_id=tracked.order_id or "",
+            client_id=tracked.client_id,
+            symbol=PERP.symbol,
+            side="Bid",
+            price=tracked.price or D(0),
+            quantity=tracked.quantity / 2,
+            fee=D(0),
+            fee_symbol="USDC",
+            is_maker=True,
+            timestamp_ms=at_ms,
+        )
+
+    old = part("9001", sim.now)
+    strategy.on_fill(old)  # applied (and saved) long ago
+    assert tracked.client_id in strategy.state.orders
+    snapshot = [  # listed open, half filled
+        replace(o, executed_quantity=old.quantity) if o.client_id == tracked.client_id else o
+        for o in sim.exchange_orders()
+    ]
+    rest = part("9002", sim.now + 300_000)  # between the reads, minutes after the first half
+    report = reconcile(
+        strategy,
+        open_orders=snapshot,
+        fills=[rest],  # the window no longer reaches the first half
+        issued=set(sim.sent),
+        seen=set(),
+    )
+    assert report.applied == [rest]
+    assert report.duplicates == []
+    assert all(o.slot != -1 for o in strategy.state.orders.values())

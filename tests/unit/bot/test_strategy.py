@@ -246,3 +246,27 @@ def test_decision_due_says_when_a_price_would_change_the_status() -> None:
     sim.move(D(112))
     assert paused.state.status == "paused"
     assert not paused.decision_due(D(113)) and paused.decision_due(D(105))
+
+
+def test_a_flat_grid_forgets_its_mark() -> None:
+    """The runner reads the mark only while the grid holds a position: kept once flat, it
+    valued the next position at a price from when the grid last held one. After a close at a
+    low (a stop, a flatten) and a resume when the price came back, the first fill's limit check
+    (the fast path checks before it reads the mark again) saw a loss that was never there and
+    fired the stop-loss."""
+    strategy, sim = start(market=PERP, inventory=D(0), stop_loss=D(17))
+    sim.move(D("93.5"))  # buys at 100, 98, 96 and 94 fill: 14 down at 93.5
+    assert strategy.state.position == 4 and strategy.state.status == "running"
+    strategy.state.mark_price = D("93.5")  # what the runner's mark read keeps while held
+    strategy.stop("flatten", flatten=True)
+    for _ in range(3):  # the cancels, then the market close (filled at the last price)
+        sim.run(strategy.plan(sim.now))
+    assert strategy.state.position == 0 and not strategy.state.closing
+    sim.move(D(101))  # the price comes back while the grid is stopped
+    assert strategy.resume("operator")
+    sim.run(strategy.plan(sim.now))
+    loss = strategy.state.total_pnl()
+    assert -15 < loss < -14  # the close realized about 14
+    sim.move(D(98))  # the buys at 100 and 98 fill: PnL ~ loss - 2 (at the stale 93.5: - 11)
+    assert strategy.state.position == 2
+    assert strategy.state.status == "running", strategy.state.reason
