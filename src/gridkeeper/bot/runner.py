@@ -288,6 +288,10 @@ class BotRunner(PositionCheck, FastFills, RunnerViews):
                 "resume": strategy.resume,
                 "stop": strategy.stop,
             }
+            if name == "resume":
+                # The grid is laid out again from its position: on every fill there is, as
+                # for an automatic resume (a close's fill may still be a message away).
+                await self._catch_up_fills()
             changed = commands[name](reason)
             self._save([])
             await self.executor.run(strategy.plan(now_ms()))
