@@ -8,7 +8,7 @@ import pytest
 from tests.integration.bot.conftest import wait_for
 from tests.integration.operations.conftest import Ops, ops  # noqa: F401 (the fixture)
 
-from .conftest import CHAT, Actions, StartCommands, edited, reply
+from .conftest import CHAT, Actions, StartCommands, edited, reply, stop_with_flatten
 from .standin import BotApiStandIn
 
 NAME = "sol-tg"
@@ -163,13 +163,7 @@ def test_stop_trading_with_flatten_reports_what_really_happened(
     api: BotApiStandIn,
     port: int,
 ) -> None:
-    api.say(CHAT, f"/stop {NAME}")
-    stop = reply(api, CHAT, 1)
-    api.press(stop, "Stop trading, cancel + flatten")
-    outcome = wait_for(
-        lambda: next((e for e in stop.edits if "Done" in e or "FAILED" in e), None),
-        what="the stop's outcome",
-    )
+    outcome = stop_with_flatten(api, NAME)
     view = ops.view(NAME, port)
     assert view["status"] == "stopped"  # the bot stays up, not trading
     assert ops.status(NAME)[0]["state"] == "running"
