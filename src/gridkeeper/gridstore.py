@@ -56,6 +56,10 @@ def store_paths(home: Path, names: Sequence[str] = ()) -> list[Path]:
         if not paths:
             raise StoreError(f"no grid stores in {folder}: no grid bot has run in this home")
         return paths
+    for name in names:
+        # An instance name, never a path: `../x` must not read a file outside the home's stores.
+        if not name or name != Path(name).name or name.startswith("."):
+            raise StoreError(f"{name!r} is not a grid name")
     paths = [folder / f"{name}.db" for name in names]
     for name, path in zip(names, paths, strict=True):
         if not path.is_file():

@@ -97,3 +97,6 @@ def test_store_paths_name_what_is_missing(tmp_path: Path) -> None:
     assert store_paths(tmp_path, ["b"]) == [b]
     with pytest.raises(StoreError, match=r"nope: no store at .*has this grid ever run here"):
         store_paths(tmp_path, ["a", "nope"])
+    for bad in ("sub/c", "../bots/a", "..", ""):
+        with pytest.raises(StoreError, match="is not a grid name"):
+            store_paths(tmp_path, [bad])
