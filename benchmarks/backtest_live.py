@@ -10,9 +10,6 @@ bar is extrapolated to the whole run.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,27 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
-
-SYMBOL = "SOL_USDC_PERP"
+from rig import PaperRig, wait
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.002)
-    raise RuntimeError(f"timed out waiting for {what}")
+def _wait(check: Callable[[], bool], what: str) -> None:
+    # A fine poll: its lag is part of every bar this benchmark times.
+    wait(check, 60.0, what, interval=0.002)
 
 
 def replay_live(
@@ -49,94 +31,25 @@ def replay_live(
 ) -> tuple[float, int, dict[str, Any]]:
     """(seconds for the prices after the first, fills, the bot's final /api/grid)."""
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        home = root / "home"
-        home.mkdir()
-        paper = {
-            "profile": "kind",
-            "markets": [
-                {
-                    "symbol": SYMBOL,
-                    "base_symbol": "SOL",
-                    "quote_symbol": "USDC",
-                    "market_type": "PERP",
-                    "initial_price": str(prices[0]),
-                }
-            ],
-            "price_source": {"kind": "manual"},
-            "accounts": [{"name": "demo", "balances": {"USDC": "1000000000"}}],
-        }
-        (root / "px.json").write_bytes(orjson.dumps(paper))
-        px_port, bot_port = _free_port(), _free_port()
-        url = f"http://127.0.0.1:{px_port}"
-        procs: list[subprocess.Popen[bytes]] = []
-        py = sys.executable
+        # The kind profile and the paper exchange's default fee (maker_fee_bps None).
+        rig = PaperRig(
+            Path(tmp),
+            price=str(prices[0]),
+            profile="kind",
+            balance="1000000000",
+            maker_fee_bps=None,
+        )
         try:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        py,
-                        "-m",
-                        "gridkeeper",
-                        "exchange",
-                        "--config",
-                        str(root / "px.json"),
-                        "--port",
-                        str(px_port),
-                        "--home",
-                        str(home),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            _wait(lambda: httpx.get(f"{url}/api/v1/time").status_code == 200, "the exchange")
-            active = root / "config" / "active"
-            active.mkdir(parents=True)
-            bot_cfg = {
-                "metadata": {
-                    "instance_id": "bench",
-                    "exchange": "paper",
-                    "symbol": SYMBOL,
-                    "strategy": "perp_grid",
-                },
-                "daemon_config": {"web_port": bot_port},
-                "exchange_config": {"base_url": url, "ws_url": f"ws://127.0.0.1:{px_port}/ws"},
-                "strategy_config": {**strategy_config, "poll_interval_s": 0.01},
-            }
-            (active / "bench.json").write_bytes(orjson.dumps(bot_cfg))
-            procs.append(
-                subprocess.Popen(
-                    [
-                        py,
-                        "-m",
-                        "gridkeeper",
-                        "bot",
-                        "--config",
-                        str(active / "bench.json"),
-                        "--home",
-                        str(home),
-                    ],
-                    cwd=root,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            return _drive(url, home, f"http://127.0.0.1:{bot_port}", prices)
+            rig.start_exchange()
+            fast = {**strategy_config, "poll_interval_s": 0.01}
+            _, bot_port = rig.start_bot("bench", **fast)
+            return _drive(rig, f"http://127.0.0.1:{bot_port}", prices)
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-                proc.wait(timeout=10)
+            rig.close()
 
 
-def _drive(
-    url: str, home: Path, bot: str, prices: list[Decimal]
-) -> tuple[float, int, dict[str, Any]]:
-    tokens = home / "tokens"
-    _wait(lambda: (tokens / "bench.token").exists(), "the bot's token")
-    bot_auth = {"Authorization": "Bearer " + (tokens / "bench.token").read_text().strip()}
-    admin_token = (home / "paper" / "admin.token").read_text().strip()
-    admin = {"Authorization": "Bearer " + admin_token}
+def _drive(rig: PaperRig, bot: str, prices: list[Decimal]) -> tuple[float, int, dict[str, Any]]:
+    bot_auth = rig.bot_auth("bench")
     with httpx.Client(timeout=10) as http:
 
         def detailed() -> dict[str, Any]:
@@ -163,10 +76,7 @@ def _drive(
         two_loops_after(time.time())
         started = time.perf_counter()
         for price in prices[1:]:
-            r = http.post(
-                f"{url}/_paper/price", headers=admin, json={"symbol": SYMBOL, "price": str(price)}
-            )
-            r.raise_for_status()
+            rig.set_price(str(price))
             two_loops_after(time.time())
         took = time.perf_counter() - started
         return took, int(detailed()["fills"]), grid()

@@ -14,19 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
+from rig import PaperRig
 
 from gridkeeper.bot.state import TrackedOrder
 from gridkeeper.bot.strategy import Cancel, GridStrategy, MarketSpec, Place
@@ -108,115 +104,17 @@ def replay(prices: list[Decimal], decide: bool) -> tuple[float, int]:
     return time.perf_counter() - started, decisions
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.002)
-    raise RuntimeError("timed out")
-
-
 def latency(rounds: int) -> tuple[list[float], list[float], list[float]]:
     """(price move -> replacement, fill -> replacement, baseline POST -> visible) seconds on a
     paper exchange. "Fill" is the exchange's own time of the fill (its fills record)."""
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        home = root / "home"
-        home.mkdir()
-        paper = {
-            "markets": [
-                {
-                    "symbol": "SOL_USDC_PERP",
-                    "base_symbol": "SOL",
-                    "quote_symbol": "USDC",
-                    "market_type": "PERP",
-                    "initial_price": "100",
-                    "maker_fee_bps": "2",
-                }
-            ],
-            "price_source": {"kind": "manual"},
-            "accounts": [{"name": "demo", "balances": {"USDC": "1000000"}}],
-        }
-        (root / "px.json").write_bytes(orjson.dumps(paper))
-        px_port, bot_port = free_port(), free_port()
-        url = f"http://127.0.0.1:{px_port}"
-        procs: list[subprocess.Popen[bytes]] = []
+        rig = PaperRig(Path(tmp), balance="1000000")
         try:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "gridkeeper",
-                        "exchange",
-                        "--config",
-                        str(root / "px.json"),
-                        "--port",
-                        str(px_port),
-                        "--home",
-                        str(home),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            wait(lambda: httpx.get(f"{url}/api/v1/time").status_code == 200)
-            active = root / "config" / "active"
-            active.mkdir(parents=True)
-            bot_cfg = {
-                "metadata": {
-                    "instance_id": "bench",
-                    "exchange": "paper",
-                    "symbol": "SOL_USDC_PERP",
-                    "strategy": "perp_grid",
-                },
-                "daemon_config": {"web_port": bot_port},
-                "exchange_config": {"base_url": url, "ws_url": f"ws://127.0.0.1:{px_port}/ws"},
-                "strategy_config": {
-                    "grid_lower_price": 80,
-                    "grid_upper_price": 120,
-                    "grid_num": 41,
-                    "order_quantity": 1,
-                    "poll_interval_s": 1.0,
-                },
-            }
-            (active / "bench.json").write_bytes(orjson.dumps(bot_cfg))
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "gridkeeper",
-                        "bot",
-                        "--config",
-                        str(active / "bench.json"),
-                        "--home",
-                        str(home),
-                    ],
-                    cwd=root,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            keys = orjson.loads((home / "paper" / "demo-account.json").read_bytes())
-            admin = {
-                "Authorization": "Bearer " + (home / "paper" / "admin.token").read_text().strip()
-            }
-            return asyncio.run(_measure(url, keys, admin, bot_port, rounds))
+            rig.start_exchange()
+            _, bot_port = rig.start_bot("bench", poll_interval_s=1.0)
+            return asyncio.run(_measure(rig.url, rig.keys(), rig.admin, bot_port, rounds))
         finally:
-            for proc in reversed(procs):
-                proc.terminate()
-                proc.wait(timeout=10)
+            rig.close()
 
 
 async def _measure(

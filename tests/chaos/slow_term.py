@@ -43,6 +43,9 @@ def main() -> None:
         server = HTTPServer(("127.0.0.1", args.port), Health)
         threading.Thread(target=server.serve_forever, daemon=True).start()
     print("ready", flush=True)
+    # A poll, not a sleep for an event: the test's release is a file, which gives no notice of
+    # its creation; this script runs alone (no tests.support), so it polls by hand. It has no
+    # deadline on purpose: staying up until released is the behaviour under test.
     while not (terms and (folder / "release").exists()):
         time.sleep(0.02)
     sys.exit(0)

@@ -8,12 +8,10 @@ import pytest
 from tests.integration.bot.conftest import wait_for
 from tests.integration.operations.conftest import Ops, ops  # noqa: F401 (the fixture)
 from tests.integration.telegram.conftest import (  # noqa: F401 (fixtures)
-    CHAT,
     StartCommands,
     api,
     commands,
-    edited,
-    reply,
+    stop_with_flatten,
 )
 from tests.integration.telegram.standin import BotApiStandIn
 
@@ -34,13 +32,7 @@ def test_a_spot_flatten_that_worked_is_reported_done_not_failed(
     assert ops.gk("start", "-d").returncode == 0, "start"
     wait_for(lambda: ops.view(NAME, port)["open_orders"], what="grid orders placed")
     commands(ops.home)
-    api.say(CHAT, f"/stop {NAME}")
-    stop = reply(api, CHAT, 1)
-    api.press(stop, "Stop trading, cancel + flatten")
-    outcome = wait_for(
-        lambda: next((e for e in stop.edits if "Done" in e or "FAILED" in e), None),
-        what="the stop's outcome",
-    )
+    outcome = stop_with_flatten(api, NAME)
     view = ops.view(NAME, port)
     assert view["status"] == "stopped" and not view.get("closing")
     assert "Done" in outcome, outcome

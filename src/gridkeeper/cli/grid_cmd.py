@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from gridkeeper.cli.common import home_option, settings_option
+from gridkeeper.cli.common import F, home_option, settings_option
 from gridkeeper.cli.grid_client import (
     DEFAULT_URL,
     BadRequest,
@@ -88,7 +88,13 @@ class _GridGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-url_option = click.option("--url", default=None, help="Control API address (skips the lookup).")
+def _bot_target(func: F) -> F:
+    """NAME, `--url`, `--home`, `--settings`: which bot a grid command talks to (the command
+    passes them to `control_for`)."""
+    func = settings_option(func)
+    func = home_option(func)
+    func = click.option("--url", default=None, help="Control API address (skips the lookup).")(func)
+    return click.argument("name", required=False)(func)
 
 
 @click.group("grid", cls=_GridGroup)
@@ -97,11 +103,8 @@ def grid() -> None:
 
 
 @grid.command("show")
-@click.argument("name", required=False)
-@url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
-@home_option
-@settings_option
+@_bot_target
 def show(
     name: str | None, url: str | None, as_json: bool, home: Path | None, settings_path: Path | None
 ) -> int:
@@ -118,7 +121,6 @@ def show(
 
 
 @grid.command("adjust")
-@click.argument("name", required=False)
 @click.option("--lower", callback=_decimal, help="New grid_lower_price.")
 @click.option("--upper", callback=_decimal, help="New grid_upper_price.")
 @click.option("--num", type=click.IntRange(2, 1000), default=None, help="New grid_num.")
@@ -141,9 +143,7 @@ def show(
     help="Also write the new range into the instance's config file (comments and order kept).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the preview and the result).")
-@url_option
-@home_option
-@settings_option
+@_bot_target
 def adjust(
     name: str | None,
     lower: Decimal | None,
@@ -234,10 +234,7 @@ def _command(action: str) -> click.Command:
     @click.command(
         action, help=f"{action.capitalize()} grid NAME (or the bot at --url; needs its token)."
     )
-    @click.argument("name", required=False)
-    @url_option
-    @home_option
-    @settings_option
+    @_bot_target
     def run(
         name: str | None, url: str | None, home: Path | None, settings_path: Path | None
     ) -> int:
@@ -255,7 +252,6 @@ for _action in ("pause", "resume"):
 
 
 @grid.command("stop")
-@click.argument("name", required=False)
 @click.option(
     "--cancel-orders", is_flag=True, help="Cancel the grid's orders (default: they stay resting)."
 )
@@ -265,9 +261,7 @@ for _action in ("pause", "resume"):
     help="Cancel the orders, then close the position at market (reduce-only on perps).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the bot's answer as JSON.")
-@url_option
-@home_option
-@settings_option
+@_bot_target
 def stop_grid(
     name: str | None,
     cancel_orders: bool,
@@ -303,10 +297,7 @@ def stop_grid(
 
 
 @grid.command("adopt")
-@click.argument("name", required=False)
-@url_option
-@home_option
-@settings_option
+@_bot_target
 def adopt(name: str | None, url: str | None, home: Path | None, settings_path: Path | None) -> int:
     """Accept the exchange's position as grid NAME's (after a position_mismatch pause).
 

@@ -1,16 +1,10 @@
 """`gridkeeper profit`: each grid's profit from its persisted store, so it works while a bot is
 down.
 
-The store (`<home>/bots/<name>.db`, written by bot/store.py) is opened read-only (SQLite URI
-`mode=ro`) and read without importing the bot: architecture.md lets the CLI read the files on
-disk, not the bot's internals. What this reader relies on, and nothing more:
-- table `state`, row id 1, column `doc`: a JSON object with decimal strings `cash`, `position`,
-  `value0`, `realized_profit`, `fees`, `funding`, `last_price`, `mark_price` (may be null),
-  `quantity` (may be null) and the integer `fills_applied`;
-- table `fills`: `side` (`Bid`/`Ask`), `price`, `quantity`, `fee` (decimal strings), `fee_symbol`,
-  `ts_ms` (milliseconds since the epoch).
-The totals (realized, unrealized, total, fees, funding) are the bot's own, as of its last save;
-`--since` narrows the fills, volume, fees paid and round trips, and the daily table.
+The store is read through gridkeeper.gridstore (which documents the file contract), the same
+reader as the monitor's Telegram `/profit`. The totals (realized, unrealized, total, fees,
+funding) are the bot's own, as of its last save; `--since` narrows the fills, volume, fees paid
+and round trips, and the daily table.
 """
 
 from __future__ import annotations
@@ -27,10 +21,10 @@ import click
 import orjson
 
 from gridkeeper.cli.common import home_option
-from gridkeeper.errors import UsageError
+from gridkeeper.errors import GridkeeperError, UsageError
+from gridkeeper.gridstore import ZERO, StoreError, connect, read_totals, store_paths
 from gridkeeper.paths import resolve_home
 
-ZERO = Decimal(0)
 SINCE = {"1d": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000, "all": None}
 
 
@@ -78,42 +72,34 @@ class GridProfit:
         return int(min(bought, sold) // self.order_quantity)
 
 
-def _d(value: Any) -> Decimal:
-    return ZERO if value is None else Decimal(str(value))
-
-
 def read_store(path: Path, name: str, since_ms: int | None) -> GridProfit:
-    """One grid's profit from its store, opened read-only (a running bot keeps writing)."""
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    """One grid's profit from its store: the totals as the bot saved them, the fills since
+    `since_ms` by day."""
     try:
-        row = db.execute("SELECT doc FROM state WHERE id = 1").fetchone()
-        if row is None:
-            raise UsageError(f"{name}: the store {path} holds no grid state yet")
-        doc = orjson.loads(row[0])
+        totals = read_totals(path)
         query = "SELECT side, price, quantity, fee, fee_symbol, ts_ms FROM fills"
         args: tuple[int, ...] = ()
         if since_ms is not None:
             query += " WHERE ts_ms >= ?"
             args = (since_ms,)
-        fills = db.execute(query + " ORDER BY ts_ms", args).fetchall()
-    finally:
-        db.close()
-    position = _d(doc.get("position"))
-    price = doc.get("mark_price") or doc.get("last_price")
-    cash, value0 = _d(doc.get("cash")), _d(doc.get("value0"))
-    # The bot's total_pnl: cash plus the position at its valuation price, minus the start value.
-    total = cash - value0 + (position * _d(price) if price is not None else ZERO)
-    realized = _d(doc.get("realized_profit"))
-    quantity = doc.get("quantity")
+        db = connect(path)
+        try:
+            fills = db.execute(query + " ORDER BY ts_ms", args).fetchall()
+        finally:
+            db.close()
+    except StoreError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+    except sqlite3.Error as exc:
+        raise GridkeeperError(f"{name}: the store {path}: {exc}") from None
     result = GridProfit(
         name=name,
-        realized=realized,
-        unrealized=total - realized,
-        total=total,
-        fees_total=_d(doc.get("fees")),
-        funding=_d(doc.get("funding")),
-        position=position,
-        order_quantity=None if quantity is None else _d(quantity),
+        realized=totals.realized,
+        unrealized=totals.unrealized,
+        total=totals.total,
+        fees_total=totals.fees,
+        funding=totals.funding,
+        position=totals.position,
+        order_quantity=totals.order_quantity,
     )
     for side, fprice, fqty, fee, fee_symbol, ts_ms in fills:
         day_key = datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d")
@@ -245,19 +231,13 @@ def profit(names: tuple[str, ...], since: str, as_json: bool, home: Path | None)
       gridkeeper profit
       gridkeeper profit sol-a sol-b --since 7d --json
     """
-    home_dir = resolve_home(home)
-    folder = home_dir / "bots"
-    wanted = list(names) or sorted(p.stem for p in folder.glob("*.db"))
-    if not wanted:
-        raise UsageError(f"no grid stores in {folder}: no grid bot has run in this home")
+    try:
+        paths = store_paths(resolve_home(home), names)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
     window = SINCE[since]
     since_ms = None if window is None else int(time.time() * 1000) - window
-    grids = []
-    for name in wanted:
-        path = folder / f"{name}.db"
-        if not path.is_file():
-            raise UsageError(f"{name}: no store at {path} (has this grid ever run here?)")
-        grids.append(read_store(path, name, since_ms))
+    grids = [read_store(path, path.stem, since_ms) for path in paths]
     if as_json:
         click.echo(orjson.dumps(_report(grids, since), option=orjson.OPT_INDENT_2).decode())
     else:

@@ -12,8 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gridkeeper.config.base import StrictModel
 from gridkeeper.config.monitor_grid import GridAlertRules
-
-Level = Literal["info", "warning", "error", "critical"]
+from gridkeeper.config.monitor_rule import HeldRule, Level, Rule, fires_at, hold_for
 
 
 class NetworkTarget(StrictModel):
@@ -36,32 +35,23 @@ class NetworkTarget(StrictModel):
         return self
 
 
-class ThresholdRule(StrictModel):
+class ThresholdRule(HeldRule):
     """A host measurement above a percentage for a duration."""
 
-    enabled: bool = Field(True, description="Evaluate this rule.")
     threshold: float = Field(90.0, gt=0, le=100, description="Percent above which it holds.")
-    for_seconds: float = Field(
-        300.0, ge=0, description="Seconds the condition must hold before the alert fires."
-    )
-    level: Level = Field("warning", description="Level of the alert.")
+    for_seconds: float = hold_for(300.0)
 
 
-class DurationRule(StrictModel):
+class DurationRule(HeldRule):
     """A condition (instance not running, target down, ...) that must hold for a while."""
 
-    enabled: bool = Field(True, description="Evaluate this rule.")
-    for_seconds: float = Field(
-        0.0, ge=0, description="Seconds the condition must hold before the alert fires."
-    )
-    level: Level = Field("error", description="Level of the alert.")
+    level: Level = fires_at("error")
 
 
-class EventRule(StrictModel):
+class EventRule(Rule):
     """An alert raised by a keeper event and cleared when the instance runs again."""
 
-    enabled: bool = Field(True, description="Evaluate this rule.")
-    level: Level = Field("error", description="Level of the alert.")
+    level: Level = fires_at("error")
 
 
 class AlertRules(GridAlertRules):

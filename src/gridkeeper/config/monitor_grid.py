@@ -9,39 +9,29 @@ instance rules: `monitor.rules.grid_paused`, `monitor.rules.grid_drawdown`, ... 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from gridkeeper.config.base import StrictModel
+from gridkeeper.config.monitor_rule import HeldRule, Level, Rule, fires_at, hold_for
 
-Level = Literal["info", "warning", "error", "critical"]
 
-
-class GridStateRule(StrictModel):
+class GridStateRule(HeldRule):
     """A grid in a state (paused, stopped, mismatched) for a while."""
 
-    enabled: bool = Field(True, description="Evaluate this rule.")
-    for_seconds: float = Field(
-        0.0, ge=0, description="Seconds the condition must hold before the alert fires."
-    )
-    level: Level = Field("warning", description="Level of the alert.")
 
-
-class NoFillsRule(StrictModel):
+class NoFillsRule(Rule):
     """A trading grid without a fill for too long (a range the price has left, dead market)."""
 
-    enabled: bool = Field(True, description="Evaluate this rule.")
     hours: float = Field(
         6.0, gt=0, description="Hours without a fill, while trading, before the alert fires."
     )
-    level: Level = Field("warning", description="Level of the alert.")
 
 
-class DrawdownRule(StrictModel):
+class DrawdownRule(HeldRule):
     """Total PnL below a floor: an absolute loss, or a share of the capital."""
 
-    enabled: bool = Field(True, description="Evaluate this rule.")
     max_loss: Decimal | None = Field(
         None, gt=0, description="Fires when total PnL <= -max_loss (quote); null: not checked."
     )
@@ -57,35 +47,27 @@ class DrawdownRule(StrictModel):
         description="Capital (quote) the percentage applies to; null: the grid's notional as "
         "the bot reports it (every level bought at its size).",
     )
-    for_seconds: float = Field(
-        60.0, ge=0, description="Seconds the condition must hold before the alert fires."
-    )
-    level: Level = Field("error", description="Level of the alert.")
+    for_seconds: float = hold_for(60.0)
+    level: Level = fires_at("error")
 
 
-class BalanceRule(StrictModel):
+class BalanceRule(HeldRule):
     """The account's available (free) spot balances below a floor."""
 
-    enabled: bool = Field(True, description="Evaluate this rule.")
     quote_below: Decimal | None = Field(
         None, ge=0, description="Fires when the free quote balance is below this; null: off."
     )
     base_below: Decimal | None = Field(
         None, ge=0, description="Fires when the free base balance is below this; null: off."
     )
-    for_seconds: float = Field(
-        60.0, ge=0, description="Seconds the condition must hold before the alert fires."
-    )
-    level: Level = Field("warning", description="Level of the alert.")
+    for_seconds: float = hold_for(60.0)
 
 
-class RejectsRule(StrictModel):
+class RejectsRule(Rule):
     """Orders refused by the exchange, `count` within `window_seconds`."""
 
-    enabled: bool = Field(True, description="Evaluate this rule.")
     count: int = Field(5, ge=1, description="Rejects within the window that fire the alert.")
     window_seconds: float = Field(600.0, gt=0, description="The counting window, in seconds.")
-    level: Level = Field("warning", description="Level of the alert.")
 
 
 def _paused() -> GridStateRule:

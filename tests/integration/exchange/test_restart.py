@@ -32,16 +32,17 @@ def _start(config: Path, home: Path, port: int) -> subprocess.Popen[bytes]:
     argv += ["--home", str(home), "--port", str(port)]
     with log.open("ab") as stderr:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("paper exchange did not answer /health")
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+
+    try:
+        wait_for(healthy, 20, "the paper exchange's /health", ignore=(httpx.TransportError,))
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc
 
 
 def _price(home: Path, port: int, symbol: str, price: str) -> None:

@@ -26,6 +26,7 @@ def helper(pids: Path | None, role: str, ignore_term: bool) -> None:
     note(pids, role)
     if ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Idle until killed: how the keeper stops it is what the tests watch; nothing to wait for.
     while True:
         time.sleep(1)
 
@@ -93,6 +94,8 @@ def main() -> None:
             print(f"line {i}")
         sys.stdout.flush()
     if args.after:
+        # Run for a while before crashing or exiting: the lifetime itself is the behaviour under
+        # test (a crash inside or past startsecs), there is no event to wait for.
         time.sleep(args.after)
     if args.mode == "crash-once" and args.marker and not args.marker.exists():
         args.marker.touch()  # the next generation finds it and stays up
@@ -103,6 +106,7 @@ def main() -> None:
         sys.exit(args.code)
     if args.mode == "exit":
         sys.exit(args.code)
+    # Stay up like a healthy bot until the keeper stops it.
     while True:
         time.sleep(1)
 

@@ -40,6 +40,8 @@ def test_secrets_never_appear_in_status_or_logs(project: Project) -> None:
     path = project.instance("secretive", "print", "--lines", "1")
     data = json.loads(path.read_text())
     data["exchange_config"] = {"api_key": "key", "api_secret": "${BOT_SECRET}"}
+    # The bot prints its line and then stays up (the sleep is its idleness, bounded so a leaked
+    # one ends itself); the test waits for the line in the log, not for the sleep.
     data["daemon_config"]["command"] = [
         "{python}",
         "-c",

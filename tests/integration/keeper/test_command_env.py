@@ -16,7 +16,9 @@ from tests.integration.keeper.conftest import Project, wait_for
 
 pytestmark = pytest.mark.integration
 
-# Writes what it was given (its environment's key | the argv resolved from ${GK_TEST_KEY}).
+# Writes what it was given (its environment's key | the argv resolved from ${GK_TEST_KEY}), then
+# stays up like a bot: the sleep is that idleness (tests wait for the file), bounded so a leaked
+# one ends on its own.
 SCRIPT = (
     "import os, sys, time\n"
     "out = os.path.join(sys.argv[1], str(os.getpid()))\n"

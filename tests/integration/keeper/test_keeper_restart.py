@@ -114,6 +114,8 @@ def test_stop_after_a_keeper_crash_stops_the_bot(project: Project) -> None:
 
 
 def test_output_without_newlines_is_cut_not_hoarded(project: Project) -> None:
+    # The bot writes 3 MB without a newline and stays up (its sleep is idleness, bounded so a
+    # leaked one ends itself): the keeper must cut the output while the writer is still alive.
     command = [
         "{python}",
         "-c",

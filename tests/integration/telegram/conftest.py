@@ -77,6 +77,19 @@ def reply(api: BotApiStandIn, chat: int, count: int, timeout: float = 30.0) -> M
     return found[count - 1]
 
 
+def stop_with_flatten(api: BotApiStandIn, name: str) -> str:
+    """/stop NAME in CHAT (its first message), "cancel + flatten" pressed: the outcome's text,
+    once it says "Done" or "FAILED"."""
+    api.say(CHAT, f"/stop {name}")
+    stop = reply(api, CHAT, 1)
+    api.press(stop, "Stop trading, cancel + flatten")
+    outcome: str = support.wait_for(
+        lambda: next((e for e in stop.edits if "Done" in e or "FAILED" in e), None),
+        what="the stop's outcome",
+    )
+    return outcome
+
+
 def edited(message: Message, containing: str, timeout: float = 60.0) -> str:
     """The message's text once an edit contains `containing`."""
     support.wait_for(

@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
 from tests.integration.bot.conftest import wait_for
 from tests.integration.operations.conftest import Ops, ops  # noqa: F401 (the fixture)
 
-from .conftest import CHAT, StartCommands, edited, reply
+from .conftest import CHAT, Actions, StartCommands, edited, reply, stop_with_flatten
 from .standin import BotApiStandIn
 
 NAME = "sol-tg"
 
 
-def _start_grid(ops: Ops) -> int:  # noqa: F811
+@pytest.fixture
+def port(ops: Ops) -> int:  # noqa: F811
+    """Grid NAME started under the keeper, its orders placed: its bot's control port."""
     port = ops.grid(NAME)
     started = ops.gk("start", "-d")
     assert started.returncode == 0, started.stderr
@@ -22,13 +24,18 @@ def _start_grid(ops: Ops) -> int:  # noqa: F811
     return port
 
 
+@pytest.fixture
+def actions(ops: Ops, port: int, commands: StartCommands) -> Actions:  # noqa: F811
+    """The Telegram command loop on the keeper's home, once the grid is up: what it logs."""
+    return commands(ops.home)[1]
+
+
 def test_status_pause_confirm_and_cancel(
     ops: Ops,  # noqa: F811
     api: BotApiStandIn,
-    commands: StartCommands,
+    port: int,
+    actions: Actions,
 ) -> None:
-    port = _start_grid(ops)
-    _, actions = commands(ops.home)
 
     api.say(CHAT, "/status")
     status = reply(api, CHAT, 1).text
@@ -69,9 +76,9 @@ def test_status_pause_confirm_and_cancel(
 def test_a_used_or_foreign_confirmation_runs_nothing(
     ops: Ops,  # noqa: F811
     api: BotApiStandIn,
+    port: int,
     commands: StartCommands,
 ) -> None:
-    port = _start_grid(ops)
     commands(ops.home, allowed_user_ids=[42, 43])
     api.say(CHAT, f"/pause {NAME}")
     preview = reply(api, CHAT, 1)
@@ -90,13 +97,12 @@ def test_a_used_or_foreign_confirmation_runs_nothing(
     assert "expired or was already used" in api.answered[again]
 
 
+@pytest.mark.usefixtures("actions")
 def test_adjust_shows_a_preview_and_confirm_moves_the_range(
     ops: Ops,  # noqa: F811
     api: BotApiStandIn,
-    commands: StartCommands,
+    port: int,
 ) -> None:
-    port = _start_grid(ops)
-    commands(ops.home)
     api.say(CHAT, f"/adjust {NAME} 92 108")
     preview = reply(api, CHAT, 1)
     assert preview.text.startswith(f"Adjust {NAME} to 92 - 108")
@@ -116,14 +122,11 @@ def test_adjust_shows_a_preview_and_confirm_moves_the_range(
     assert (view["grid_lower_price"], view["grid_upper_price"]) == ("92", "108")
 
 
+@pytest.mark.usefixtures("actions")
 def test_stop_and_start_through_the_keeper_and_profit(
     ops: Ops,  # noqa: F811
     api: BotApiStandIn,
-    commands: StartCommands,
-    tmp_path: Path,
 ) -> None:
-    _start_grid(ops)
-    commands(ops.home)
     api.say(CHAT, f"/stop {NAME}")
     stop = reply(api, CHAT, 1)
     assert set(stop.buttons()) == {
@@ -154,20 +157,13 @@ def test_stop_and_start_through_the_keeper_and_profit(
     assert "no instance named 'nosuch'" in reply(api, CHAT, 5).text
 
 
+@pytest.mark.usefixtures("actions")
 def test_stop_trading_with_flatten_reports_what_really_happened(
     ops: Ops,  # noqa: F811
     api: BotApiStandIn,
-    commands: StartCommands,
+    port: int,
 ) -> None:
-    port = _start_grid(ops)
-    commands(ops.home)
-    api.say(CHAT, f"/stop {NAME}")
-    stop = reply(api, CHAT, 1)
-    api.press(stop, "Stop trading, cancel + flatten")
-    outcome = wait_for(
-        lambda: next((e for e in stop.edits if "Done" in e or "FAILED" in e), None),
-        what="the stop's outcome",
-    )
+    outcome = stop_with_flatten(api, NAME)
     view = ops.view(NAME, port)
     assert view["status"] == "stopped"  # the bot stays up, not trading
     assert ops.status(NAME)[0]["state"] == "running"

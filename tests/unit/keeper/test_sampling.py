@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 from gridkeeper.keeper.sampling import Sampler, read_trees
 from gridkeeper.proctree import (
@@ -53,6 +52,8 @@ def test_a_tree_sums_its_members_and_counts_cpu_since_the_last_sample() -> None:
 
 
 def test_real_trees_find_a_grandchild_and_leave_out_the_dead() -> None:
+    # A child and grandchild that just stay alive to be found: the sleeps are the processes'
+    # idleness, not a wait for an event; bounded so that a leaked one ends on its own.
     code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', " + (
         "'import time; time.sleep(60)']); time.sleep(60)"
     )
@@ -60,9 +61,7 @@ def test_real_trees_find_a_grandchild_and_leave_out_the_dead() -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     try:
-        deadline = time.monotonic() + 10
-        while len(trees([child.pid])[child.pid]) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: len(trees([child.pid])[child.pid]) >= 2, 10, "the grandchild")
         found = trees([child.pid, gone.pid])
         assert len(found[child.pid]) == 2 and found[gone.pid] == []
         kids = children_map()
@@ -79,6 +78,7 @@ def test_real_trees_find_a_grandchild_and_leave_out_the_dead() -> None:
 
 def test_environ_and_uid_of_a_real_process() -> None:
     env = {**os.environ, "GK_TEST_TAG": "a=b c"}
+    # An idle process to read (not a wait for an event); bounded so a leaked one ends itself.
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env=env)
     try:
         # Until it has exec'd, the child still shows our own environment.

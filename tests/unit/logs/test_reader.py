@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gridkeeper.logs import LogSink
 from gridkeeper.logs.reader import follow, log_path, tail
+from tests.support import wait_for
 
 
 def test_log_path_kinds(tmp_path: Path) -> None:
@@ -45,11 +45,8 @@ class _Follower:
         for line in self._iter:
             self.lines.append(line)
 
-    def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 10
-        while len(self.lines) < count and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert len(self.lines) >= count, f"follower saw {len(self.lines)} of {count}"
+    def wait_lines(self, count: int) -> None:
+        wait_for(lambda: len(self.lines) >= count, 10, f"the follower to see {count} lines")
 
     def close(self) -> None:
         self.stop.set()
@@ -64,7 +61,7 @@ def test_follow_survives_rotation(make_sink: Callable[..., LogSink], tmp_path: P
     assert sink.flush()
     path = log_path(tmp_path / "logs", "bot1")
     follower = _Follower(path)
-    follower.wait_for(1)
+    follower.wait_lines(1)
     total = 1
     for batch in range(10):
         # Each batch (~1.2 KB) rotates the file at most once, so no file is skipped.
@@ -72,7 +69,7 @@ def test_follow_survives_rotation(make_sink: Callable[..., LogSink], tmp_path: P
             sink.submit("bot1", "stdout", f"b{batch:02d} n{i:02d} {'y' * 20}")
         total += 20
         assert sink.flush()
-        follower.wait_for(total)
+        follower.wait_lines(total)
     follower.close()
     assert sink.stats["rotations"] >= 4
     assert follower.lines[0].endswith("before following")
@@ -85,12 +82,12 @@ def test_follow_waits_for_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "late.log"
     follower = _Follower(path)
     path.write_text("first\n")
-    follower.wait_for(1)
+    follower.wait_lines(1)
     with path.open("a") as file:
         file.write("second\npart")
-    follower.wait_for(2)
+    follower.wait_lines(2)
     with path.open("a") as file:
         file.write("ial\n")
-    follower.wait_for(3)
+    follower.wait_lines(3)
     follower.close()
     assert follower.lines == ["first", "second", "partial"]

@@ -16,6 +16,8 @@ from gridkeeper.monitor.collect import HostSampler, ProcessSampler, mountpoint
 from gridkeeper.monitor.samples import Sample
 from tests.support import wait_for
 
+# A process that only stays alive to be sampled: its sleep is the idleness under test, not a
+# wait for an event; bounded so that one a failed test leaves behind ends on its own.
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 MIB = 1 << 20
 

@@ -3,8 +3,8 @@
 - the keeper's socket API (`gridkeeper.keeper.client`): status, start, stop;
 - each grid bot's control API on 127.0.0.1:<port> with its bearer token
   (`<home>/tokens/<name>.token`): `/api/grid`, `/api/pause|resume|stop`, `/api/grid/adjust`;
-- the bots' stores `<home>/bots/<name>.db`, opened read-only, for profit (the file contract
-  `gridkeeper profit` documents: table `state` row 1's JSON `doc`);
+- the bots' stores `<home>/bots/<name>.db`, read-only through gridkeeper.gridstore, for profit
+  (the same reader and sums as `gridkeeper profit`);
 - `monitor.db` through its own connection, as `gridkeeper alerts ack` does (the running
   monitor picks an ack up within half a second).
 """
@@ -14,20 +14,18 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from gridkeeper.errors import GridkeeperError
+from gridkeeper.gridstore import StoreError, read_totals, store_paths
 from gridkeeper.keeper.client import KeeperClient
 from gridkeeper.monitor.store import Store
 
 BOT_TIMEOUT = 10.0
 KEEPER_TIMEOUT = 120.0  # a stop waits for the instance's stop_timeout
-ZERO = Decimal(0)
 
 
 class OpError(Exception):
@@ -48,13 +46,6 @@ class BotAnswer:
         text = str(self.body.get("error") or self.body.get("detail") or f"HTTP {self.status}")
         field = self.body.get("field")
         return f"{text} (field: {field})" if field else text
-
-
-def _d(value: Any) -> Decimal:
-    try:
-        return ZERO if value is None else Decimal(str(value))
-    except InvalidOperation:
-        return ZERO
 
 
 class Ops:
@@ -127,15 +118,10 @@ class Ops:
 
     # -- profit ------------------------------------------------------------------------------
     def profit(self, name: str | None) -> list[dict[str, Any]]:
-        folder = self.home / "bots"
-        if name is not None:
-            paths = [folder / f"{name}.db"]
-            if not paths[0].is_file():
-                raise OpError(f"{name}: no store at {paths[0]} (has this grid ever run here?)")
-        else:
-            paths = sorted(folder.glob("*.db"))
-            if not paths:
-                raise OpError(f"no grid stores in {folder}: no grid bot has run in this home")
+        try:
+            paths = store_paths(self.home, [] if name is None else [name])
+        except StoreError as exc:
+            raise OpError(str(exc)) from None
         return [read_profit(p) for p in paths]
 
     # -- alerts ------------------------------------------------------------------------------
@@ -163,35 +149,19 @@ class Ops:
 
 def read_profit(path: Path) -> dict[str, Any]:
     """One grid's totals as of its last save: realized, unrealized, total, fees, funding,
-    position (Decimals). The same sums as `gridkeeper profit` (cli/profit_cmd.py)."""
+    position (Decimals), fills; or the reason it has none (`error`)."""
     name = path.stem
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            row = db.execute("SELECT doc FROM state WHERE id = 1").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
+        totals = read_totals(path)
+    except StoreError as exc:
         return {"name": name, "error": str(exc)}
-    if row is None:
-        return {"name": name, "error": "no grid state yet"}
-    try:
-        doc = orjson.loads(row[0])
-    except orjson.JSONDecodeError:
-        return {"name": name, "error": "unreadable state"}
-    position = _d(doc.get("position"))
-    price = doc.get("mark_price") or doc.get("last_price")
-    total = _d(doc.get("cash")) - _d(doc.get("value0"))
-    if price is not None:
-        total += position * _d(price)
-    realized = _d(doc.get("realized_profit"))
     return {
         "name": name,
-        "realized": realized,
-        "unrealized": total - realized,
-        "total": total,
-        "fees": _d(doc.get("fees")),
-        "funding": _d(doc.get("funding")),
-        "position": position,
-        "fills": int(doc.get("fills_applied") or 0),
+        "realized": totals.realized,
+        "unrealized": totals.unrealized,
+        "total": totals.total,
+        "fees": totals.fees,
+        "funding": totals.funding,
+        "position": totals.position,
+        "fills": totals.fills,
     }
