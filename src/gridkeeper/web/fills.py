@@ -1,5 +1,5 @@
 """A grid's fills and its PnL over time, from the bot's store (`<home>/bots/<name>.db`), opened
-read-only like `gridkeeper profit` does (cli/profit_cmd.py documents the few columns relied on).
+read-only like `gridkeeper profit` does (gridkeeper/gridstore.py: the store's file contract).
 
 PnL after each fill is the bot's own formula (`cash + position x price - value0`, bot/state.py),
 replayed: the grid starts with cash 0 and the position that, with every fill applied, gives the
@@ -10,12 +10,13 @@ throughout; the series is sent as strings.
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from gridkeeper.gridstore import connect
 
 ZERO = Decimal(0)
 MAX_FILLS = 5000  # a chart of more points says nothing more; the table shows the newest
@@ -29,7 +30,7 @@ def read(path: Path, base: str | None = None, limit: int = MAX_FILLS) -> dict[st
     """`{"fills": [...newest first], "pnl": [{"ts_ms", "pnl"}...oldest first], "total"}`."""
     if not path.is_file():
         return {"fills": [], "pnl": [], "total": None, "store": False}
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    db = connect(path)
     try:
         row = db.execute("SELECT doc, updated_ms FROM state WHERE id = 1").fetchone()
         fills = db.execute(
