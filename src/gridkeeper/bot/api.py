@@ -24,9 +24,9 @@ from starlette.routing import Route
 
 from gridkeeper.bot.api_schema import OPENAPI
 from gridkeeper.bot.grid import GridError
+from gridkeeper.bot.params import MAX_GRID_NUM
 from gridkeeper.bot.runner import BotRunner
 from gridkeeper.bot.strategy import PositionChoice
-from gridkeeper.config.strategy import MAX_GRID_NUM
 from gridkeeper.exchange.errors import ExchangeError
 from gridkeeper.httpguard import BodyError, HostGuard, read_json
 
