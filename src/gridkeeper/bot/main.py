@@ -165,6 +165,7 @@ async def serve(inst: BotConfig, home: Path, key: str, secret: str) -> int:
         window_ms=exch.window_ms,
         timeout_s=exch.timeout_s,
         max_retries=exch.max_retries,
+        transport=plain_transport(exch.base_url),
     )
     strategy = inst.strategy
     if strategy.order_quantity is None:
@@ -222,6 +223,22 @@ async def serve(inst: BotConfig, home: Path, key: str, secret: str) -> int:
                 await market_task
         await client.aclose()
         store.close()
+
+
+def plain_transport(base_url: str) -> Any:
+    """For an http:// exchange (the paper exchange), a transport without the TLS trust store:
+    httpx loads certifi's CA bundle into every client it builds (~1.2 MiB a bot), and this
+    client only ever talks to its base URL, where no TLS is spoken. None (httpx's default,
+    verifying certificates) for https://, i.e. Backpack."""
+    if not base_url.lower().startswith("http://"):
+        return None
+    import httpx
+
+    from gridkeeper.exchange.client import KEEPALIVE_S
+
+    # The same pool limits BackpackClient gives its own transport (a transport passed in
+    # replaces those): keep-alive below the server's, see exchange/client.py.
+    return httpx.AsyncHTTPTransport(verify=False, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_S))
 
 
 async def with_order_quantity(inst: BotConfig, client: Any, store: Any) -> GridParams:

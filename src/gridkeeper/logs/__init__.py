@@ -9,8 +9,23 @@ See docs/logs.md for the files written, the settings and how to read them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from gridkeeper.logs.logger import add_redactions, configure_logging, get_logger, log_event
-from gridkeeper.logs.sink import LogSink, SinkConfig
+
+if TYPE_CHECKING:
+    from gridkeeper.logs.sink import LogSink, SinkConfig
+
+
+def __getattr__(name: str) -> Any:
+    # The sink (writer thread, gzip/bz2/lzma housekeeping: ~3 MiB) is the keeper's alone;
+    # a bot or the monitor only logs, so it is imported on first use (issue 14).
+    if name in ("LogSink", "SinkConfig"):
+        from gridkeeper.logs import sink
+
+        return getattr(sink, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LogSink",

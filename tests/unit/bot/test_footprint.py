@@ -81,6 +81,7 @@ def test_market_view_live_only_with_figures() -> None:
 BOT_PATH = (
     "gridkeeper.cli.fast",
     "gridkeeper.bot.main",
+    "uvicorn",
     "gridkeeper.bot.api",
     "gridkeeper.bot.runner",
     "gridkeeper.bot.store",
@@ -97,6 +98,7 @@ NOT_IN_A_BOT = (
     "pydantic_core",
     "gridkeeper.config",
     "gridkeeper.keeper",
+    "gridkeeper.logs.sink",  # the keeper's log writer (gzip/bz2/lzma housekeeping)
 )
 
 
@@ -105,7 +107,7 @@ def test_bot_path_leaves_heavy_packages_out() -> None:
         "import sys\n"
         + "".join(f"import {m}\n" for m in BOT_PATH)
         + f"print(sorted(m for m in sys.modules if m.split('.')[0] in {NOT_IN_A_BOT!r} "
-        + "or m.startswith(('gridkeeper.config', 'gridkeeper.keeper'))))"
+        + f"or m.startswith({NOT_IN_A_BOT[-3:]!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
@@ -168,3 +170,17 @@ def test_market_view_mark_price_from_the_perp_stream() -> None:
     assert view.mark_price() == Decimal("100.123456")
     view.live = False
     assert view.mark_price() is None
+
+
+def test_plain_transport_only_for_a_plain_http_exchange() -> None:
+    """No TLS trust store for the paper exchange's http:// (it never speaks TLS); Backpack's
+    https:// keeps httpx's default, verifying transport. The pool keeps the client's keep-alive
+    (below the server's, exchange/client.py)."""
+    import httpx
+
+    from gridkeeper.exchange.client import KEEPALIVE_S
+
+    assert bot_main.plain_transport("https://api.backpack.exchange") is None
+    transport = bot_main.plain_transport("HTTP://127.0.0.1:8686")
+    assert isinstance(transport, httpx.AsyncHTTPTransport)
+    assert transport._pool._keepalive_expiry == KEEPALIVE_S
