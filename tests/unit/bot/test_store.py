@@ -48,3 +48,27 @@ def test_state_intents_and_fills_survive_reopen(tmp_path: Path) -> None:
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     again.close()
+
+
+def test_state_document_is_the_same_bytes_as_the_dict_walk() -> None:
+    """store.state_json (orjson's own dataclass encoding, run every poll) writes exactly what
+    orjson.dumps(state_to_dict(...)) wrote: orders keyed by clientId, Decimals as plain
+    strings (no exponent), None prices, lots, generations; and it reads back the same."""
+    import orjson
+
+    from gridkeeper.bot.state import Lot, state_from_dict
+    from gridkeeper.bot.store import state_json
+
+    strategy = GridStrategy.fresh("bot-j", config(), PERP, D("101.5"))
+    for action in strategy.plan(0):
+        if isinstance(action, Place):
+            strategy.on_placed(action.order.client_id, f"o{action.order.client_id}", "New", D(0))
+    st = strategy.state
+    st.lots = [Lot(D("1E+1"), D("-0.00000001"))]
+    st.mark_price, st.generations, st.funding_checkpoint_ms = D("101.4"), {3: 2}, None
+    next(iter(st.orders.values())).price = None
+    assert len(st.orders) >= 5
+    doc = state_json(st)
+    assert doc == orjson.dumps(state_to_dict(st))
+    assert b'"10"' in doc and b'"-0.00000001"' in doc
+    assert state_json(state_from_dict(orjson.loads(doc))) == doc
