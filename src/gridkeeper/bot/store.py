@@ -66,7 +66,8 @@ def state_json(state: GridState) -> bytes:
     """The state document: the same bytes as `orjson.dumps(state_to_dict(state))`, encoded by
     orjson itself (dataclasses natively, int keys as strings, Decimals as plain decimal
     strings). Every poll checks whether anything changed, so this runs once a second at rest;
-    the Python walk of `state_to_dict` cost ~3x as much (tests/unit/bot/test_store.py)."""
+    the Python walk of `state_to_dict` cost ~3x as much (tests/unit/bot/test_store.py checks
+    the bytes are the same)."""
     return orjson.dumps(state, default=_decimal, option=orjson.OPT_NON_STR_KEYS)
 
 
@@ -122,19 +123,19 @@ class Store:
     ) -> None:
         """Write the state with the intents and fills it includes, atomically."""
         now = int(time.time() * 1000)
-        doc = state_json(state)
         intents = list(intents)
         fills = list(fills)
         # A quiet cycle (only the price moved) commits at most every PRICE_SAVE_S: the price is
         # read again at start, and every change that matters (orders, fills, position, status,
-        # range) is still written before anything it implies is sent.
+        # range) is still written before anything it implies is sent. At rest that is every
+        # poll, so the document without the price is encoded first and the whole one only when
+        # it may be written.
         steady = state_json(dataclasses.replace(state, last_price=None, mark_price=None))
-        if (
-            not intents
-            and not fills
-            and steady == self._last_steady
-            and (doc == self._last_doc or time.monotonic() - self._saved_at < PRICE_SAVE_S)
-        ):
+        quiet = not intents and not fills and steady == self._last_steady
+        if quiet and time.monotonic() - self._saved_at < PRICE_SAVE_S:
+            return
+        doc = state_json(state)
+        if quiet and doc == self._last_doc:
             return
         with self._tx():
             self._db.execute(
