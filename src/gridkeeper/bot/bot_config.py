@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ class BotConfig:
     web_port: int
     exchange: ExchangeParams
     strategy: GridParams
-    secrets: frozenset[str]
+    secrets: frozenset[str] = field(repr=False)  # for log redaction; never printed
 
 
 def parse(doc: Any) -> BotConfig:

@@ -127,7 +127,7 @@ def test_the_resolver_reads_a_real_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert (got.name, got.symbol, got.strategy_kind) == ("g1", "SOL_USDC", "grid")
     assert got.web_port == 18123
     assert got.exchange.api_secret == "s3cret-seed" and "s3cret-seed" in got.secrets
-    assert "s3cret" not in repr(got.exchange)
+    assert "s3cret" not in repr(got.exchange) and "s3cret" not in repr(got)
     assert got.exchange.base_url == "http://127.0.0.1:8686"  # the model's default, resolved there
     expected = load_instance(path, load_settings(None)).strategy
     assert expected is not None
