@@ -94,6 +94,7 @@ NOT_IN_A_BOT = (
     "rich",
     "pygments",
     "structlog",
+    "starlette",  # the control API runs on bare ASGI (bot/asgi.py)
     "pydantic",
     "pydantic_core",
     "gridkeeper.config",
