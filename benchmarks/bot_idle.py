@@ -12,7 +12,11 @@ With --position the price first steps down across the 99 level (one buy fills), 
 inside the 98..99 step: the bot holds a 1-lot long, as most perp grids do at rest, and values
 it at the mark price every poll (streamed, or `/api/v1/markPrices` without the stream).
 
+`--reconcile-interval S` sets the bot's `reconcile_interval_s` (what a full reconcile's seven
+REST reads cost at rest).
+
 Run: .venv/bin/python benchmarks/bot_idle.py [--seconds 60] [--warmup 15] [--position]
+     [--reconcile-interval S]
 """
 
 from __future__ import annotations
@@ -89,13 +93,22 @@ def main() -> None:
     parser.add_argument(
         "--position", action="store_true", help="hold a position (one fill) while at rest"
     )
+    parser.add_argument(
+        "--reconcile-interval",
+        type=float,
+        default=None,
+        help="the bot's strategy_config.reconcile_interval_s (default: the config's default)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rig = PaperRig(Path(tmp))
         extra: list[subprocess.Popen[bytes]] = []
         try:
             rig.start_exchange()
-            bot, _ = rig.start_bot("idle")
+            strategy = {}
+            if args.reconcile_interval is not None:
+                strategy["reconcile_interval_s"] = args.reconcile_interval
+            bot, _ = rig.start_bot("idle", **strategy)
             extra.append(subprocess.Popen([sys.executable, "-c", BARE_LOOP, rig.url]))
             extra.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1e6)"]))
             rng = random.Random(7)

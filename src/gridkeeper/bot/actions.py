@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from gridkeeper.bot.grid import GridLayout, build_layout
+from gridkeeper.bot.params import StrategyConfig, required_quantity
 from gridkeeper.bot.state import TrackedOrder
-from gridkeeper.config.strategy import GridStrategyConfig, required_quantity
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class BotEvent:
 
 
 def build_grid(
-    config: GridStrategyConfig, market: MarketSpec, lower: Decimal, upper: Decimal, num: int
+    config: StrategyConfig, market: MarketSpec, lower: Decimal, upper: Decimal, num: int
 ) -> GridLayout:
     return build_layout(
         lower=lower,

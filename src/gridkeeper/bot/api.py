@@ -16,17 +16,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from gridkeeper.bot.api_schema import OPENAPI
+from gridkeeper.bot.asgi import Handler, JSONResponse, Request, Router
 from gridkeeper.bot.grid import GridError
+from gridkeeper.bot.params import MAX_GRID_NUM
 from gridkeeper.bot.runner import BotRunner
 from gridkeeper.bot.strategy import PositionChoice
-from gridkeeper.config.strategy import MAX_GRID_NUM
 from gridkeeper.exchange.errors import ExchangeError
 from gridkeeper.httpguard import BodyError, HostGuard, read_json
 
@@ -148,7 +143,7 @@ def _parse_adjust(body: dict[str, Any]) -> tuple[Decimal | None, Decimal | None,
     return prices[0], prices[1], num
 
 
-def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starlette:
+def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> HostGuard:
     """The API. `nonce` (the keeper's GRIDKEEPER_START_NONCE for this start) is echoed on
     /health with the instance name, so the keeper's probe can tell this process's answer from
     another server's on the same port."""
@@ -242,7 +237,7 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starl
             return _error(503, f"exchange: {exc}")
         return JSONResponse(view)
 
-    def command(name: str) -> Any:
+    def command(name: str) -> Handler:
         async def handler(request: Request) -> JSONResponse:
             if not authorized(request):
                 return _error(401, "missing or wrong bearer token")
@@ -283,18 +278,16 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> Starl
             return _error(401, "missing or wrong bearer token")
         return JSONResponse(OPENAPI)
 
-    return Starlette(
-        routes=[
-            Route("/health", health, methods=["GET"]),
-            Route("/health/detailed", detailed, methods=["GET"]),
-            Route("/api/grid", grid, methods=["GET"]),
-            Route("/api/grid/adjust", adjust, methods=["POST"]),
-            Route("/api/grid/adopt", adopt, methods=["POST"]),
-            Route("/api/balances", balances, methods=["GET"]),
-            Route("/api/pause", command("pause"), methods=["POST"]),
-            Route("/api/resume", command("resume"), methods=["POST"]),
-            Route("/api/stop", stop, methods=["POST"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
-        ],
-        middleware=[Middleware(HostGuard)],
-    )
+    routes: dict[str, dict[str, Handler]] = {
+        "/health": {"GET": health},
+        "/health/detailed": {"GET": detailed},
+        "/api/grid": {"GET": grid},
+        "/api/grid/adjust": {"POST": adjust},
+        "/api/grid/adopt": {"POST": adopt},
+        "/api/balances": {"GET": balances},
+        "/api/pause": {"POST": command("pause")},
+        "/api/resume": {"POST": command("resume")},
+        "/api/stop": {"POST": stop},
+        "/openapi.json": {"GET": openapi},
+    }
+    return HostGuard(Router(routes))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridkeeper.config.strategy import MAX_GRID_NUM
+from gridkeeper.bot.params import MAX_GRID_NUM
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _AUTH: list[dict[str, list[str]]] = [{"bearer": []}]

@@ -10,11 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gridkeeper.bot.grid import floor_to
-from gridkeeper.config.strategy import GridStrategyConfig
+from gridkeeper.bot.params import StrategyConfig
 from gridkeeper.exchange.models import Market
 
 
-def market_warnings(config: GridStrategyConfig, market: Market, price: Decimal) -> list[str]:
+def market_warnings(config: StrategyConfig, market: Market, price: Decimal) -> list[str]:
     found = []
     low, high = market.band(price)
     outside = []

@@ -16,15 +16,15 @@ from gridkeeper.bot.actions import BotEvent, MarketSpec, build_grid
 from gridkeeper.bot.client_ids import instance_tag, make_client_id
 from gridkeeper.bot.grid import GridLayout, floor_to
 from gridkeeper.bot.invariant import ExitWatch
+from gridkeeper.bot.params import StrategyConfig
 from gridkeeper.bot.state import ZERO, GridState
-from gridkeeper.config.strategy import GridStrategyConfig
 
 
 class GridBase:
     """State, layout, events, ids and the book: what planning and bookkeeping both use."""
 
     def __init__(
-        self, instance: str, config: GridStrategyConfig, market: MarketSpec, state: GridState
+        self, instance: str, config: StrategyConfig, market: MarketSpec, state: GridState
     ) -> None:
         self.instance = instance
         self.config = config

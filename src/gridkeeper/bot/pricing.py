@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from gridkeeper.bot.actions import MarketSpec
 from gridkeeper.bot.grid import ceil_to, floor_to
+from gridkeeper.bot.params import StrategyConfig
 from gridkeeper.bot.state import ZERO
-from gridkeeper.config.strategy import GridStrategyConfig
 
 
 def can_rest(
@@ -53,7 +53,7 @@ def touch(
 
 def through_market(
     side: str,
-    config: GridStrategyConfig,
+    config: StrategyConfig,
     *,
     bid: Decimal | None,
     ask: Decimal | None,

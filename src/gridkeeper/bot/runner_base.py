@@ -18,11 +18,11 @@ from typing import Any
 
 from gridkeeper.bot.errors import BotFatal
 from gridkeeper.bot.execution import Executor
+from gridkeeper.bot.params import StrategyConfig as GridStrategyConfig
 from gridkeeper.bot.report import Reporter
 from gridkeeper.bot.state import TrackedOrder
 from gridkeeper.bot.store import Store
 from gridkeeper.bot.strategy import GridStrategy
-from gridkeeper.config.strategy import GridStrategyConfig
 from gridkeeper.exchange.client import BackpackClient
 from gridkeeper.exchange.errors import AuthError, ExchangeError
 from gridkeeper.exchange.market_stream import MarketView

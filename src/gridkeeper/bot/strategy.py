@@ -29,8 +29,8 @@ from gridkeeper.bot.core import (
 from gridkeeper.bot.grid import GridError, GridLayout, ceil_to, floor_to
 from gridkeeper.bot.invariant import exit_gaps
 from gridkeeper.bot.layout import allocated_inventory, lay_out, pending_leg
+from gridkeeper.bot.params import MAX_GRID_NUM, StrategyConfig
 from gridkeeper.bot.state import ZERO, GridState, Kind, Lot, SlotState
-from gridkeeper.config.strategy import MAX_GRID_NUM, GridStrategyConfig
 
 __all__ = ["Action", "BotEvent", "Cancel", "GridStrategy", "MarketSpec", "Place", "PositionChoice"]
 
@@ -46,7 +46,7 @@ class GridStrategy(GridCore):
     def fresh(
         cls,
         instance: str,
-        config: GridStrategyConfig,
+        config: StrategyConfig,
         market: MarketSpec,
         price: Decimal,
         inventory: Decimal = ZERO,

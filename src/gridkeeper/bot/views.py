@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from gridkeeper.bot.layout import pending_leg
+from gridkeeper.bot.params import StrategyConfig
 from gridkeeper.bot.state import GridState, TrackedOrder
 from gridkeeper.bot.strategy import GridStrategy
-from gridkeeper.config.strategy import GridStrategyConfig
 
 
 def dec_str(value: Decimal | None) -> str | None:
@@ -41,7 +41,7 @@ def pnl_view(st: GridState) -> dict[str, str | None]:
 
 
 def grid_view(
-    name: str, symbol: str, config: GridStrategyConfig, strategy: GridStrategy
+    name: str, symbol: str, config: StrategyConfig, strategy: GridStrategy
 ) -> dict[str, Any]:
     """`GET /api/grid`: the range, its levels, the orders the bot tracks, and profit."""
     st = strategy.state

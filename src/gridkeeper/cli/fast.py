@@ -200,10 +200,12 @@ def status(argv: Sequence[str]) -> int | None:
 
 
 def _parse_options(
-    argv: Sequence[str], flags: tuple[str, ...] = ()
+    argv: Sequence[str], flags: tuple[str, ...] = (), options: tuple[str, ...] = ()
 ) -> tuple[dict[str, str | None], set[str]] | None:
-    """`[--home H] [--settings S]` plus the given flags; None for anything else (--help, ...)."""
+    """`[--home H] [--settings S]` plus the given flags and options; None for anything else
+    (--help, ...)."""
     found: dict[str, str | None] = {"--home": None, "--settings": None}
+    found.update(dict.fromkeys(options))
     seen: set[str] = set()
     args = list(argv)
     while args:
@@ -279,7 +281,35 @@ def keeper(argv: Sequence[str]) -> int | None:
         return 130
 
 
-FAST = {"status": status, "monitor": monitor, "keeper": keeper}
+def bot(argv: Sequence[str]) -> int | None:
+    """A grid bot without click (what the keeper runs): the long-lived process keeps only what
+    it imports (gridkeeper.bot.main: no click, no pydantic; issue 14)."""
+    parsed = _parse_options(argv, options=("--config",))
+    if parsed is None or not parsed[0]["--config"]:
+        return None  # click says what is missing
+    options = parsed[0]
+    from pathlib import Path
+
+    from gridkeeper.errors import GridkeeperError
+    from gridkeeper.paths import resolve_home
+
+    try:
+        home = resolve_home(options["--home"])
+    except GridkeeperError:
+        return None  # the full CLI reports it
+    from gridkeeper.bot.main import main
+
+    settings = options["--settings"]
+    try:
+        return main(Path(str(options["--config"])), home, Path(settings) if settings else None)
+    except GridkeeperError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+FAST = {"status": status, "monitor": monitor, "keeper": keeper, "bot": bot}
 
 
 def run() -> None:

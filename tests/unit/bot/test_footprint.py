@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
+from gridkeeper.bot import main as bot_main
 from gridkeeper.bot.fast_fill import fill_of
-from gridkeeper.cli import bot_cmd
 from gridkeeper.exchange.market_stream import MarketStream, MarketView
 from gridkeeper.exchange.models import OrderUpdate
 from gridkeeper.keeper import process
@@ -38,7 +38,7 @@ FILL = {
 
 
 def test_nonce_env_matches_the_keeper() -> None:
-    assert bot_cmd.NONCE_ENV == process.NONCE_ENV
+    assert bot_main.NONCE_ENV == process.NONCE_ENV
 
 
 def test_streamed_fill_keyed_as_rest_keys_it() -> None:
@@ -75,10 +75,13 @@ def test_market_view_live_only_with_figures() -> None:
     assert view.price() is None and view.top() is None
 
 
-# What a running bot imports (cli/bot_cmd.py's serve), and what must stay out of it: each of these
-# costs MiB in every bot (docs/footprint.md, "Grid bot").
+# What a running bot imports (`python -m gridkeeper bot`: cli/fast.py, then bot/main.py's serve),
+# and what must stay out of it: each of these costs MiB in every bot (docs/footprint.md, "Grid
+# bot"). pydantic and the config models stay in the resolver process (config/bot_wire.py).
 BOT_PATH = (
-    "gridkeeper.cli.bot_cmd",
+    "gridkeeper.cli.fast",
+    "gridkeeper.bot.main",
+    "uvicorn",
     "gridkeeper.bot.api",
     "gridkeeper.bot.runner",
     "gridkeeper.bot.store",
@@ -86,7 +89,18 @@ BOT_PATH = (
     "gridkeeper.exchange.stream",
     "gridkeeper.exchange.market_stream",
 )
-NOT_IN_A_BOT = ("cryptography", "rich", "pygments", "structlog", "gridkeeper.keeper")
+NOT_IN_A_BOT = (
+    "cryptography",
+    "rich",
+    "pygments",
+    "structlog",
+    "starlette",  # the control API runs on bare ASGI (bot/asgi.py)
+    "pydantic",
+    "pydantic_core",
+    "gridkeeper.config",
+    "gridkeeper.keeper",
+    "gridkeeper.logs.sink",  # the keeper's log writer (gzip/bz2/lzma housekeeping)
+)
 
 
 def test_bot_path_leaves_heavy_packages_out() -> None:
@@ -94,7 +108,7 @@ def test_bot_path_leaves_heavy_packages_out() -> None:
         "import sys\n"
         + "".join(f"import {m}\n" for m in BOT_PATH)
         + f"print(sorted(m for m in sys.modules if m.split('.')[0] in {NOT_IN_A_BOT!r} "
-        + f"or m.startswith({NOT_IN_A_BOT!r}[-1])))"
+        + f"or m.startswith({NOT_IN_A_BOT[-3:]!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
@@ -116,8 +130,8 @@ def test_control_server_serves_with_date_and_stops_when_told() -> None:
 
     async def main() -> tuple[int, str, bool]:
         port = free_port()
-        sock = bot_cmd.bind(port)
-        server = bot_cmd._QuietServer(
+        sock = bot_main.bind(port)
+        server = bot_main._QuietServer(
             uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
         )
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -157,3 +171,17 @@ def test_market_view_mark_price_from_the_perp_stream() -> None:
     assert view.mark_price() == Decimal("100.123456")
     view.live = False
     assert view.mark_price() is None
+
+
+def test_plain_transport_only_for_a_plain_http_exchange() -> None:
+    """No TLS trust store for the paper exchange's http:// (it never speaks TLS); Backpack's
+    https:// keeps httpx's default, verifying transport. The pool keeps the client's keep-alive
+    (below the server's, exchange/client.py)."""
+    import httpx
+
+    from gridkeeper.exchange.client import KEEPALIVE_S
+
+    assert bot_main.plain_transport("https://api.backpack.exchange") is None
+    transport = bot_main.plain_transport("HTTP://127.0.0.1:8686")
+    assert isinstance(transport, httpx.AsyncHTTPTransport)
+    assert transport._pool._keepalive_expiry == KEEPALIVE_S

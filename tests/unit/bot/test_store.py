@@ -48,3 +48,62 @@ def test_state_intents_and_fills_survive_reopen(tmp_path: Path) -> None:
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     again.close()
+
+
+def test_state_document_is_the_same_bytes_as_the_dict_walk() -> None:
+    """store.state_json (orjson's own dataclass encoding, run every poll) writes exactly what
+    orjson.dumps(state_to_dict(...)) wrote: orders keyed by clientId, Decimals as plain
+    strings (no exponent), None prices, lots, generations; and it reads back the same."""
+    import orjson
+
+    from gridkeeper.bot.state import Lot, state_from_dict
+    from gridkeeper.bot.store import state_json
+
+    strategy = GridStrategy.fresh("bot-j", config(), PERP, D("101.5"))
+    for action in strategy.plan(0):
+        if isinstance(action, Place):
+            strategy.on_placed(action.order.client_id, f"o{action.order.client_id}", "New", D(0))
+    st = strategy.state
+    st.lots = [Lot(D("1E+1"), D("-0.00000001"))]
+    st.mark_price, st.generations, st.funding_checkpoint_ms = D("101.4"), {3: 2}, None
+    next(iter(st.orders.values())).price = None
+    assert len(st.orders) >= 5
+    doc = state_json(st)
+    assert doc == orjson.dumps(state_to_dict(st))
+    assert b'"10"' in doc and b'"-0.00000001"' in doc
+    assert state_json(state_from_dict(orjson.loads(doc))) == doc
+
+
+def test_price_only_changes_are_written_at_most_every_price_save_s(tmp_path: Path) -> None:
+    """A quiet poll (only the price moved) writes nothing until PRICE_SAVE_S passed; any other
+    change is written at once; an unchanged state is never rewritten."""
+    import orjson
+
+    from gridkeeper.bot.store import PRICE_SAVE_S
+
+    path = store_path(tmp_path, "bot-q")
+    store = Store(path)
+    strategy = GridStrategy.fresh("bot-q", config(), PERP, D("101.5"))
+    st = strategy.state
+
+    def stored() -> dict[str, object]:
+        with sqlite3.connect(path) as db:
+            doc: dict[str, object] = orjson.loads(db.execute("SELECT doc FROM state").fetchone()[0])
+        return doc
+
+    store.save(st)
+    st.last_price = D("101.6")
+    store.save(st)
+    assert stored()["last_price"] == "101.5"  # price only, too soon: not written
+    st.status = "paused"
+    store.save(st)
+    assert (stored()["status"], stored()["last_price"]) == ("paused", "101.6")
+    st.last_price = D("101.7")
+    store._saved_at -= PRICE_SAVE_S  # as if PRICE_SAVE_S had passed
+    store.save(st)
+    assert stored()["last_price"] == "101.7"
+    store._saved_at -= PRICE_SAVE_S
+    before = store._saved_at
+    store.save(st)  # nothing changed at all: no write
+    assert store._saved_at == before
+    store.close()
