@@ -141,8 +141,11 @@ class GridStrategyConfig(StrictModel):
         description="Seconds between price and fill polls (websocket wakes early); the seed's "
         "interval.",
     )
+    # 30 s: while the order stream is up it delivers fills at once and a reconnect triggers a
+    # reconcile, so the periodic one only catches what a live stream lost (docs/footprint.md
+    # weighs the delay against the CPU a bot spends at rest; issue 14).
     reconcile_interval_s: float = Field(
-        10.0, gt=0, le=600, description="Seconds between full reconciliations with open orders."
+        30.0, gt=0, le=600, description="Seconds between full reconciliations with open orders."
     )
 
     @field_validator("stop_loss", mode="before")
