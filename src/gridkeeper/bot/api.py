@@ -155,6 +155,15 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> HostG
             given.strip().encode("utf-8", "replace"), token.encode()
         )
 
+    def refused(request: Request, *, started: bool = True) -> JSONResponse | None:
+        """The answer to a request this endpoint must refuse: no token (401), or the grid not
+        loaded yet (503) when the endpoint needs it."""
+        if not authorized(request):
+            return _error(401, "missing or wrong bearer token")
+        if started and runner._strategy is None:
+            return _error(503, "starting")
+        return None
+
     async def health(_: Request) -> JSONResponse:
         ok, reason = runner.health()
         body: dict[str, Any] = {
@@ -176,22 +185,20 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> HostG
     # a reader would see fills applied and the position grown before the same cycle has placed
     # the closes for it - a held unit with no exit that never existed as a settled state.
     async def detailed(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing or wrong bearer token")
+        if (refusal := refused(request, started=False)) is not None:
+            return refusal
         async with runner.lock:
             return JSONResponse(runner.detailed())
 
     async def grid(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing or wrong bearer token")
-        if runner._strategy is None:
-            return _error(503, "starting")
+        if (refusal := refused(request)) is not None:
+            return refusal
         async with runner.lock:
             return JSONResponse(runner.grid_view())
 
     async def balances(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing or wrong bearer token")
+        if (refusal := refused(request, started=False)) is not None:
+            return refusal
         try:
             found = await runner.client.get_balances()
         except ExchangeError as exc:
@@ -204,10 +211,8 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> HostG
         )
 
     async def adjust(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing or wrong bearer token")
-        if runner._strategy is None:
-            return _error(503, "starting")
+        if (refusal := refused(request)) is not None:
+            return refusal
         try:
             body = await read_json(request)
         except BodyError as exc:
@@ -225,10 +230,8 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> HostG
         return JSONResponse(view)
 
     async def adopt(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing or wrong bearer token")
-        if runner._strategy is None:
-            return _error(503, "starting")
+        if (refusal := refused(request)) is not None:
+            return refusal
         try:
             view = await runner.adopt()
         except GridError as exc:
@@ -239,19 +242,15 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> HostG
 
     def command(name: str) -> Handler:
         async def handler(request: Request) -> JSONResponse:
-            if not authorized(request):
-                return _error(401, "missing or wrong bearer token")
-            if runner._strategy is None:
-                return _error(503, "starting")
+            if (refusal := refused(request)) is not None:
+                return refusal
             return JSONResponse(await runner.command(name, f"{name} requested over the API"))
 
         return handler
 
     async def stop(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing or wrong bearer token")
-        if runner._strategy is None:
-            return _error(503, "starting")
+        if (refusal := refused(request)) is not None:
+            return refusal
         try:
             body = await read_json(request)
         except BodyError as exc:
@@ -274,8 +273,8 @@ def create_app(runner: BotRunner, token: str, nonce: str | None = None) -> HostG
         )
 
     async def openapi(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "missing or wrong bearer token")
+        if (refusal := refused(request, started=False)) is not None:
+            return refusal
         return JSONResponse(OPENAPI)
 
     routes: dict[str, dict[str, Handler]] = {

@@ -71,37 +71,27 @@ def settings_wire(settings: Settings, path: Path | None) -> dict[str, Any]:
 
 def monitor_instance(settings: Settings, path: Path | None, home: Path) -> InstanceConfig:
     """The built-in monitor: the keeper runs it so alerts work with no second terminal."""
-    import sys
-
-    argv = [sys.executable, "-m", "gridkeeper", "monitor", "--home", str(home)]
-    if path is not None:
-        argv += ["--settings", str(path)]
-    return program_instance(
-        MONITOR,
-        argv,
-        settings,
-        path=path or home / "state.db",
-        cwd=home,
-        overrides={
-            "auto_restart": "always",
-            "max_restart_attempts": 1000,
-            "memory_limit_mb": None,
-            "cpu_limit_percent": None,
-            "startsecs": 1,
-        },
-    )
+    return _builtin(MONITOR, "monitor", settings, path, home)
 
 
 def web_instance(settings: Settings, path: Path | None, home: Path) -> InstanceConfig:
     """The built-in dashboard (`web.enabled`): like the monitor, a thin client the keeper runs.
     It reads its `web` section from the settings file itself."""
+    return _builtin(WEB, "web", settings, path, home)
+
+
+def _builtin(
+    name: str, command: str, settings: Settings, path: Path | None, home: Path
+) -> InstanceConfig:
+    """A built-in program (`gridkeeper COMMAND --home H [--settings S]`): restarted whatever
+    its exit (it is the operator's eyes, never meant to stop), no resource limits."""
     import sys
 
-    argv = [sys.executable, "-m", "gridkeeper", "web", "--home", str(home)]
+    argv = [sys.executable, "-m", "gridkeeper", command, "--home", str(home)]
     if path is not None:
         argv += ["--settings", str(path)]
     return program_instance(
-        WEB,
+        name,
         argv,
         settings,
         path=path or home / "state.db",
