@@ -237,8 +237,12 @@ class BotRunner(PositionCheck, FastFills, RunnerCommands):
         if read_fills:
             # Fills over REST: in every full reconcile, and in between only when the order
             # stream is down or reported a fill it could not describe (fast_fill).
-            fills = await self._fills_since(strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
-            self.fills_due = False  # only once read: a failed read leaves it for the next cycle
+            self.fills_due = False  # before the read: a message during it asks again
+            try:
+                fills = await self._fills_since(strategy.state.checkpoint_ms - FILL_OVERLAP_MS)
+            except BaseException:
+                self.fills_due = True  # not read: the next cycle tries again
+                raise
         seen = self._seen(fills)
         if full:
             report = reconcile(
