@@ -32,6 +32,8 @@ from gridkeeper.bot.strategy import GridStrategy, MarketSpec
 from gridkeeper.exchange.errors import AuthError, ExchangeError
 from gridkeeper.exchange.models import Market, Order
 
+UNRESOLVED_RETRY_S = 2.0  # the next reconcile while an order's outcome is unknown (history lag)
+
 __all__ = [
     "FILL_OVERLAP_MS",
     "FILL_PAGE",
@@ -261,6 +263,12 @@ class BotRunner(PositionCheck, FastFills, RunnerCommands):
             assert position_before is not None
             await self._check_position(position_before, await self._exchange_figure())
             self._last_reconcile = time.monotonic()
+            if report.unresolved:
+                # An order gone from the book whose history entry lags: its level waits until a
+                # reconcile learns how much it filled. The next one comes in UNRESOLVED_RETRY_S,
+                # not a whole interval (30 s by default: as long as the invariant's grace).
+                interval = self.spec.config.reconcile_interval_s
+                self._last_reconcile -= max(0.0, interval - UNRESOLVED_RETRY_S)
             self.need_reconcile = False
         else:
             self.unsaved_fills += apply_fills(strategy, fills, self.store.issued, seen)

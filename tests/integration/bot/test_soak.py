@@ -308,13 +308,28 @@ def start(grids: list[Grid]) -> None:
 # ---- sampling -----------------------------------------------------------------------------
 
 
+def open_ids(account: Account, paper: Paper) -> list[int]:
+    """The clientIds of the account's open orders on its symbol, as the exchange lists them."""
+
+    async def go(c: BackpackClient) -> list[int]:
+        return sorted(o.client_id or 0 for o in await c.get_open_orders(account.symbol))
+
+    result: list[int] = _run(account, paper, go)
+    return result
+
+
 def settled(g: Grid, paper: Paper, price: str) -> bool:
     """The bot has read `price`, applied every fill the exchange has for it, its position is
-    the exchange's, and every order it wants is acknowledged (nothing held back by a 429)."""
+    the exchange's, every order it wants is acknowledged (nothing held back by a 429), and the
+    orders it tracks are the ones open on the exchange (an order gone from the book whose
+    history entry lags is unresolved: the bot waits for its next reconcile to learn its fills,
+    and only then places what they imply)."""
     view = g.view()
     if view["last_price"] is None or D(view["last_price"]) != D(price):
         return False
     if any(o["status"] != "live" for o in view["open_orders"]):
+        return False
+    if sorted(o["client_id"] for o in view["open_orders"]) != open_ids(g.account, paper):
         return False
     detailed = g.bot.get("/health/detailed")
     if detailed["fills"] != fills_count(g.account, paper):
