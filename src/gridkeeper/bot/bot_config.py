@@ -87,9 +87,11 @@ def load(config_path: Path, settings_path: Path | None) -> BotConfig:
     the file resolves as it would here. BotFatal (exit 78) for a file that cannot run as a
     grid bot, as before; GridkeeperError (exit 1: the keeper retries) when the resolver
     itself failed."""
-    argv = [sys.executable, "-m", "gridkeeper.config.bot_wire", "--config", str(config_path)]
+    # `--config=PATH`, one word: a relative path starting with "-" is otherwise read by
+    # argparse as an option, and `--config` as missing its value.
+    argv = [sys.executable, "-m", "gridkeeper.config.bot_wire", f"--config={config_path}"]
     if settings_path is not None:
-        argv += ["--settings", str(settings_path)]
+        argv.append(f"--settings={settings_path}")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"}
     try:
         done = subprocess.run(

@@ -186,6 +186,10 @@ async def serve(inst: BotConfig, home: Path, key: str, secret: str) -> int:
             lifespan="off",
             log_level="warning",
             access_log=False,
+            # uvicorn's own handlers write straight to stderr: unredacted, and blocking once
+            # a dead keeper's pipe is full. Without them its records reach the root logger,
+            # i.e. our redacting, dropping pipeline.
+            log_config=None,
         )
     )
     server_task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -43,3 +43,16 @@ def test_refused_config_exits_78_with_the_validators_words(paper: Paper, make_bo
     assert "strategy_config.grid_lower_price" in out
     assert "must be below grid_upper_price (110)" in out
     assert str(bot.config_path) in out
+
+
+def test_a_config_path_that_looks_like_an_option_still_runs(
+    paper: Paper, make_bot: MakeBot
+) -> None:
+    """`gridkeeper bot --config -grid.json` (relative, a leading dash) reached the resolver as
+    `--config -grid.json`, which argparse read as a missing value: exit 1, a restart loop."""
+    bot = make_bot("dashed")
+    dashed = bot.project / "-dashed.json"
+    bot.config_path.rename(dashed)
+    bot.config_path = Path(dashed.name)  # relative to the bot's cwd, the project
+    bot.start()
+    assert bot.get("/health")["instance"] == "dashed"
