@@ -117,6 +117,19 @@ class ExchangeConfig(StrictModel):
                 return {**data, "timeout_s": min(window / 1000, 120.0)}
         return data
 
+    @field_validator("base_url", "ws_url")
+    @classmethod
+    def _absolute_url(cls, value: str, info: ValidationInfo) -> str:
+        # A URL without its scheme passed here, and the bot then died on its first request with
+        # a traceback and exit 1: the keeper restarted it for ever instead of saying why.
+        schemes = ("http", "https") if info.field_name == "base_url" else ("ws", "wss")
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(
+                f"must be an absolute {' or '.join(s + '://' for s in schemes)} URL with a host"
+            )
+        return value
+
     @field_validator("timeout_s")
     @classmethod
     def _outlasts_window(cls, value: float, info: ValidationInfo) -> float:

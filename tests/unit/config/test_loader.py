@@ -216,3 +216,34 @@ def test_too_short_secret_warns(tmp_path: Path) -> None:
     path = write(tmp_path / "i.json", {**PROGRAM, "exchange_config": {"api_secret": "${S}"}})
     cfg = load_instance(path, load_settings(None), env={"S": "abc"})
     assert any("exchange_config.api_secret is shorter than 6" in w for w in cfg.warnings)
+
+
+@pytest.mark.parametrize(
+    ("key", "url"),
+    [
+        ("base_url", "api.backpack.exchange"),
+        ("base_url", "ftp://127.0.0.1:8686"),
+        ("base_url", "http://"),
+        ("ws_url", "127.0.0.1:8686/ws"),
+        ("ws_url", "http://127.0.0.1:8686/ws"),
+    ],
+)
+def test_an_exchange_url_without_its_scheme_or_host_is_refused(
+    tmp_path: Path, key: str, url: str
+) -> None:
+    """It passed before, and the bot then died on its first request (exit 1, restarted for
+    ever) instead of the file being refused with the field and the reason."""
+    data = {
+        "metadata": {"instance_id": "g", "exchange": "paper", "symbol": "SOL_USDC"},
+        "daemon_config": {"web_port": 5051},
+        "exchange_config": {key: url},
+        "strategy_config": {
+            "grid_lower_price": "90",
+            "grid_upper_price": "110",
+            "grid_num": 5,
+            "order_quantity": "1",
+        },
+    }
+    with pytest.raises(ConfigError) as err:
+        load_instance(write(tmp_path / "config/active/g.json", data), load_settings(None))
+    assert f"exchange_config.{key}" in str(err.value) and "absolute" in str(err.value)
