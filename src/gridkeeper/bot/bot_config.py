@@ -7,10 +7,6 @@ and check ran in the resolver, with the same messages. Here only the shapes are 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +14,7 @@ from typing import Any
 from gridkeeper.bot.errors import BotFatal
 from gridkeeper.bot.params import GridParams
 from gridkeeper.errors import ConfigError, GridkeeperError
-
-RESOLVE_TIMEOUT = 120.0
+from gridkeeper.resolver import ResolverFailed, run_resolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +84,13 @@ def load(config_path: Path, settings_path: Path | None) -> BotConfig:
     itself failed."""
     # `--config=PATH`, one word: a relative path starting with "-" is otherwise read by
     # argparse as an option, and `--config` as missing its value.
-    argv = [sys.executable, "-m", "gridkeeper.config.bot_wire", f"--config={config_path}"]
+    args = [f"--config={config_path}"]
     if settings_path is not None:
-        argv.append(f"--settings={settings_path}")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPROFILEIMPORTTIME"}
+        args.append(f"--settings={settings_path}")
     try:
-        done = subprocess.run(
-            argv, capture_output=True, env=env, timeout=RESOLVE_TIMEOUT, check=False
+        doc = run_resolver(
+            "gridkeeper.config.bot_wire", args, drop_env=("PYTHONPROFILEIMPORTTIME",)
         )
-    except subprocess.TimeoutExpired:
-        raise GridkeeperError(
-            f"cannot read {config_path}: the config resolver took over {RESOLVE_TIMEOUT:g}s"
-        ) from None
-    try:
-        doc = json.loads(done.stdout)
-    except ValueError:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GridkeeperError(
-            f"cannot read {config_path}: "
-            + (detail[-1] if detail else "the config resolver printed nothing")
-        ) from None
+    except ResolverFailed as exc:
+        raise GridkeeperError(f"cannot read {config_path}: {exc}") from None
     return parse(doc)

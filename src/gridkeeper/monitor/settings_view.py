@@ -9,21 +9,17 @@ knows what a setting means: every default and check ran in the resolver.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from gridkeeper.errors import ConfigError
+from gridkeeper.resolver import ResolverFailed, run_resolver
 
 if TYPE_CHECKING:
     from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
 
-RESOLVE_TIMEOUT = 120.0
 # monitor_wire.SECRET, DICT and DECIMAL (not imported: that module imports pydantic)
 _SECRET = "$secret"  # noqa: S105 - a marker key, not a password
 _DICT = "$dict"
@@ -104,24 +100,11 @@ def parse(doc: dict[str, Any]) -> MonitorConfig:
 def load(settings_path: Path | None) -> MonitorConfig:
     """Resolve the settings in a child process (it inherits our environment, so `${VAR}` in
     the settings resolves as it would here)."""
-    argv = [sys.executable, "-m", "gridkeeper.config.monitor_wire"]
-    if settings_path is not None:
-        argv += ["--settings", str(settings_path)]
-    env = {k: v for k, v in os.environ.items() if k != "GRIDKEEPER_INSTANCE"}
+    args = [] if settings_path is None else ["--settings", str(settings_path)]
     try:
-        done = subprocess.run(
-            argv, capture_output=True, env=env, timeout=RESOLVE_TIMEOUT, check=False
+        doc = run_resolver(
+            "gridkeeper.config.monitor_wire", args, drop_env=("GRIDKEEPER_INSTANCE",)
         )
-    except subprocess.TimeoutExpired:
-        raise ConfigError(
-            f"cannot read the settings: the resolver took over {RESOLVE_TIMEOUT:g}s"
-        ) from None
-    try:
-        doc = json.loads(done.stdout)
-    except ValueError:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ConfigError(
-            "cannot read the settings: "
-            + (detail[-1] if detail else "the resolver printed nothing")
-        ) from None
+    except ResolverFailed as exc:
+        raise ConfigError(f"cannot read the settings: {exc}") from None
     return parse(doc)
