@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,7 @@ class Store:
         self._last_doc: bytes | None = None
         self._last_steady: bytes | None = None
         self._saved_at = 0.0
-        self._issued: set[int] = {
-            row[0] for row in self._db.execute("SELECT client_id FROM issued")
-        }
+        self._issued = IssuedIds(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -101,7 +100,7 @@ class Store:
         return state_from_dict(orjson.loads(row[0]))
 
     @property
-    def issued(self) -> set[int]:
+    def issued(self) -> IssuedIds:
         return self._issued
 
     def seen(self, trade_ids: Iterable[str]) -> set[str]:
@@ -176,7 +175,6 @@ class Store:
                         fill.timestamp_ms,
                     ),
                 )
-        self._issued.update(o.client_id for o in intents)
         self._last_doc, self._last_steady, self._saved_at = doc, steady, time.monotonic()
 
     def _tx(self) -> _Tx:
@@ -189,6 +187,32 @@ class Store:
         cur = self._db.execute("SELECT * FROM issued ORDER BY created_ms")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]
+
+
+class IssuedIds(AbstractSet[int]):
+    """Every clientId this bot issued, read from the `issued` table (its primary key) on each
+    question instead of held in a set: the set grew by one id per order for the bot's whole
+    life (issue 14's memory slope), and the questions come only per fill and per open order at a
+    reconcile, so an indexed lookup costs nothing that matters. Uncommitted intents of an open
+    transaction are visible: the connection is the one that writes them."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __contains__(self, client_id: object) -> bool:
+        # Another client's id may be anything the exchange accepts; SQLite's integers are 64-bit.
+        if not isinstance(client_id, int) or isinstance(client_id, bool):
+            return False
+        if not -(2**63) <= client_id < 2**63:
+            return False
+        row = self._db.execute("SELECT 1 FROM issued WHERE client_id = ?", (client_id,)).fetchone()
+        return row is not None
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(row[0]) for row in self._db.execute("SELECT client_id FROM issued"))
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM issued").fetchone()[0])
 
 
 class _Tx:

@@ -50,6 +50,31 @@ def test_state_intents_and_fills_survive_reopen(tmp_path: Path) -> None:
     again.close()
 
 
+def test_issued_ids_are_read_from_the_table_not_held_in_memory(tmp_path: Path) -> None:
+    """The ids answer from SQLite: an intent saved by this store is ours at once, one written by
+    another connection to the same file (a later process) too, and questions with ids the
+    exchange may hold for other clients (not an int, beyond SQLite's 64 bits) are "not ours"
+    rather than an error."""
+    path = store_path(tmp_path, "bot-i")
+    store = Store(path)
+    strategy = GridStrategy.fresh("bot-i", config(), PERP, D("101.5"))
+    places = [a for a in strategy.plan(0) if isinstance(a, Place)]
+    first, *rest = (p.order for p in places)
+    store.save(strategy.state, intents=[first])
+    assert first.client_id in store.issued
+    assert all(o.client_id not in store.issued for o in rest)
+    other = Store(path)
+    other.save(strategy.state, intents=rest)
+    other.close()
+    assert all(o.client_id in store.issued for o in rest)
+    assert len(store.issued) == len(places)
+    assert None not in store.issued
+    assert str(first.client_id) not in store.issued
+    assert True not in store.issued
+    assert 2**70 not in store.issued and -(2**70) not in store.issued
+    store.close()
+
+
 def test_state_document_is_the_same_bytes_as_the_dict_walk() -> None:
     """store.state_json (orjson's own dataclass encoding, run every poll) writes exactly what
     orjson.dumps(state_to_dict(...)) wrote: orders keyed by clientId, Decimals as plain
