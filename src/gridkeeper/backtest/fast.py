@@ -60,7 +60,8 @@ def quiet_band(sim: Simulator) -> tuple[Decimal, Decimal, int] | None:
     lo = bid if bid is not None else -INF
     hi = ask if ask is not None else INF
     if st.status != "running":
-        # `shortcuts.quiet`: only a boundary pause reacts to a price (it resumes back in range).
+        # `shortcuts.quiet`: a boundary pause resumes back in range; the limits (watched in
+        # a pause too) are checked on each step's PnL by the caller (`sim._band`).
         if st.auto_resume:
             if price < st.lower:
                 below = at_most(st.lower, tick)

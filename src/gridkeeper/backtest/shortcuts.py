@@ -28,17 +28,17 @@ def quiet(sim: Simulator, price: Decimal) -> bool:
         return False
     strategy = sim.strategy
     st, cfg = strategy.state, strategy.config
-    if st.status != "running" and not st.auto_resume:
-        return True  # paused or stopped with its cancels done: no price changes that
-    # The same figure GridStrategy._check_limits tests, running or in a boundary pause.
+    if st.status != "running" and not st.auto_resume and not strategy.limits_watched():
+        return True  # stopped (or a mismatch pause) with its cancels done: no price changes that
+    # The same figure GridStrategy._check_limits tests, running or in any pause it watches.
     pnl = st.total_pnl(price)
     if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
         return False
     if cfg.take_profit is not None and pnl >= cfg.take_profit:
         return False
     if st.status != "running":
-        # A boundary pause resumes back in range.
-        return not (st.lower <= price <= st.upper)
+        # A boundary pause resumes back in range; any other pause only watches the limits.
+        return not (st.auto_resume and st.lower <= price <= st.upper)
     tol = cfg.boundary_tolerance
     if price > st.upper * (1 + tol) or price < st.lower * (1 - tol):
         return False

@@ -154,12 +154,13 @@ def _leave_band(sim: Simulator, price: Decimal) -> None:
 def _band(sim: Simulator) -> tuple[Decimal, Decimal, int, Decimal | None, Decimal | None]:
     """The quiet band (lo, hi, until_ms; empty when none) and the PnL at or below which the
     stop-loss fires, at or above which take-profit does (None: not watched — the limits are
-    checked only while the grid runs or waits in a boundary pause, as `shortcuts.quiet` does)."""
+    checked while the grid runs or waits in a pause that watches them, as `shortcuts.quiet`
+    does: `GridStrategy.limits_watched`)."""
     strategy = sim.strategy
-    cfg, st = strategy.config, strategy.state
+    cfg = strategy.config
     band = quiet_band(sim)
     lo, hi, until = band if band is not None else (INF, -INF, 0)
-    if st.status != "running" and not st.auto_resume:
+    if not strategy.limits_watched():
         return lo, hi, until, None, None
     stop = -cfg.stop_loss if cfg.stop_loss is not None else None
     return lo, hi, until, stop, cfg.take_profit

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from gridkeeper.bot.limits import MISMATCH
 from gridkeeper.bot.lots import apply_fill
 from gridkeeper.bot.strategy import GridStrategy
 
-MISMATCH = "position_mismatch"
+__all__ = ["MISMATCH", "Adoption", "adopt_position"]
 
 
 @dataclass(frozen=True)

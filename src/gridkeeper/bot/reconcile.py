@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gridkeeper.bot.client_ids import UNOWNED_SLOT
+from gridkeeper.bot.limits import NOT_WATCHED_IN_MISMATCH
 from gridkeeper.bot.state import ZERO, GridState, TrackedOrder
 from gridkeeper.bot.strategy import GridStrategy
 from gridkeeper.exchange.models import Fill, FundingPayment, Order
@@ -187,7 +188,7 @@ def mismatch_reason(
     return (
         f"position_mismatch: the grid holds {grid}, {what} is {exchange} (difference {gap}, "
         f"more than one step {step}); check for manual trades or a liquidation, then "
-        "`gridkeeper grid adopt NAME` to accept the exchange's figure"
+        f"`gridkeeper grid adopt NAME` to accept the exchange's figure; {NOT_WATCHED_IN_MISMATCH}"
     )
 
 

@@ -63,6 +63,9 @@ class RunnerViews(RunnerBase):
                     "state": st.status,
                     "state_reason": st.reason,
                     "closing": st.closing,  # still flattening the position (not yet flat)
+                    # Whether stop_loss / take_profit may fire now: running or in a pause that
+                    # holds the position; not once stopped, nor in a position_mismatch pause.
+                    "limits_watched": self._strategy.limits_watched(),
                     "symbol": self.spec.symbol,
                     "open_orders": sum(1 for o in st.orders.values() if o.status == "live"),
                     "position": _s(st.position),

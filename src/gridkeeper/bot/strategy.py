@@ -26,6 +26,7 @@ from gridkeeper.bot.core import (
 from gridkeeper.bot.grid import GridError
 from gridkeeper.bot.invariant import exit_gaps
 from gridkeeper.bot.layout import allocated_inventory, lay_out
+from gridkeeper.bot.limits import limit_hit, limit_trigger, watched
 from gridkeeper.bot.params import StrategyConfig
 from gridkeeper.bot.ranges import GridRanges, PositionChoice
 from gridkeeper.bot.state import ZERO, GridState, Lot
@@ -83,10 +84,11 @@ class GridStrategy(GridRanges):
             self._check_risk(price)
         elif (
             st.status == "paused"
-            and st.auto_resume
-            # A boundary pause keeps the position: the PnL limits still watch it (the price
-            # may go on running away from the range while the grid waits for it).
+            # Every pause that holds the position is watched (limits.watched): the price may
+            # run away while the grid does not trade. A boundary pause also resumes once the
+            # price is back in range.
             and not self._check_limits(price)
+            and st.auto_resume
             and st.lower <= price <= st.upper
         ):
             self.resume("price back in range")
@@ -102,38 +104,30 @@ class GridStrategy(GridRanges):
             return self._limit_hit(price) is not None or (
                 self.config.enable_boundary_check and self._outside(price)
             )
-        return (
-            st.status == "paused"
-            and st.auto_resume
-            and (self._limit_hit(price) is not None or st.lower <= price <= st.upper)
+        return st.status == "paused" and (
+            self._limit_hit(price) is not None or (st.auto_resume and st.lower <= price <= st.upper)
         )
 
     def _outside(self, price: Decimal) -> bool:
         tol, st = self.config.boundary_tolerance, self.state
         return price > st.upper * (1 + tol) or price < st.lower * (1 - tol)
 
+    def limits_watched(self) -> bool:
+        """Whether stop_loss / take_profit may fire in the grid's state (limits.watched)."""
+        return watched(self.state)
+
     def _limit_hit(self, price: Decimal) -> tuple[str, str] | None:
-        """(action, reason) of the stop_loss / take_profit that total PnL at `price` hits."""
-        cfg, st = self.config, self.state
-        # Perps: the worse of the PnL at the mark (how the exchange values the account) and at
-        # the last trade (what a close would get from the book). The mark is smoothed: a fast
-        # fall leaves it behind the trades, and a stop-loss watching it alone would wait while
-        # the loss a close would realize grows; a take-profit fires only once both show it.
-        pnl = st.total_pnl(price)
-        if st.mark_price is not None:
-            pnl = min(pnl, st.total_pnl(st.mark_price))
-        if cfg.stop_loss is not None and pnl <= -cfg.stop_loss:
-            return cfg.stop_loss_action, f"stop_loss: total PnL {pnl} <= -{cfg.stop_loss}"
-        if cfg.take_profit is not None and pnl >= cfg.take_profit:
-            return cfg.take_profit_action, f"take_profit: total PnL {pnl} >= {cfg.take_profit}"
-        return None
+        """(action, reason) of the limit total PnL at `price` hits, where limits are watched."""
+        if not watched(self.state):
+            return None
+        return limit_hit(self.config, self.state, price)
 
     def _check_limits(self, price: Decimal) -> bool:
         """stop_loss / take_profit on total PnL at `price`; True when one fired."""
         hit = self._limit_hit(price)
         if hit is None:
             return False
-        self.trigger(_limit_action(hit[0]), hit[1])
+        self.trigger(limit_trigger(hit[0]), hit[1])
         return True
 
     def _check_risk(self, price: Decimal) -> None:
@@ -248,8 +242,3 @@ class GridStrategy(GridRanges):
         if self.state.last_price is None:
             return
         self._relayout(self.grid, position=None, reason=reason)
-
-
-def _limit_action(action: str) -> str:
-    """The trigger for a stop_loss / take_profit action: close flattens, then stops."""
-    return "emergency_close" if action == "close" else "stop_only"

@@ -246,6 +246,30 @@ def test_decision_due_says_when_a_price_would_change_the_status() -> None:
     sim.move(D(112))
     assert paused.state.status == "paused"
     assert not paused.decision_due(D(113)) and paused.decision_due(D(105))
+    # Every pause that holds the position watches the limits (the operator's, the
+    # invariant's); a position-mismatch pause and a stopped grid watch nothing.
+    pauses = {
+        "operator": lambda s: s.pause("paused by operator"),
+        "invariant": lambda s: s.pause("invariant_broken: test", keep_exits=True),
+        "mismatch": lambda s: s.pause("position_mismatch: the grid holds 3 ..."),
+        "stopped": lambda s: s.stop("stopped by operator", keep_orders=True),
+    }
+    fired = dict.fromkeys(pauses, 0)
+    for name, hold in pauses.items():
+        for limits in ({"stop_loss": D(5)}, {"take_profit": D(1)}, {"stop_loss": D(20)}):
+            strategy, sim = start(market=PERP, inventory=D(0), boundary_tolerance=D(1), **limits)
+            sim.move(D("97.5"))  # long 2 (bought 100 and 98), inside every limit
+            assert strategy.state.status == "running" and strategy.state.position == 2
+            assert hold(strategy)
+            sim.run(strategy.plan(sim.now))
+            strategy.drain_events()
+            doc = state_to_dict(strategy.state)
+            due = [p for p in prices if strategy.decision_due(p)]
+            assert due == [p for p in prices if acts(strategy, p)], (name, limits)
+            assert state_to_dict(strategy.state) == doc and not strategy.drain_events()
+            fired[name] += len(due)
+    assert fired["operator"] and fired["invariant"]
+    assert fired["mismatch"] == fired["stopped"] == 0
 
 
 def test_a_flat_grid_forgets_its_mark() -> None:
