@@ -83,6 +83,11 @@ class Store:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # money: a saved intent must survive a crash
+        # SQLite's page cache grows up to 2 MiB per connection by default as the fills table
+        # grows: the bot's RSS crept for hours (issue 14). Its reads are primary-key lookups
+        # (a fill seen, a clientId issued) and the one state row: a few pages each, so 512 KiB
+        # holds every hot page of a store with years of fills.
+        self._db.execute("PRAGMA cache_size=-512")
         self._db.executescript(SCHEMA)
         # What this process last committed, to skip commits that would change nothing.
         self._last_doc: bytes | None = None
