@@ -110,3 +110,18 @@ def test_an_exchange_position_on_the_other_side_gets_no_close(
     assert exchange_state(paper) == (D(-1), 0)
     assert closes(paper) == []  # no close at all went out
     assert D(d["position"]) == 2  # the grid's books are left for the operator (adopt)
+
+    # The remedy the reason names: adopt the exchange's short 1, then flatten: a reduce-only buy.
+    adopted = bot.post("/api/grid/adopt")
+    assert adopted.status_code == 200 and adopted.json()["adopted"]["after"] == "-1", adopted.text
+    assert bot.post("/api/stop", {"flatten": True}).status_code == 200
+    wait_for(
+        lambda: (d := detailed(bot))["state"] == "stopped" and not d["closing"] and d,
+        timeout=60,
+        what="the adopted short closed",
+    )
+    wait_for(lambda: exchange_state(paper) == (D(0), 0), what="flat, nothing resting")
+    sent = wait_for(lambda: closes(paper), what="the close in the order history")
+    assert [(o.side, o.executed_quantity) for o in sent] == [("Bid", D(1))]
+    assert D(detailed(bot)["position"]) == 0
+    assert '"event":"order_rejected"' not in bot.output()
