@@ -39,8 +39,8 @@ class ExchangeReads(RunnerBase):
         before it (planning.plan_close): perps the net position, spot the available base. A
         read that fails sends nothing; the next cycle reads again (never a stale figure)."""
         strategy = self.strategy
-        if not strategy.close_due(now_ms()):
-            return
+        if self.executor.holding or not strategy.close_due(now_ms()):
+            return  # a rate-limit hold: the figure is read when the close can go out
         market = strategy.market
         try:
             if market.spot:
