@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from gridkeeper.bot.limits import MISMATCH
-from gridkeeper.bot.lots import apply_fill
+from gridkeeper.bot.lots import book_difference
 from gridkeeper.bot.strategy import GridStrategy
 
 __all__ = ["MISMATCH", "Adoption", "adopt_position"]
@@ -38,13 +38,9 @@ def adopt_position(
     st = strategy.state
     before = st.position
     diff = exchange_position - before
-    st.position = exchange_position
-    cash_before = st.cash
-    st.cash -= diff * mark_price  # bought (diff > 0) or sold (diff < 0) at the mark
     # The FIFO lots follow: a difference that adds opens a lot at the mark; one that reduces
     # consumes the oldest lots, realizing their result.
-    st.lots = apply_fill(st.lots, diff, cash_before - st.cash)
-    st.realized_profit = st.book_realized()
+    book_difference(st, diff, mark_price)
     st.last_price = st.last_price or mark_price
     # Re-lay the slots from the position just adopted (same range): orders that still fit are
     # kept, plan() cancels the rest and places a close for every held unit.

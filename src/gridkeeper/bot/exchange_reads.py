@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from gridkeeper.bot.execution import now_ms
 from gridkeeper.bot.reconcile import apply_fills
 from gridkeeper.bot.runner_base import RunnerBase
 from gridkeeper.exchange.errors import ExchangeError
@@ -32,6 +33,30 @@ class ExchangeReads(RunnerBase):
             return base.total if base is not None else Decimal(0)
         positions = await self._call(self.client.get_positions(self.spec.symbol))
         return next((p.net_quantity for p in positions if p.symbol == self.spec.symbol), Decimal(0))
+
+    async def _send_close(self) -> None:
+        """The closing phase's market close, sized against the exchange's figure read right
+        before it (planning.plan_close): perps the net position, spot the available base. A
+        read that fails sends nothing; the next cycle reads again (never a stale figure)."""
+        strategy = self.strategy
+        if self.executor.holding or not strategy.close_due(now_ms()):
+            return  # a rate-limit hold: the figure is read when the close can go out
+        market = strategy.market
+        try:
+            if market.spot:
+                balances = await self._call(self.client.get_balances())
+                base = balances.get(market.base)
+                figure = base.available if base is not None else Decimal(0)
+            else:
+                positions = await self._call(self.client.get_positions(self.spec.symbol))
+                figure = next(
+                    (p.net_quantity for p in positions if p.symbol == self.spec.symbol),
+                    Decimal(0),
+                )
+        except ExchangeError as exc:
+            self._emit("exchange_error", f"position not read before the close ({exc}); next cycle")
+            return
+        await self.executor.run(strategy.plan_close(now_ms(), figure))
 
     async def _refresh_mark(self, *, full: bool = True) -> None:
         """Perps holding a position: keep the exchange's mark in the state (total PnL is valued

@@ -144,7 +144,10 @@ class Executor:
     def _still_wanted(self, queue: list[Place]) -> list[Place]:
         kept = []
         for place in queue:
-            if self._wanted(place):
+            # A position close is sized by the exchange's figure read just before it: held back
+            # it would go out later on an old figure, so it is dropped (never sent: its clientId
+            # is burnt) and planned again from a fresh read once the hold has passed.
+            if place.order.slot != CLOSE_SLOT and self._wanted(place):
                 kept.append(place)
             else:
                 self._withdraw(place)

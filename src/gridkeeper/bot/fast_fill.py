@@ -93,6 +93,7 @@ class FastFills(ExchangeReads):
         bid, ask = top if top is not None else (None, None)
         actions = strategy.on_price(price, now_ms(), bid=bid, ask=ask)
         await self.executor.run(actions)
+        await self._send_close()  # the next part of a close (reads the exchange first)
         if self.unsaved_fills:
             self._save([])  # nothing was sent: the fills are still saved
         # Bookkeeping that can wait for the order: the mark (perps), the invariant, events.

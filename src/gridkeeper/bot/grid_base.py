@@ -39,6 +39,9 @@ class GridBase:
         self._held_back: set[str] = set()
         self._blocked: dict[str, tuple[Decimal, Decimal]] = {}
         self.exit_watch = ExitWatch()
+        # The bot's runner sends the closing phase's market close itself, after reading the
+        # exchange's figure (planning.plan_close); the backtest leaves it to plan().
+        self.close_reads_exchange = False
 
     def _build(self, lower: Decimal, upper: Decimal, num: int) -> GridLayout:
         return build_grid(self.config, self.market, lower, upper, num)

@@ -7,7 +7,7 @@ what is held, so a price that runs away during a pause still fires the configure
 Not watched:
 - in a `position_mismatch` pause: the grid's own position (what its PnL and a close's quantity
   are made of) is the figure known to be wrong there. A limit would fire on a PnL the account
-  does not have, and a close would send the grid's quantity, not what the exchange holds. The
+  does not have (a close itself is capped by what the exchange holds: `close_size`). The
   operator is alerted (`position_mismatch`, error) and decides: `grid adopt` (the exchange's
   position becomes the grid's, the grid resumes and the limits watch again) or a close by hand.
 - once stopped: the operator (or a limit) stopped the grid; `stop` may leave orders resting on

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gridkeeper.bot.state import ZERO, Lot
+from gridkeeper.bot.state import ZERO, GridState, Lot
 
 
 def apply_fill(lots: list[Lot], base_delta: Decimal, cost: Decimal) -> list[Lot]:
@@ -38,3 +38,16 @@ def apply_fill(lots: list[Lot], base_delta: Decimal, cost: Decimal) -> list[Lot]
         sign = 1 if base_delta > 0 else -1
         result.append(Lot(sign * left, cost * share))
     return result
+
+
+def book_difference(state: GridState, diff: Decimal, price: Decimal) -> None:
+    """Book a change of the position the grid did not trade itself (a manual trade, a
+    liquidation: `grid adopt`, a close finding less than the grid holds) as if traded at
+    `price`: cash moves by `diff * price`, so total PnL at that price does not jump (the loss or
+    gain already happened and stays in the books); the FIFO lots follow, realizing what a
+    reducing difference consumes."""
+    cash_before = state.cash
+    state.position += diff
+    state.cash -= diff * price  # bought (diff > 0) or sold (diff < 0) at the price
+    state.lots = apply_fill(state.lots, diff, cash_before - state.cash)
+    state.realized_profit = state.book_realized()

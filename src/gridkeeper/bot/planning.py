@@ -12,11 +12,14 @@ from decimal import Decimal
 from gridkeeper import backoff
 from gridkeeper.bot.actions import Action, Cancel, Place
 from gridkeeper.bot.client_ids import CLOSE_SLOT
+from gridkeeper.bot.close_size import CloseSize, close_size
 from gridkeeper.bot.grid import floor_to
 from gridkeeper.bot.inventory import InventoryCover
 from gridkeeper.bot.layout import pending_leg
+from gridkeeper.bot.limits import MISMATCH
+from gridkeeper.bot.lots import book_difference
 from gridkeeper.bot.outcomes import REJECT_BACKOFF_MAX_MS, REJECT_BACKOFF_MS
-from gridkeeper.bot.state import ZERO, Side, SlotState, TrackedOrder
+from gridkeeper.bot.state import ZERO, SlotState, TrackedOrder
 
 SPOT_FEE_SLACK = Decimal("0.01")
 
@@ -70,8 +73,10 @@ class GridPlanner(InventoryCover):
                     if place is not None:
                         actions.append(place)
             self._log_held_back()
-        elif st.closing:
-            actions.extend(self._plan_close(now_ms))
+        elif st.closing and not self.close_reads_exchange and self.close_due(now_ms):
+            # The backtest: its simulated exchange is the grid's books. The bot sends its close
+            # from the runner, which reads the exchange's figure first (plan_close).
+            actions.extend(self.plan_close(now_ms, None))
         return actions
 
     def _log_held_back(self) -> None:
@@ -229,15 +234,20 @@ class GridPlanner(InventoryCover):
         part = floor_to(room, self.market.step_size)
         return part if part > 0 and part >= self.market.min_quantity else ZERO
 
-    def _plan_close(self, now_ms: int) -> list[Action]:
+    def close_due(self, now_ms: int) -> bool:
+        """Whether the closing phase wants its market close now: the grid's other orders are
+        through, no close is out, something is left to close, the back-off has passed. Starts
+        the back-off after a close that missed (call once per cycle)."""
         st = self.state
+        if not st.closing or st.status == "running":
+            return False
         if any(o.slot != CLOSE_SLOT for o in st.orders.values()):
-            return []  # cancels still in flight
+            return False  # cancels still in flight
         if any(o.slot == CLOSE_SLOT for o in st.orders.values()):
-            return []
+            return False
         if self._close_done():
             st.close_missed, st.close_misses, st.close_retry_after_ms = False, 0, 0
-            return []
+            return False
         if st.close_missed:
             # The last close expired (or was refused) with little filled: the book is thin.
             # Back off like a refused order instead of sending a market order every loop.
@@ -254,26 +264,93 @@ class GridPlanner(InventoryCover):
                 misses=st.close_misses,
                 retry_in_ms=wait_ms,
             )
-        if now_ms < st.close_retry_after_ms:
+        return now_ms >= st.close_retry_after_ms
+
+    def plan_close(self, now_ms: int, exchange: Decimal | None) -> list[Action]:
+        """The market close, sized against the exchange's figure read just now (`close_size`:
+        perps the net position, spot the available base; None: unchecked). Call after
+        `close_due` said yes, with no await between the read and the send that could let
+        another close out."""
+        st = self.state
+        if not st.closing or st.status == "running" or st.close_missed:
             return []
-        qty = floor_to(abs(self._close_quantity()), self.market.step_size)
-        side: Side = "Ask" if self._close_quantity() > 0 else "Bid"
+        if st.orders or now_ms < st.close_retry_after_ms:
+            return []
+        grid_close = self._close_quantity()
+        size = close_size(
+            grid_close, exchange, step=self.market.step_size, min_quantity=self.market.min_quantity
+        )
+        price = st.valuation_price()
+        if size.write_off != 0 and price is None:
+            return []  # nothing to book it at yet (no price read): the next cycle
+        if size.capped:
+            self._report_capped(size, grid_close, exchange)
+        if size.write_off != 0 and price is not None:
+            # Gone already (by hand, a liquidation): booked at the market price, as `grid adopt`
+            # books a difference, so the grid's books agree with the exchange after the close.
+            book_difference(st, size.write_off, price)
+            if st.position == 0:
+                st.mark_price = None  # flat: the mark values nothing (as on a fill)
+        if size.verdict == "opposite":
+            self._close_refused(grid_close, exchange)
+            return []
+        if size.verdict != "send":
+            self._close_done()  # nothing the exchange holds is left for an order
+            return []
         order = TrackedOrder(
             client_id=self._next_id(CLOSE_SLOT),
             slot=CLOSE_SLOT,
-            side=side,
+            side=size.side,
             price=None,
-            quantity=qty,
+            quantity=size.quantity,
             reduce_only=not self.market.spot,
             opening=False,
         )
         st.orders[order.client_id] = order
         self.emit(
             "order_intent",
-            f"close {side} {qty} at market",
+            f"close {size.side} {size.quantity} at market",
             client_id=order.client_id,
-            side=side,
-            quantity=str(qty),
+            side=size.side,
+            quantity=str(size.quantity),
             reduce_only=order.reduce_only,
         )
         return [Place(order, post_only=False)]
+
+    def _report_capped(
+        self, size: CloseSize, grid_close: Decimal, exchange: Decimal | None
+    ) -> None:
+        what = "available base" if self.market.spot else "position"
+        if size.verdict == "opposite":
+            why = "the exchange's position is on the other side: nothing sent"
+        elif size.verdict == "flat":
+            why = f"the exchange's {what} is 0: nothing left to close"
+        elif size.verdict == "dust":
+            why = f"the exchange's {what} is below one order: nothing sent"
+        elif size.exchange_larger:
+            why = "the exchange holds more than the grid: only the grid's quantity is closed"
+        else:
+            why = f"the exchange's {what} is smaller: only that is closed"
+        self.emit(
+            "close_capped",
+            f"close of {grid_close} against the exchange's {exchange}: {why}",
+            grid_quantity=str(grid_close),
+            exchange=str(exchange),
+            quantity=str(size.quantity),
+            written_off=str(size.write_off),
+            verdict=size.verdict,
+        )
+
+    def _close_refused(self, grid_close: Decimal, exchange: Decimal | None) -> None:
+        """The exchange holds the other side: the close ends, and the operator decides."""
+        st = self.state
+        st.closing = False
+        st.close_missed, st.close_misses, st.close_retry_after_ms = False, 0, 0
+        st.reason = (
+            f"{MISMATCH}: close not sent: the grid holds {grid_close}, the exchange's position "
+            f"is {exchange} (the other side); a close would add to it. Close it on the exchange "
+            f"by hand, or `gridkeeper grid adopt {self.instance}` then `stop --flatten`"
+        )
+        self.emit(
+            MISMATCH, st.reason, grid_position=str(grid_close), exchange_position=str(exchange)
+        )

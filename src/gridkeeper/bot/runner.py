@@ -102,6 +102,7 @@ class BotRunner(PositionCheck, FastFills, RunnerCommands):
                     )
         except GridError as exc:
             raise BotFatal(f"strategy_config.{exc.field}: {exc}") from exc
+        strategy.close_reads_exchange = True  # the close is sized by the exchange (_send_close)
         self._strategy = strategy
         self._executor = Executor(self.client, strategy, self._save)
         self._emit(
@@ -280,6 +281,7 @@ class BotRunner(PositionCheck, FastFills, RunnerCommands):
         bid, ask = top if top is not None else await self._book_top()
         actions = strategy.on_price(price, now_ms(), bid=bid, ask=ask)
         await self.executor.run(actions)
+        await self._send_close()  # a closing phase's market close, once the cancels are through
         await self.executor.run(strategy.check_exits(now_ms()))  # the invariant
         self.exchange_error = None
         self.last_loop_at = time.time()

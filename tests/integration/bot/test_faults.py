@@ -253,3 +253,37 @@ def test_a_failing_fills_read_does_not_hold_back_a_boundary_action(
     finally:
         with contextlib.suppress(Exception):
             bot.stop()
+
+
+def test_a_close_waits_while_the_position_read_fails_then_sends_what_is_held(
+    paper: Paper, proxy: FailingProxy, tmp_path: Path
+) -> None:
+    """A close is sized by the exchange's position read right before it (never more than the
+    exchange holds). While that read fails (a 503 on every try) no close goes out, not one
+    sized from an older figure; once the read works the close is sent and the grid ends flat."""
+    bot = _bot(paper, proxy, tmp_path)
+    try:
+        bot.start()
+        wait_for(lambda: len(bot.get("/api/grid")["open_orders"]) >= 5, what="grid placed")
+        paper.set_price(PERP, "97")  # the buy at 98 fills
+        held = wait_for(lambda: _agreed(bot, paper), what="the bot agrees with the exchange")
+        assert held > 0
+        proxy.failing.add("/api/v1/position")
+        stopped = bot.post("/api/stop", {"flatten": True})
+        assert stopped.status_code == 200 and stopped.json()["closing"] is True, stopped.text
+        wait_for(lambda: not paper.query(PERP)[0], what="the grid's orders cancelled")
+        failed = proxy.failed
+        wait_for(lambda: proxy.failed >= failed + 5, what="position reads tried, failing")
+        assert exchange_position(paper) == held  # no close without a fresh figure
+        assert bot.get("/api/grid")["closing"] is True
+        assert "position not read before the close" in bot.output()
+        proxy.failing.discard("/api/v1/position")
+        wait_for(
+            lambda: exchange_position(paper) == 0 and not bot.get("/api/grid")["closing"],
+            timeout=30,
+            what="the close sent once the read works: flat",
+        )
+        assert D(bot.get("/api/grid")["position"]) == 0
+    finally:
+        with contextlib.suppress(Exception):
+            bot.stop()

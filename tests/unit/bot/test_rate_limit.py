@@ -158,3 +158,43 @@ def test_429_in_a_batch_stops_waits_retry_after_and_resumes_in_order(
         assert len(saved) == len(set(saved)) == 10
 
     asyncio.run(scenario())
+
+
+def test_a_close_met_by_429_is_dropped_and_planned_again_from_a_fresh_figure() -> None:
+    """A position close is sized by the exchange's figure read just before it: held back by a
+    429 it would go out later on an old figure, so it is withdrawn (never sent, its clientId
+    not reused) and planned again, with a new figure, once the hold has passed."""
+    server = RateLimitedExchange(limit_at=1, retry_after="7")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    strategy = GridStrategy.fresh("rl", config(), SPOT, D("100.5"), inventory=D(10))
+    strategy.close_reads_exchange = True
+    st = strategy.state
+    st.position += D(3)  # as if bought 3 beyond the starting inventory
+    assert strategy.stop("stop requested", flatten=True)
+    clock = Clock()
+    _, secret = keygen()
+
+    async def scenario() -> None:
+        async with BackpackClient(server.url, None, secret, max_retries=0) as client:
+            executor = Executor(client, strategy, lambda intents: None, clock=clock)
+            assert strategy.close_due(0)
+            first = strategy.plan_close(0, D(3))
+            await executor.run(first)
+            assert [code for _, code in server.posts] == [429]
+            assert executor.holding and not executor.deferred and not st.orders
+            assert st.closing
+            clock.now += 8
+            assert strategy.close_due(0)
+            second = strategy.plan_close(0, D(2))  # the exchange's figure has changed meanwhile
+            await executor.run(second)
+            sent = [cid for cid, _ in server.posts]
+            assert sent == [first[0].order.client_id, second[0].order.client_id]
+            assert sent[0] != sent[1]
+            assert isinstance(second[0], Place) and second[0].order.quantity == 2
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.shutdown()
+        server.server_close()
