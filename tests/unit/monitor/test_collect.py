@@ -14,11 +14,11 @@ import pytest
 
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler, mountpoint
 from gridkeeper.monitor.samples import Sample
-from tests.support import wait_for
+from tests.support import READ_STDIN_TO_EOF, end_child, wait_for
 
-# A process that only stays alive to be sampled: its sleep is the idleness under test, not a
-# wait for an event; bounded so that one a failed test leaves behind ends on its own.
-SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+# A process that only stays alive to be sampled: it blocks on its stdin pipe, idle, until the
+# test closes the pipe (or dies, which closes it too).
+SLEEPER = [sys.executable, "-c", READ_STDIN_TO_EOF]
 MIB = 1 << 20
 
 # One level of an instance's process tree: holds 16 MiB, 2 extra threads and 3 extra files,
@@ -51,10 +51,9 @@ threading.Event().wait()
 @pytest.fixture
 def child() -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "GRIDKEEPER_INSTANCE": "bot_a"}
-    proc = subprocess.Popen(SLEEPER, env=env)
+    proc = subprocess.Popen(SLEEPER, env=env, stdin=subprocess.PIPE)
     yield proc
-    proc.kill()
-    proc.wait()
+    end_child(proc)
 
 
 def test_host_sample_names_are_ours_in_base_units(tmp_path: Path) -> None:
