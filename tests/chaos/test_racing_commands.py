@@ -11,13 +11,17 @@ from typing import Any
 
 from gridkeeper.keeper.client import KeeperClient
 from tests.chaos.conftest import Project
-from tests.support import free_port, wait_for
+from tests.support import Lifeline, free_port, wait_for
 
 SLOW = Path(__file__).with_name("slow_term.py")
 
 
-def slow_instance(project: Project, name: str, folder: Path, **daemon: object) -> Path:
+def slow_instance(
+    project: Project, name: str, folder: Path, **daemon: object
+) -> tuple[Path, Lifeline]:
+    """The config of a slow_term.py instance, and the lifeline whose close releases it."""
     folder.mkdir(exist_ok=True)
+    release = Lifeline(folder / "release")
     command = ["{python}", str(SLOW), "--dir", str(folder)]
     if "port" in daemon:
         command += ["--port", str(daemon.pop("port"))]
@@ -27,7 +31,7 @@ def slow_instance(project: Project, name: str, folder: Path, **daemon: object) -
     }
     path = project.active / f"{name}.json"
     path.write_text(json.dumps(data))
-    return path
+    return path, release
 
 
 def gk_async(project: Project, *args: str) -> subprocess.Popen[str]:
@@ -53,7 +57,7 @@ def terms(folder: Path) -> list[str]:
 
 def test_a_stop_during_a_restart_wins(project: Project, tmp_path: Path) -> None:
     folder = tmp_path / "slow"
-    config = slow_instance(project, "slow", folder)
+    config, release = slow_instance(project, "slow", folder)
     project.gk("start", "-d", "--config", str(config), check=True)
     first = row(project, "slow")["pid"]
 
@@ -64,7 +68,7 @@ def test_a_stop_during_a_restart_wins(project: Project, tmp_path: Path) -> None:
     # A stop always signals, even while a restart's kill is under way.
     wait_for(lambda: len(terms(folder)) == 2, what="the stop's SIGTERM")
     assert row(project, "slow")["desired"] == "stopped"
-    (folder / "release").touch()
+    release.close()
 
     out, err = stop.communicate(timeout=30)
     assert stop.returncode == 0, err
@@ -80,7 +84,7 @@ def test_a_stop_during_a_restart_wins(project: Project, tmp_path: Path) -> None:
 
 def test_a_start_during_a_stop_wins(project: Project, tmp_path: Path) -> None:
     folder = tmp_path / "slow"
-    config = slow_instance(project, "slow", folder)
+    config, release = slow_instance(project, "slow", folder)
     project.gk("start", "-d", "--config", str(config), check=True)
     stop = gk_async(project, "stop", "slow")
     wait_for(lambda: len(terms(folder)) == 1, what="the stop's SIGTERM")
@@ -89,7 +93,7 @@ def test_a_start_during_a_stop_wins(project: Project, tmp_path: Path) -> None:
         lambda: row(project, "slow")["desired"] == "running", what="the start to reach the keeper"
     )
     assert row(project, "slow")["state"] == "stopping"
-    (folder / "release").touch()
+    release.close()
     out, err = start.communicate(timeout=30)
     assert start.returncode == 0, (out, err)
     assert "running" in out
@@ -103,7 +107,7 @@ def test_a_start_during_a_stop_wins(project: Project, tmp_path: Path) -> None:
 def test_a_health_restart_shows_stopping_during_the_kill(project: Project, tmp_path: Path) -> None:
     folder = tmp_path / "slow"
     port = free_port()
-    config = slow_instance(
+    config, release = slow_instance(
         project,
         "probed",
         folder,
@@ -118,7 +122,7 @@ def test_a_health_restart_shows_stopping_during_the_kill(project: Project, tmp_p
     probed = row(project, "probed")
     assert probed["state"] == "stopping" and probed["pid"] == first
     (folder / "sick").unlink()
-    (folder / "release").touch()
+    release.close()
     again = wait_for(
         lambda: (r := row(project, "probed"))["state"] == "running" and r["pid"] != first and r,
         what="the restarted instance",

@@ -26,7 +26,7 @@ def test_start_reports_running_when_a_reload_restarts_the_instance(
 ) -> None:
     folder = tmp_path / "slow"
     # A long startsecs keeps the start waiting while the reload lands.
-    config = slow_instance(project, "slow", folder, startsecs=4)
+    config, release = slow_instance(project, "slow", folder, startsecs=4)
     start = gk_async(project, "start", "-d", "--config", str(config))
     wait_for(lambda: state(project, "slow") == "starting", what="the start's spawn")
     first = row(project, "slow")["pid"]
@@ -41,7 +41,7 @@ def test_start_reports_running_when_a_reload_restarts_the_instance(
     assert row(project, "slow")["state"] == "stopping"
     assert start.poll() is None, start.communicate()  # still waiting: not running yet
 
-    (folder / "release").touch()
+    release.close()
     out, err = start.communicate(timeout=60)
     assert start.returncode == 0, (out, err)
     assert "running" in out and "stopped" not in out, (out, err)

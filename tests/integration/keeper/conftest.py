@@ -42,6 +42,8 @@ class Project:
     root: Path
     home: Path
     pids: Path
+    # What idle children block on (prog.py --lifeline, `lifeline.python()` in a command).
+    lifeline: support.Lifeline
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -54,7 +56,8 @@ class Project:
         return path
 
     def instance(self, name: str, mode: str = "sleep", *extra: str, **daemon: Any) -> Path:
-        command = ["{python}", str(PROG), "--mode", mode, "--pids", str(self.pids), *extra]
+        command = ["{python}", str(PROG), "--mode", mode, "--pids", str(self.pids)]
+        command += ["--lifeline", str(self.lifeline.path), *extra]
         data = {"metadata": {"instance_id": name}, "daemon_config": {"command": command, **daemon}}
         path = self.active / f"{name}.json"
         path.write_text(json.dumps(data))
@@ -133,9 +136,11 @@ def project(tmp_path: Path) -> Iterator[Project]:
     env = dict(os.environ)
     env["GRIDKEEPER_HOME"] = str(home)
     env.pop("GRIDKEEPER_SETTINGS", None)
-    proj = Project(root, home, pids, env)
+    proj = Project(root, home, pids, support.Lifeline(tmp_path / "lifeline"), env)
     proj.settings()
     yield proj
     with contextlib.suppress(Exception):
         proj.gk("shutdown", timeout=30)
     kill_everything(home)
+    # Last, as a safety net: the keeper stops its children; a stray one reads EOF and ends.
+    proj.lifeline.close()

@@ -1,7 +1,9 @@
 """A program the keeper tests supervise. Each mode is a behaviour a real bot can have.
 
 Every process it starts writes its pid to `<pids>/<role>.<pid>` so a test can check that no
-process outlives what the keeper promised.
+process outlives what the keeper promised. A process that stays up blocks on the test's
+lifeline (tests.support.Lifeline, a FIFO given as --lifeline) until the keeper signals it or the
+test ends.
 """
 
 from __future__ import annotations
@@ -22,17 +24,26 @@ def note(pids: Path | None, role: str) -> None:
         (pids / f"{role}.{os.getpid()}").write_text(str(os.getpid()))
 
 
-def helper(pids: Path | None, role: str, ignore_term: bool) -> None:
+def idle(lifeline: Path) -> None:
+    """Stay up, using no CPU, until the test closes its lifeline or ends (EOF on the FIFO) or a
+    signal ends this process: how the keeper stops it is what the tests watch. The open does not
+    block, so a process started after the test's end returns at once."""
+    fd = os.open(lifeline, os.O_RDONLY | os.O_NONBLOCK)
+    os.set_blocking(fd, True)
+    while os.read(fd, 1):
+        pass
+
+
+def helper(pids: Path | None, role: str, ignore_term: bool, lifeline: Path) -> None:
     note(pids, role)
     if ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Idle until killed: how the keeper stops it is what the tests watch; nothing to wait for.
-    while True:
-        time.sleep(1)
+    idle(lifeline)
 
 
 def spawn_helper(args: argparse.Namespace, role: str, *, setsid: bool, ignore_term: bool) -> None:
     argv = [sys.executable, __file__, "--mode", "helper", "--role", role]
+    argv += ["--lifeline", str(args.lifeline)]
     if args.pids:
         argv += ["--pids", str(args.pids)]
     if ignore_term:
@@ -70,9 +81,10 @@ def main() -> None:
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--lines", type=int, default=0)
     parser.add_argument("--marker", type=Path)
+    parser.add_argument("--lifeline", type=Path, required=True)
     args = parser.parse_args()
     if args.mode == "helper":
-        helper(args.pids, args.role, args.ignore_term)
+        helper(args.pids, args.role, args.ignore_term, args.lifeline)
         return
     note(args.pids, args.role)
     print(f"started {args.mode} pid={os.getpid()}", flush=True)
@@ -107,8 +119,7 @@ def main() -> None:
     if args.mode == "exit":
         sys.exit(args.code)
     # Stay up like a healthy bot until the keeper stops it.
-    while True:
-        time.sleep(1)
+    idle(args.lifeline)
 
 
 if __name__ == "__main__":

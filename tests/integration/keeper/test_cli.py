@@ -40,12 +40,12 @@ def test_secrets_never_appear_in_status_or_logs(project: Project) -> None:
     path = project.instance("secretive", "print", "--lines", "1")
     data = json.loads(path.read_text())
     data["exchange_config"] = {"api_key": "key", "api_secret": "${BOT_SECRET}"}
-    # The bot prints its line and then stays up (the sleep is its idleness, bounded so a leaked
-    # one ends itself); the test waits for the line in the log, not for the sleep.
+    # The bot prints its line and then stays up on the test's lifeline; the test waits for the
+    # line in the log.
     data["daemon_config"]["command"] = [
         "{python}",
         "-c",
-        f"print('my secret is {secret}', flush=True)\nimport time\ntime.sleep(60)",
+        f"print('my secret is {secret}', flush=True)\n{project.lifeline.python()}",
     ]
     path.write_text(json.dumps(data))
     project.env["BOT_SECRET"] = secret
@@ -97,7 +97,11 @@ def test_seed_entry_point(project: Project) -> None:
 
 def test_legacy_settings_file_is_one_instance(project: Project) -> None:
     project.settings(
-        script_path=str(PROG), bot_args=["--mode", "sleep", "--pids", str(project.pids)]
+        script_path=str(PROG),
+        bot_args=[
+            *("--mode", "sleep", "--pids", str(project.pids)),
+            *("--lifeline", str(project.lifeline.path)),
+        ],
     )
     proc = project.gk("start", "-d")
     assert proc.returncode == 0, proc.stderr

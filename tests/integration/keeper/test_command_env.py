@@ -17,14 +17,12 @@ from tests.integration.keeper.conftest import Project, wait_for
 pytestmark = pytest.mark.integration
 
 # Writes what it was given (its environment's key | the argv resolved from ${GK_TEST_KEY}), then
-# stays up like a bot: the sleep is that idleness (tests wait for the file), bounded so a leaked
-# one ends on its own.
+# stays up like a bot, blocked on the test's lifeline (tests wait for the file).
 SCRIPT = (
-    "import os, sys, time\n"
+    "import os, sys\n"
     "out = os.path.join(sys.argv[1], str(os.getpid()))\n"
     "open(out + '.tmp', 'w').write(os.environ.get('GK_TEST_KEY', '-') + '|' + sys.argv[2])\n"
     "os.rename(out + '.tmp', out)\n"
-    "time.sleep(600)\n"
 )
 ALPHA = "alpha-key-value-1234"
 BETA = "beta-key-value-5678"
@@ -34,7 +32,10 @@ def keyed_instance(project: Project, out: Path, **daemon: object) -> Path:
     data = {
         "metadata": {"instance_id": "keyed"},
         "daemon_config": {
-            "command": ["{python}", "-c", SCRIPT, str(out), "${GK_TEST_KEY}"],
+            "command": [
+                *("{python}", "-c", SCRIPT + project.lifeline.python()),
+                *(str(out), "${GK_TEST_KEY}"),
+            ],
             "auto_restart": "always",
             **daemon,
         },

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.integration.keeper.conftest import Project, wait_for
+from tests.support import end_child
 
 pytestmark = pytest.mark.integration
 
@@ -52,11 +53,14 @@ def test_stop_kills_setsid_escapee(project: Project) -> None:
 def test_keeper_and_instances_survive_the_session_hangup(project: Project) -> None:
     """As an SSH logout does: the session leader's terminal hangs up, SIGHUP to its group."""
     project.instance("nohup-free")
+    # The login shell stays up in `read` on a pipe from the test (as on its terminal) until the
+    # hangup; should the test fail first, closing the pipe ends it.
     shell = subprocess.Popen(
-        ["/bin/sh", "-c", f"{sys.executable} -m gridkeeper start -d; sleep 30"],
+        ["/bin/sh", "-c", f"{sys.executable} -m gridkeeper start -d; read line"],
         cwd=project.root,
         env=project.env,
         start_new_session=True,
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -68,6 +72,7 @@ def test_keeper_and_instances_survive_the_session_hangup(project: Project) -> No
     keeper = project.keeper_pid()
     os.killpg(shell.pid, signal.SIGHUP)
     shell.wait(timeout=10)
+    end_child(shell)  # closes the pipe
     assert shell.returncode == -signal.SIGHUP
     row = project.one("nohup-free")
     assert row["state"] == "running" and row["pid"] == before["pid"]

@@ -114,13 +114,10 @@ def test_stop_after_a_keeper_crash_stops_the_bot(project: Project) -> None:
 
 
 def test_output_without_newlines_is_cut_not_hoarded(project: Project) -> None:
-    # The bot writes 3 MB without a newline and stays up (its sleep is idleness, bounded so a
-    # leaked one ends itself): the keeper must cut the output while the writer is still alive.
-    command = [
-        "{python}",
-        "-c",
-        "import sys,time\nsys.stdout.write('x'*3_000_000)\nsys.stdout.flush()\ntime.sleep(60)",
-    ]
+    # The bot writes 3 MB without a newline and stays up on the test's lifeline: the keeper
+    # must cut the output while the writer is still alive.
+    write = "import sys\nsys.stdout.write('x'*3_000_000)\nsys.stdout.flush()\n"
+    command = ["{python}", "-c", write + project.lifeline.python()]
     path = project.active / "chatty.json"
     path.write_text(json.dumps({"daemon_config": {"command": command}}))
     project.gk("start", "-d", check=True)

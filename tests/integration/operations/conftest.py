@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.bot.conftest import PAPER_CONFIG, Paper, wait_for
 from tests.integration.keeper.conftest import FAST, PROG, kill_everything
-from tests.support import free_port
+from tests.support import Lifeline, free_port
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Ops:
     home: Path
     paper: Paper
     env: dict[str, str]
+    lifeline: Lifeline  # what a plain program blocks on to stay up (prog.py --lifeline)
 
     def grid(self, name: str, **strategy: Any) -> int:
         """Write a grid instance config; returns its control port."""
@@ -63,6 +64,7 @@ class Ops:
         pids = self.root / "pids"
         pids.mkdir(exist_ok=True)
         command = ["{python}", str(PROG), "--mode", "sleep", "--pids", str(pids)]
+        command += ["--lifeline", str(self.lifeline.path)]
         data = {"metadata": {"instance_id": name}, "daemon_config": {"command": command}}
         (self.root / "config" / "active" / f"{name}.json").write_text(json.dumps(data))
 
@@ -121,7 +123,7 @@ def ops(tmp_path: Path) -> Iterator[Ops]:
     env.pop("GRIDKEEPER_SETTINGS", None)
     env["GRIDKEEPER_HOME"] = str(home)
     env.pop("NO_COLOR", None)
-    ops = Ops(root, home, paper, env)
+    ops = Ops(root, home, paper, env, Lifeline(tmp_path / "lifeline"))
     try:
         wait_for(
             lambda: httpx.get(f"{paper.url}/api/v1/markets", timeout=2).status_code == 200,
@@ -133,5 +135,6 @@ def ops(tmp_path: Path) -> Iterator[Ops]:
         with contextlib.suppress(Exception):
             ops.gk("shutdown", timeout=60)
         kill_everything(home)
+        ops.lifeline.close()  # a safety net: the keeper stopped its programs
         proc.terminate()
         proc.wait(timeout=10)

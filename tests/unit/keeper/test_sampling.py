@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import psutil
+
 from gridkeeper.keeper.sampling import Sampler, read_trees
 from gridkeeper.proctree import (
     Stat,
@@ -17,7 +19,7 @@ from gridkeeper.proctree import (
     scan,
     trees,
 )
-from tests.support import wait_for
+from tests.support import READ_STDIN_TO_EOF, end_child, wait_for
 
 
 def _line(pid: int, comm: str, ppid: int, utime: int, start: int, rss: int) -> bytes:
@@ -52,14 +54,17 @@ def test_a_tree_sums_its_members_and_counts_cpu_since_the_last_sample() -> None:
 
 
 def test_real_trees_find_a_grandchild_and_leave_out_the_dead() -> None:
-    # A child and grandchild that just stay alive to be found: the sleeps are the processes'
-    # idleness, not a wait for an event; bounded so that a leaked one ends on its own.
-    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', " + (
-        "'import time; time.sleep(60)']); time.sleep(60)"
+    # A child and grandchild that just stay alive to be found: both block reading the stdin
+    # pipe they share (the grandchild inherits it) until the test closes it.
+    code = (
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', {READ_STDIN_TO_EOF!r}])\n"
+        f"{READ_STDIN_TO_EOF}\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", code])
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
+    grandchildren: list[psutil.Process] = []
     try:
         wait_for(lambda: len(trees([child.pid])[child.pid]) >= 2, 10, "the grandchild")
         found = trees([child.pid, gone.pid])
@@ -69,23 +74,27 @@ def test_real_trees_find_a_grandchild_and_leave_out_the_dead() -> None:
         assert scan()[child.pid].ppid == os.getpid()
         read = read_trees([child.pid, gone.pid])
         assert list(read) == [child.pid] and read[child.pid][0][1].rss_pages > 0
+        grandchildren = [psutil.Process(pid) for pid in found[child.pid] if pid != child.pid]
     finally:
-        for pid in trees([child.pid])[child.pid][1:]:
-            os.kill(pid, 9)
-        child.kill()
-        child.wait()
+        end_child(child)
+        # The grandchild read the same EOF; psutil's wait knows it by pid and start time.
+        _, alive = psutil.wait_procs(grandchildren, timeout=10)
+        for proc in alive:
+            proc.kill()
+    assert alive == []
 
 
 def test_environ_and_uid_of_a_real_process() -> None:
     env = {**os.environ, "GK_TEST_TAG": "a=b c"}
-    # An idle process to read (not a wait for an event); bounded so a leaked one ends itself.
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env=env)
+    # An idle process to read: it blocks on its stdin pipe until the test closes it.
+    child = subprocess.Popen(
+        [sys.executable, "-c", READ_STDIN_TO_EOF], env=env, stdin=subprocess.PIPE
+    )
     try:
         # Until it has exec'd, the child still shows our own environment.
         found = wait_for(lambda: (environ(child.pid) or {}).get("GK_TEST_TAG"), 10, "the exec")
         assert found == "a=b c"
         assert real_uid(child.pid) == os.getuid()
     finally:
-        child.kill()
-        child.wait()
+        end_child(child)
     assert environ(child.pid) is None and real_uid(child.pid) is None

@@ -14,16 +14,17 @@ import pytest
 
 from gridkeeper.monitor.collect import HostSampler, ProcessSampler, mountpoint
 from gridkeeper.monitor.samples import Sample
-from tests.support import wait_for
+from tests.support import READ_STDIN_TO_EOF, end_child, wait_for
 
-# A process that only stays alive to be sampled: its sleep is the idleness under test, not a
-# wait for an event; bounded so that one a failed test leaves behind ends on its own.
-SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+# A process that only stays alive to be sampled: it blocks on its stdin pipe, idle, until the
+# test closes the pipe (or dies, which closes it too).
+SLEEPER = [sys.executable, "-c", READ_STDIN_TO_EOF]
 MIB = 1 << 20
 
 # One level of an instance's process tree: holds 16 MiB, 2 extra threads and 3 extra files,
 # starts the next level (argv[2] levels below it), prints every pid below and including itself on
-# one line, then waits. With argv[1] == "busy" the deepest level spins instead of waiting.
+# one line, then waits for its kid to end and for EOF on the stdin pipe all levels share (the
+# test closes it). With argv[1] == "busy" the deepest level spins instead of waiting.
 TREE = """
 import os, subprocess, sys, threading
 busy, depth = sys.argv[1] == "busy", int(sys.argv[2])
@@ -40,21 +41,20 @@ if depth > 0:
     pids += kid.stdout.readline().decode().split()
 print(" ".join(pids), flush=True)
 if kid is not None:
-    kid.wait()
+    kid.wait()  # reaps a killed kid, so it does not linger as a zombie in the tree
 elif busy:
     while True:
         pass
-threading.Event().wait()
+sys.stdin.buffer.read()
 """
 
 
 @pytest.fixture
 def child() -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "GRIDKEEPER_INSTANCE": "bot_a"}
-    proc = subprocess.Popen(SLEEPER, env=env)
+    proc = subprocess.Popen(SLEEPER, env=env, stdin=subprocess.PIPE)
     yield proc
-    proc.kill()
-    proc.wait()
+    end_child(proc)
 
 
 def test_host_sample_names_are_ours_in_base_units(tmp_path: Path) -> None:
@@ -136,7 +136,10 @@ def _start_tree(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[bytes], lis
     script.write_text(TREE)
     env = {**os.environ, "GRIDKEEPER_INSTANCE": "tree"}
     top = subprocess.Popen(
-        [sys.executable, str(script), mode, "2"], env=env, stdout=subprocess.PIPE
+        [sys.executable, str(script), mode, "2"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     assert top.stdout is not None
     pids = [int(p) for p in top.stdout.readline().split()]
@@ -145,10 +148,14 @@ def _start_tree(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[bytes], lis
 
 
 def _stop_tree(top: subprocess.Popen[bytes], members: list[psutil.Process]) -> None:
-    # psutil.Process.kill checks the pid still names the process we started (never a reuse).
+    """Close the pipe the tree waits on (idle levels read EOF and exit), then kill what is left:
+    a busy leaf spins. psutil.Process.kill checks the pid still names the process we started."""
+    if top.stdin is not None:
+        top.stdin.close()
     for proc in reversed(members):
         with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                proc.kill()
     top.wait()
     if top.stdout is not None:
         top.stdout.close()
