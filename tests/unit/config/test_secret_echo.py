@@ -83,7 +83,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("field", "value", "secret", "reason"), CASES)
+@pytest.mark.parametrize(
+    ("field", "value", "secret", "reason"), CASES, ids=[case[0] for case in CASES]
+)
 def test_config_check_never_echoes_the_secret(
     tmp_path: Path, field: str, value: str, secret: str, reason: str
 ) -> None:
