@@ -25,7 +25,9 @@ class ResolverFailed(Exception):
 
 def run_resolver(module: str, args: list[str], *, drop_env: tuple[str, ...] = ()) -> Any:
     """The JSON document `python -m MODULE ARGS...` prints."""
-    argv = [sys.executable, "-m", module, *args]
+    # -P: `python -m` would put the cwd first on sys.path, and a json.py or decimal.py there
+    # (the operator's directory) would be imported in place of the stdlib's.
+    argv = [sys.executable, "-P", "-m", module, *args]
     env = {k: v for k, v in os.environ.items() if k not in drop_env}
     try:
         done = subprocess.run(

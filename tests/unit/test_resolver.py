@@ -3,6 +3,8 @@ child process; its JSON is the answer, and a failure says the last line of its s
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,25 @@ def test_environment_names_can_be_kept_from_the_child(
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     assert run_resolver("envdump", []) is True
     assert run_resolver("envdump", [], drop_env=("GK_TEST_DROPPED",)) is False
+
+
+HOSTILE = "import pathlib; pathlib.Path({marker!r}).write_text('imported')\n"
+
+
+def test_a_hostile_module_in_the_cwd_is_never_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m` puts the cwd first on sys.path; the resolver runs with -P, so a json.py in
+    the operator's directory is not imported in place of the stdlib's."""
+    marker = tmp_path / "imported.marker"
+    for name in ("json", "decimal", "gridkeeper"):
+        (tmp_path / f"{name}.py").write_text(HOSTILE.format(marker=str(marker)))
+    doc = tmp_path / "doc.json"
+    doc.write_text('{"a": 1}')
+    monkeypatch.chdir(tmp_path)
+    # The trap is real: without -P the child imports it.
+    subprocess.run([sys.executable, "-m", "json.tool", str(doc)], capture_output=True, check=False)
+    assert marker.exists()
+    marker.unlink()
+    assert run_resolver("json.tool", [str(doc)]) == {"a": 1}
+    assert not marker.exists()

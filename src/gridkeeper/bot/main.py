@@ -153,6 +153,7 @@ async def serve(inst: BotConfig, home: Path, key: str, secret: str) -> int:
     from gridkeeper.bot.store import Store, store_path
     from gridkeeper.exchange.client import BackpackClient
     from gridkeeper.exchange.errors import ExchangeError
+    from gridkeeper.slowclients import server_options
 
     exch = inst.exchange
     sock = bind(inst.web_port)
@@ -190,6 +191,9 @@ async def serve(inst: BotConfig, home: Path, key: str, secret: str) -> int:
             # a dead keeper's pipe is full. Without them its records reach the root logger,
             # i.e. our redacting, dropping pipeline.
             log_config=None,
+            # Idle, half-sent and too many connections are closed (docs/bot-api.md): a few
+            # hundred slowloris sockets would otherwise take the bot's descriptors.
+            **server_options(),
         )
     )
     server_task = asyncio.create_task(server.serve(sockets=[sock]))

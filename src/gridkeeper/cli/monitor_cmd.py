@@ -71,7 +71,8 @@ def monitor(daemon: bool, home: Path | None, settings_path: Path | None) -> int:
 def _spawn_background(home: Path, spath: Path | None, log_dir: Path) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     out = log_dir / "monitor.out"
-    argv = [sys.executable, "-m", "gridkeeper", "monitor", "--home", str(home)]
+    # -P: never import modules from the cwd (see gridkeeper.resolver)
+    argv = [sys.executable, "-P", "-m", "gridkeeper", "monitor", "--home", str(home)]
     if spath is not None:
         argv += ["--settings", str(spath)]
     with out.open("ab") as sink:

@@ -13,6 +13,9 @@ from gridkeeper.cli.common import home_option, settings_option
 from gridkeeper.errors import OperationFailed, UsageError
 from gridkeeper.paths import resolve_home
 
+# Each open dashboard tab holds an event stream; idle sockets past this are closed first.
+WEB_MAX_CONNECTIONS = 256
+
 
 def _web_settings(settings_path: Path | None) -> Any:
     from gridkeeper.config import find_settings, load_settings
@@ -62,6 +65,7 @@ def web(
         return 0
     import uvicorn
 
+    from gridkeeper.slowclients import server_options
     from gridkeeper.web.app import WebConfig, build_app
 
     cfg = _web_settings(settings_path)
@@ -95,6 +99,9 @@ def web(
             # Open event streams never end by themselves: without a bound, SIGTERM (the keeper
             # stopping the built-in dashboard) would wait for every browser tab to go away.
             timeout_graceful_shutdown=3,
+            # Idle and half-sent requests closed after 10 s, at most 256 connections: open
+            # event streams count, idle sockets give way (gridkeeper.slowclients).
+            **server_options(max_connections=WEB_MAX_CONNECTIONS),
         )
     except SystemExit as exc:  # uvicorn exits 1 when the port is taken: say which
         raise OperationFailed(f"cannot serve on {bind}:{listen} (in use?)") from exc

@@ -191,7 +191,8 @@ def resolve_program(
             args = ["--config", str(config_path)]
         return (python, daemon.script_path, *args), cwd
     if grid_bot:
-        return (sys.executable, "-m", "gridkeeper", "bot", "--config", str(config_path)), cwd
+        # -P: the cwd is the project directory; `-m` would import a json.py there
+        return (sys.executable, "-P", "-m", "gridkeeper", "bot", "--config", str(config_path)), cwd
     raise AssertionError("InstanceFile validation guarantees a program")
 
 

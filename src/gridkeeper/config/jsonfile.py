@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,15 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
+def validate(
+    model: type[BaseModel],
+    data: dict[str, Any],
+    path: Path,
+    substituted: Iterable[tuple[str | int, ...]] = (),
+) -> Any:
+    """`model` from `data`; `substituted` (env.substitute's record) keeps values that came
+    from `${VAR}` out of the error (gridkeeper.config.errors)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise config_error(exc, model, str(path)) from None
+        raise config_error(exc, model, str(path), data=data, substituted=substituted) from None

@@ -61,8 +61,9 @@ def load_settings(
         own_file = Path(substitute(own, ChainMap(dict(command_env or {}), dict(base)))).expanduser()
         own_file = own_file if own_file.is_absolute() else file.resolve().parent / own_file
     layers = build_layers(base=base, command=command_env, settings_file=own_file)
-    data = substitute(raw, layers.mapping, file=str(file))
-    settings: Settings = validate(Settings, data, file)
+    substituted: set[tuple[str | int, ...]] = set()
+    data = substitute(raw, layers.mapping, file=str(file), substituted=substituted)
+    settings: Settings = validate(Settings, data, file, substituted)
     if settings.env_file:
         # Relative to the settings file, so it means the same from any directory.
         target = Path(settings.env_file).expanduser()
@@ -114,7 +115,7 @@ def load_instance(
             # a cap at least that long rather than failing on the inherited cap.
             merged["restart_delay_max"] = max(merged["restart_delay_max"], delay)
         data = {**data, "daemon_config": merged}
-    parsed: InstanceFile = validate(InstanceFile, data, file)
+    parsed: InstanceFile = validate(InstanceFile, data, file, substituted)
     name = parsed.metadata.instance_id or file.stem
     if name in RESERVED_NAMES:
         raise ConfigError(
@@ -313,6 +314,8 @@ def load_model(path: str | Path, model: type[M], env: Mapping[str, str] | None =
     """Any other config file (e.g. config/paper_exchange.json): the same JSON errors,
     substitution and messages as the settings and instance files."""
     file = Path(path)
-    data = substitute(read_json(file), os.environ if env is None else env, file=str(file))
-    result: M = validate(model, data, file)
+    substituted: set[tuple[str | int, ...]] = set()
+    env = os.environ if env is None else env
+    data = substitute(read_json(file), env, file=str(file), substituted=substituted)
+    result: M = validate(model, data, file, substituted)
     return result

@@ -87,7 +87,8 @@ def _builtin(
     its exit (it is the operator's eyes, never meant to stop), no resource limits."""
     import sys
 
-    argv = [sys.executable, "-m", "gridkeeper", command, "--home", str(home)]
+    # -P: never import modules from the cwd (see gridkeeper.resolver)
+    argv = [sys.executable, "-P", "-m", "gridkeeper", command, "--home", str(home)]
     if path is not None:
         argv += ["--settings", str(path)]
     return program_instance(

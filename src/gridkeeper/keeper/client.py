@@ -229,7 +229,17 @@ def ensure_keeper(
     holder = lock_holder(home)
     if holder is None:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "gridkeeper", "keeper", "--home", str(home), "--daemonize"]
+        # -P: never import modules from the cwd (see gridkeeper.resolver)
+        argv = [
+            sys.executable,
+            "-P",
+            "-m",
+            "gridkeeper",
+            "keeper",
+            "--home",
+            str(home),
+            "--daemonize",
+        ]
         if settings_path is not None:
             argv += ["--settings", str(settings_path)]
         env = dict(os.environ)

@@ -159,7 +159,8 @@ def _resolver(
     kept: dict[str, dict[str, str]] | None,
 ) -> tuple[list[str], dict[str, str], bytes]:
     """argv, environment and stdin of the resolver process."""
-    argv = [sys.executable, "-m", "gridkeeper", "config", "resolve", "--env-stdin"]
+    # -P: never import modules from the cwd (see gridkeeper.resolver)
+    argv = [sys.executable, "-P", "-m", "gridkeeper", "config", "resolve", "--env-stdin"]
     if settings_path is not None:
         argv += ["--settings", str(settings_path)]
     if defaults:

@@ -31,7 +31,8 @@ class UnitSpec:
 
 
 def exec_start(spec: UnitSpec) -> list[str]:
-    argv = [spec.python, "-m", "gridkeeper", "keeper", "--home", str(spec.home)]
+    # -P: never import modules from the cwd (see gridkeeper.resolver)
+    argv = [spec.python, "-P", "-m", "gridkeeper", "keeper", "--home", str(spec.home)]
     if spec.settings is not None:
         argv += ["--settings", str(spec.settings)]
     return argv

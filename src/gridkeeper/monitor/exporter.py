@@ -12,7 +12,9 @@ prometheus_client's server does not.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +31,65 @@ from gridkeeper.monitor.samples import METRICS, Sample
 log = logging.getLogger("gridkeeper.monitor")
 
 PATH = "/metrics"
+# Slow clients (the same limits as gridkeeper.slowclients, for this stdlib server): a request
+# within 10 s of connecting, at most 16 connections (one thread each) at a time.
+REQUEST_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 16
+
+
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a cap on connections: past it a new one is closed at once
+    rather than given a thread (a flood of idle sockets would otherwise cost a thread and a
+    descriptor each, for as long as the client likes)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class DeadlineHandler(BaseHTTPRequestHandler):
+    """A request handler whose client must deliver its request head within REQUEST_TIMEOUT_S:
+    a socket timeout bounds each read (an idle or stalled client), a timer the whole head (one
+    that trickles a byte at a time and so never stalls a read for long)."""
+
+    def setup(self) -> None:
+        super().setup()
+        # Each read's bound (read here, not at import: tests shorten it).
+        self.connection.settimeout(REQUEST_TIMEOUT_S)
+        self._deadline = threading.Timer(REQUEST_TIMEOUT_S, self._expire)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()  # reads the headers
+        self._deadline.cancel()  # the head has arrived
+        return parsed
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        super().finish()
+
+    def _expire(self) -> None:
+        with contextlib.suppress(OSError):  # already gone
+            self.connection.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
 
 
 def build_version() -> str:
@@ -105,7 +166,7 @@ class Exporter:
         own = {host.lower()} if host not in ("0.0.0.0", "::", "") else set()
         extra_hosts = configured_hosts() | own
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(DeadlineHandler):
             def do_GET(self) -> None:
                 # DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends its own Host.
                 if not host_allowed(self.headers.get("Host"), extra_hosts):
@@ -126,8 +187,7 @@ class Exporter:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = BoundedHTTPServer((host, port), Handler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="metrics-exporter", daemon=True

@@ -31,7 +31,13 @@ def test_unit_keys(tmp_path: Path, system: bool) -> None:
     unit = parse(render(_spec(tmp_path, system=system)))
     service = unit["Service"]
     assert service["Type"] == ["notify"]
-    assert service["ExecStart"][0].split()[:4] == ["/usr/bin/python3", "-m", "gridkeeper", "keeper"]
+    assert service["ExecStart"][0].split()[:5] == [
+        "/usr/bin/python3",
+        "-P",
+        "-m",
+        "gridkeeper",
+        "keeper",
+    ]
     assert "--foreground" not in service["ExecStart"][0]  # `keeper` is the foreground mode
     assert service["Restart"] == ["on-failure"] and service["KillMode"] == ["mixed"]
     assert int(service["TimeoutStopSec"][0]) > 25

@@ -12,10 +12,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gridkeeper.config.monitor import MonitorSettings, NotificationSettings
+from gridkeeper.monitor import exporter as exporter_module
 from gridkeeper.monitor.collect import CpuCounter
 from gridkeeper.monitor.exporter import Exporter, render
 from gridkeeper.monitor.samples import METRICS, Sample, labels, stored
 from gridkeeper.monitor.service import MonitorService
+from tests.support import wait_for
 
 
 def test_render_text_format() -> None:
@@ -144,3 +146,68 @@ def test_a_busy_metrics_port_is_logged_and_the_monitor_runs_on(
 def test_metrics_are_on_by_default_on_loopback() -> None:
     settings = MonitorSettings()
     assert (settings.metrics_port, settings.metrics_host) == (9464, "127.0.0.1")
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        data = sock.recv(4096)
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return data == b""
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.settimeout(0.1)
+    return sock
+
+
+def test_silent_half_sent_and_trickling_clients_are_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(exporter_module, "REQUEST_TIMEOUT_S", 1.0)
+    exporter = Exporter(0).start()
+    try:
+        silent, half, trickle = (_connect(exporter.port) for _ in range(3))
+        half.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        trickle.sendall(b"GET /metrics HTTP/1.1\r\n")
+
+        def trickled_until_closed() -> bool:
+            try:
+                trickle.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                return True
+            return _closed(trickle)
+
+        wait_for(lambda: _closed(silent), 15, "silent client closed")
+        wait_for(lambda: _closed(half), 15, "half-sent head closed")
+        wait_for(trickled_until_closed, 15, "trickling client closed")
+        for sock in (silent, half, trickle):
+            sock.close()
+        assert httpx.get(f"http://127.0.0.1:{exporter.port}/metrics").status_code == 200
+    finally:
+        exporter.stop()
+
+
+def test_connections_past_the_cap_are_closed_and_scrapes_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(exporter_module, "REQUEST_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(exporter_module, "MAX_CONNECTIONS", 4)
+    exporter = Exporter(0).start()
+    idle = [_connect(exporter.port) for _ in range(20)]
+    try:
+        wait_for(lambda: sum(_closed(s) for s in idle) >= 16, 15, "connections past the cap")
+        url = f"http://127.0.0.1:{exporter.port}/metrics"
+        wait_for(
+            lambda: httpx.get(url, timeout=5).status_code == 200,
+            15,
+            "scrape answered",
+            ignore=(httpx.HTTPError,),
+        )
+    finally:
+        for sock in idle:
+            sock.close()
+        exporter.stop()
