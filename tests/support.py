@@ -50,6 +50,25 @@ def free_port() -> int:
 READ_STDIN_TO_EOF = "import sys; sys.stdin.buffer.read()"
 
 
+def connect_raw(port: int) -> socket.socket:
+    """A bare TCP connection to 127.0.0.1:`port` whose reads give up after 0.1 s, for tests of
+    how a server treats silent, half-sent and idle clients (poll `closed_by_server`)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.settimeout(0.1)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """True once the server has closed the connection (EOF or reset), False while open."""
+    try:
+        data = sock.recv(4096)
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return data == b""
+
+
 def end_child(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """End a child that blocks on its stdin pipe: close the pipe (it reads EOF and exits) and
     reap it; kill it only if it failed to end within `timeout`."""

@@ -17,7 +17,7 @@ import uvicorn
 
 from gridkeeper.bot import main as bot_main
 from gridkeeper.slowclients import guarded_protocol, server_options
-from tests.support import free_port, wait_for
+from tests.support import closed_by_server, connect_raw, free_port, wait_for
 
 DISCONNECTS: list[str] = []  # paths whose body never completed, as the app saw it
 
@@ -88,21 +88,10 @@ def _health(port: int) -> int:
     return httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code
 
 
-def _connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.settimeout(0.1)
-    return sock
+_connect = connect_raw
 
 
-def _closed(sock: socket.socket) -> bool:
-    """True once the server has closed the connection (EOF or reset), False while open."""
-    try:
-        data = sock.recv(4096)
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        return True
-    return data == b""
+_closed = closed_by_server
 
 
 def test_a_connection_that_sends_nothing_is_closed(serve: Serve) -> None:

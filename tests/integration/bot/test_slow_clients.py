@@ -9,22 +9,14 @@ from collections.abc import Callable
 import httpx
 
 from tests.integration.bot.conftest import Bot, wait_for
+from tests.support import closed_by_server, connect_raw
 
 
 def _connect(bot: Bot) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", bot.port), timeout=5)
-    sock.settimeout(0.1)
-    return sock
+    return connect_raw(bot.port)
 
 
-def _closed(sock: socket.socket) -> bool:
-    try:
-        data = sock.recv(4096)
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        return True
-    return data == b""
+_closed = closed_by_server
 
 
 def test_silent_and_half_sent_connections_are_closed(make_bot: Callable[..., Bot]) -> None:

@@ -17,7 +17,7 @@ from gridkeeper.monitor.collect import CpuCounter
 from gridkeeper.monitor.exporter import Exporter, render
 from gridkeeper.monitor.samples import METRICS, Sample, labels, stored
 from gridkeeper.monitor.service import MonitorService
-from tests.support import wait_for
+from tests.support import closed_by_server, wait_for
 
 
 def test_render_text_format() -> None:
@@ -148,14 +148,7 @@ def test_metrics_are_on_by_default_on_loopback() -> None:
     assert (settings.metrics_port, settings.metrics_host) == (9464, "127.0.0.1")
 
 
-def _closed(sock: socket.socket) -> bool:
-    try:
-        data = sock.recv(4096)
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        return True
-    return data == b""
+_closed = closed_by_server
 
 
 def _connect(port: int) -> socket.socket:
