@@ -24,6 +24,7 @@ from gridkeeper.config import (
 from gridkeeper.config.crosscheck import check_unique
 from gridkeeper.config.exchange import endpoint_warnings
 from gridkeeper.config.jsonfile import read_json
+from gridkeeper.config.strategy import describe_actions
 from gridkeeper.errors import ConfigError
 
 INSTANCE_KEYS = frozenset({"metadata", "daemon_config", "exchange_config", "strategy_config"})
@@ -173,12 +174,13 @@ def _report(cfg: InstanceConfig, offline: bool) -> None:
         exchange = cfg.metadata.exchange
         click.echo(f"    exchange {exchange}: {cfg.exchange.base_url}  {cfg.exchange.ws_url}")
         warn(endpoint_warnings(exchange, cfg.exchange))
-        if cfg.strategy is not None and cfg.strategy.order_quantity is None:
-            click.echo(
-                "    order_quantity: not set; it will be derived at the first start from the "
-                "account's balances (an equal share of what the levels can use, 5% kept back, "
-                "never below the market minimum) and kept with the grid"
-            )
+        if cfg.strategy is not None:
+            # In words, what each risk limit and the boundary will do: the operator reads
+            # what a stop_loss of 50 means before money is at stake.
+            symbol = cfg.metadata.symbol
+            spot = None if not symbol else not symbol.upper().endswith("_PERP")
+            for line in describe_actions(cfg.strategy, spot=spot):
+                click.echo(f"    {line}")
         if not offline:
             _market_check(cfg)
 

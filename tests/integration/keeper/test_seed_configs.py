@@ -331,7 +331,7 @@ def test_missing_order_quantity_is_derived_and_kept(seed: Seed) -> None:
     seed.write("config/active/bp_sol_02.json", doc)
     check = seed.dm("config", "check", "--offline", "config/active/bp_sol_02.json")
     assert check.returncode == 0, check.stderr
-    assert "order_quantity: not set; it will be derived" in check.stdout
+    assert "order_quantity: not set; derived at the first start" in check.stdout
     started = seed.dm("start", "--config", "config/active/bp_sol_02.json", "--daemon")
     assert started.returncode == 0, started.stdout + started.stderr
     wait_for(lambda: grid_orders(seed, port) > 0, timeout=60, what="grid orders")

@@ -102,3 +102,39 @@ def test_check_prints_effective_endpoints_and_warns_backpack_on_localhost(tmp_pa
     )
     assert "exchange backpack: http://127.0.0.1:8686" in proc.stdout
     assert "base_url: metadata.exchange is 'backpack' but http://127.0.0.1:8686" in proc.stderr
+
+
+def test_check_says_in_words_what_the_risk_limits_will_do(tmp_path: Path) -> None:
+    """`config check` prints what each limit and the boundary action will do, with the close a
+    perp gets (reduce-only) and a spot grid gets (a sell of what it bought)."""
+    meta = {"exchange": "backpack", "strategy": "grid"}
+    grid = {
+        "grid_lower_price": 90,
+        "grid_upper_price": 110,
+        "order_quantity": 1,
+        "stop_loss": 50,
+        "stop_loss_action": "close",
+    }
+    perp = tmp_path / "perp.json"
+    perp.write_text(
+        json.dumps({"metadata": {**meta, "symbol": "SOL_USDC_PERP"}, "strategy_config": grid})
+    )
+    spot = tmp_path / "spot.json"
+    spot.write_text(
+        json.dumps(
+            {
+                "metadata": {**meta, "symbol": "SOL_USDC", "instance_id": "spot"},
+                "daemon_config": {"web_port": 5998},
+                "strategy_config": {**grid, "enable_boundary_check": False},
+            }
+        )
+    )
+    proc = gk("config", "check", "--offline", str(perp), str(spot))
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "    stop_loss: when total PnL <= -50: cancel the grid's orders, close its position "
+        "with a reduce-only market order, then stop" in proc.stdout
+    )
+    assert "close its position with a market sell of what the grid bought, then stop" in proc.stdout
+    assert "    take_profit: off" in proc.stdout
+    assert "boundary_action: off (enable_boundary_check is false)" in proc.stdout
