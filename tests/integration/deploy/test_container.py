@@ -32,7 +32,8 @@ def test_dockerfile_runs_the_keeper_in_the_foreground_as_non_root() -> None:
     assert re.search(r"^FROM python:3\.\d+-slim", text, re.M)
     assert re.search(r"^USER 10001", text, re.M)
     assert '\nCMD ["gridkeeper", "keeper"]' in text  # no --daemonize: PID 1 in the foreground
-    assert 'CMD ["python", "-m", "gridkeeper.keeper.ping"]' in text
+    # -P: a module in the working directory never shadows ours (see resolver.py)
+    assert 'CMD ["python", "-P", "-m", "gridkeeper.keeper.ping"]' in text
 
 
 def test_compose_files_exist_and_agree() -> None:
