@@ -55,8 +55,18 @@ def test_keeper_and_instances_survive_the_session_hangup(project: Project) -> No
     project.instance("nohup-free")
     # The login shell stays up in `read` on a pipe from the test (as on its terminal) until the
     # hangup; should the test fail first, closing the pipe ends it.
+    # SIGHUP back to its default first: a test run started under `nohup` (or any parent that
+    # ignores SIGHUP) would hand the ignore to the shell and the keeper, and an ignored signal
+    # proves nothing (a shell cannot reset it itself; exec keeps a default disposition).
+    login = f"{sys.executable} -m gridkeeper start -d; read line"
     shell = subprocess.Popen(
-        ["/bin/sh", "-c", f"{sys.executable} -m gridkeeper start -d; read line"],
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+            "os.execv('/bin/sh', ['/bin/sh', '-c', sys.argv[1]])",
+            login,
+        ],
         cwd=project.root,
         env=project.env,
         start_new_session=True,
