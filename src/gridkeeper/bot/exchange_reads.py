@@ -19,8 +19,9 @@ HISTORY_LIMIT = 200  # closed orders read per full reconcile (missing ones: by o
 class ExchangeReads(RunnerBase):
     """The exchange reads of a cycle, a full reconcile and an adoption."""
 
-    async def _exchange_figure(self) -> Decimal:
-        """Perp: the account's net position on the symbol. Spot: its base balance (total)."""
+    async def _exchange_figure(self, *, available: bool = False) -> Decimal:
+        """Perp: the account's net position on the symbol. Spot: its base balance (total, or
+        `available`: what is not locked in orders)."""
         market = self.strategy.market
         if market.spot:
             balances = await self._call(self.client.get_balances())
@@ -30,7 +31,10 @@ class ExchangeReads(RunnerBase):
                 base.available if base is not None else Decimal(0),
                 quote.available if quote is not None else Decimal(0),
             )
-            return base.total if base is not None else Decimal(0)
+            if base is None:
+                return Decimal(0)
+            figure: Decimal = base.available if available else base.total
+            return figure
         positions = await self._call(self.client.get_positions(self.spec.symbol))
         return next((p.net_quantity for p in positions if p.symbol == self.spec.symbol), Decimal(0))
 
@@ -41,18 +45,10 @@ class ExchangeReads(RunnerBase):
         strategy = self.strategy
         if self.executor.holding or not strategy.close_due(now_ms()):
             return  # a rate-limit hold: the figure is read when the close can go out
-        market = strategy.market
         try:
-            if market.spot:
-                balances = await self._call(self.client.get_balances())
-                base = balances.get(market.base)
-                figure = base.available if base is not None else Decimal(0)
-            else:
-                positions = await self._call(self.client.get_positions(self.spec.symbol))
-                figure = next(
-                    (p.net_quantity for p in positions if p.symbol == self.spec.symbol),
-                    Decimal(0),
-                )
+            # Spot: the available base (the grid's own orders are cancelled before a close, so
+            # what is locked belongs to someone else).
+            figure = await self._exchange_figure(available=True)
         except ExchangeError as exc:
             self._emit("exchange_error", f"position not read before the close ({exc}); next cycle")
             return
